@@ -1,0 +1,202 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: lmcache_kvcache_clear
+short_description: Clear the L1 KV cache of an LMCache server
+version_added: 0.1.0
+description:
+  - Clears the KV objects held in an LMCache server's L1 (CPU memory) cache, on every LMCache API generation
+    (C(POST /api/clear-cache) on G1, C(POST /clear-cache) on G2, C(POST /cache/clear) on G3).
+  - Reads the server's status before and after, and reports how many objects and bytes were freed.
+    The task reports a change only when L1 held objects before; clearing an empty cache sends no clear at all.
+  - L2 data (for example an C(fs) adapter's files) is not touched.
+author:
+  - lmcache.kvcache contributors
+options:
+  force:
+    description:
+      - Also drop objects that in-flight requests are reading or writing. Their stores or prefetches may be corrupted.
+      - With V(false), objects in use stay in L1, and the module warns about what remains.
+      - Only LMCache 0.5.6 and later honour V(false). Older servers always force-clear; on them the module clears
+        anyway and reports RV(forced=true).
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - lmcache.kvcache.connection
+  - lmcache.kvcache.attributes
+attributes:
+  check_mode:
+    description: In check mode no clear is sent; the module reads the server's status and reports what would be cleared.
+    support: full
+  diff_mode:
+    description: Shows L1 object and byte counts before and after.
+    support: full
+  idempotent:
+    description: A second run finds L1 empty and reports no change.
+    support: full
+seealso:
+  - module: lmcache.kvcache.lmcache_server_info
+'''
+
+EXAMPLES = r'''
+- name: Clear the LMCache L1 cache on every GPU host, one host at a time
+  hosts: gpu
+  serial: 1
+  tasks:
+    - name: Clear L1
+      lmcache.kvcache.lmcache_kvcache_clear:
+      register: cleared
+
+    - name: Show what was freed
+      ansible.builtin.debug:
+        msg: "{{ cleared.msg }}"
+
+- name: Force a clear even of objects that in-flight requests use, on a server with an API key
+  lmcache.kvcache.lmcache_kvcache_clear:
+    url: http://127.0.0.1:8080
+    api_key: "{{ vault_lmcache_api_key }}"
+    force: true
+
+- name: See what a clear would free, without clearing (check mode)
+  lmcache.kvcache.lmcache_kvcache_clear:
+  check_mode: true
+  diff: true
+  register: would_clear
+'''
+
+RETURN = r'''
+url:
+  description: The server's URL, without any credentials.
+  returned: always
+  type: str
+  sample: http://127.0.0.1:8080
+status:
+  description: HTTP status of the last answer from the server.
+  returned: always
+  type: int
+  sample: 200
+api_generation:
+  description: The server's HTTP API generation, V(G1), V(G2) or V(G3).
+  returned: success
+  type: str
+  sample: G3
+version:
+  description: The server's version as it reports it; V(null) for G1 servers, which do not report one.
+  returned: success
+  type: str
+  sample: 0.5.6-g3e11e108
+tier:
+  description: The cache tier cleared. Always V(l1).
+  returned: success
+  type: str
+  sample: l1
+forced:
+  description:
+    - Whether the clear dropped (or in check mode, would drop) objects in use too. V(true) when O(force=true), and
+      always on servers older than 0.5.6, which cannot clear without forcing.
+  returned: success
+  type: bool
+  sample: false
+before:
+  description: L1 contents before the clear.
+  returned: success
+  type: dict
+  contains:
+    objects:
+      description: KV objects (chunks) in L1.
+      type: int
+      sample: 4
+    bytes_used:
+      description: Bytes of L1 in use.
+      type: int
+      sample: 16777216
+after:
+  description: L1 contents after the clear, as the server reports them; in check mode, what they would be.
+  returned: success
+  type: dict
+  contains:
+    objects:
+      description: KV objects (chunks) in L1.
+      type: int
+      sample: 0
+    bytes_used:
+      description: Bytes of L1 in use.
+      type: int
+      sample: 0
+objects_cleared:
+  description: Objects removed from L1 (in check mode, that would be removed).
+  returned: success
+  type: int
+  sample: 4
+bytes_cleared:
+  description: Bytes of L1 freed (in check mode, that would be freed).
+  returned: success
+  type: int
+  sample: 16777216
+msg:
+  description: What was done, in a sentence.
+  returned: always
+  type: str
+  sample: Cleared 4 objects (16.00 MB) from L1 of http://127.0.0.1:8080 (LMCache 0.5.6-g3e11e108, API G3).
+'''
+
+from ansible.module_utils.common.text.formatters import bytes_to_human
+
+from ansible_collections.lmcache.kvcache.plugins.module_utils._module import run_module
+
+
+def _counts(usage):
+    return dict(objects=usage.objects, bytes_used=usage.bytes_used)
+
+
+def run(module, server):
+    force = module.params['force']
+    before = server.status().l1
+    forced = force or not server.force_honoured
+    if module.check_mode or before.objects == 0:
+        after = dict(objects=0, bytes_used=0) if before.objects else _counts(before)
+    else:
+        server.clear_l1(force)
+        after = _counts(server.status().l1)
+        if after['objects']:
+            module.warn('%d objects are still in L1 after the clear (in use by in-flight requests, or stored since)%s'
+                        % (after['objects'], '' if forced else '; force=true drops objects in use too'))
+    objects_cleared = max(0, before.objects - after['objects'])
+    bytes_cleared = max(0, before.bytes_used - after['bytes_used'])
+    where = 'L1 of %s (LMCache %s, API %s)' % (server.url, server.version or server.generation.releases, server.generation.name)
+    if not before.objects:
+        msg = '%s is already empty.' % where
+    else:
+        msg = '%s %d objects (%s) from %s.' % ('Would clear' if module.check_mode else 'Cleared', objects_cleared,
+                                               bytes_to_human(bytes_cleared), where)
+    if before.objects and forced and not force:
+        msg += ' This server always force-clears: objects in use by in-flight requests are dropped too.'
+    result = dict(
+        server.facts(),
+        changed=objects_cleared > 0,
+        tier='l1',
+        forced=forced,
+        before=_counts(before),
+        after=after,
+        objects_cleared=objects_cleared,
+        bytes_cleared=bytes_cleared,
+        msg=msg,
+    )
+    if module._diff:
+        result['diff'] = dict(before=dict(l1=_counts(before)), after=dict(l1=after))
+    return result
+
+
+def main():
+    run_module(dict(force=dict(type='bool', default=False)), run, supports_check_mode=True)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,183 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: lmcache_server_info
+short_description: Report an LMCache server's health, version, API generation and cache usage
+version_added: 0.1.0
+description:
+  - Reads an LMCache server's health, version and HTTP API generation, the optional endpoints it offers, and its L1 cache
+    usage (objects, bytes used and total, usage ratio against the eviction watermark), its L2 adapters and active sessions.
+  - Works on every LMCache API generation (0.4.1 and later).
+  - A server that is still starting (its health check answers HTTP 503) is reported with RV(healthy=false) and the
+    server's reason; the task does not fail. An unreachable server, or one that is not an LMCache server, fails the task.
+author:
+  - lmcache.kvcache contributors
+extends_documentation_fragment:
+  - lmcache.kvcache.connection
+  - lmcache.kvcache.attributes
+  - lmcache.kvcache.attributes.info_module
+seealso:
+  - module: lmcache.kvcache.lmcache_kvcache_clear
+'''
+
+EXAMPLES = r'''
+- name: Read the LMCache server on this GPU host
+  lmcache.kvcache.lmcache_server_info:
+  register: lmcache
+
+- name: Fail early when a host's cache is not healthy
+  ansible.builtin.assert:
+    that: lmcache.healthy
+    fail_msg: "LMCache on {{ inventory_hostname }} is not healthy: {{ lmcache.health_reason }}"
+
+- name: Read a server exposed on the network, from the controller, with an API key
+  lmcache.kvcache.lmcache_server_info:
+    url: https://gpu-17.example.com:8080
+    api_key: "{{ vault_lmcache_api_key }}"
+    ca_path: /etc/pki/lmcache-ca.pem
+  delegate_to: localhost
+
+- name: Warn about hosts whose L1 is above the eviction watermark
+  ansible.builtin.debug:
+    msg: "L1 at {{ (lmcache.l1.usage_ratio * 100) | round(1) }}% (evicts at {{ lmcache.eviction_watermark * 100 }}%)"
+  when: lmcache.l1.usage_ratio is not none and lmcache.l1.usage_ratio >= lmcache.eviction_watermark
+'''
+
+RETURN = r'''
+url:
+  description: The server's URL, without any credentials.
+  returned: always
+  type: str
+  sample: http://127.0.0.1:8080
+status:
+  description: HTTP status of the last answer from the server (its health check when it is not healthy).
+  returned: always
+  type: int
+  sample: 200
+healthy:
+  description: Whether the server's health check answered that it is healthy.
+  returned: success
+  type: bool
+  sample: true
+health_reason:
+  description: Why the server is not healthy, in the server's words; V(null) when it is healthy.
+  returned: success
+  type: str
+  sample: engine not initialized
+api_generation:
+  description:
+    - The server's HTTP API generation. V(G1) (C(/api/*), 0.4.1 - 0.4.4), V(G2) (top-level routes, 0.4.5 - 0.5.0) or
+      V(G3) (C(/cache/*), 0.5.1 and later).
+  returned: success
+  type: str
+  sample: G3
+version:
+  description: The server's version as it reports it; V(null) for G1 servers, which do not report one.
+  returned: success
+  type: str
+  sample: 0.5.6-g3e11e108
+capabilities:
+  description:
+    - Optional endpoints the server offers, by name. Known names are V(version), V(config), V(metrics), V(l2_objects),
+      V(l2_adapters), V(quota), V(prefetch), and the per-request V(kvcache_info), V(pin) and V(compress).
+    - Empty when the server does not publish its routes (no C(/openapi.json)).
+  returned: success
+  type: list
+  elements: str
+  sample: [config, l2_adapters, l2_objects, metrics, prefetch, quota, version]
+chunk_size:
+  description: Tokens per cached chunk; V(null) while the server is not healthy.
+  returned: success
+  type: int
+  sample: 256
+l1:
+  description: L1 (CPU memory) cache usage; V(null) while the server is not healthy.
+  returned: success
+  type: dict
+  contains:
+    objects:
+      description: Number of KV objects (chunks) in L1.
+      type: int
+      sample: 4
+    bytes_used:
+      description: Bytes of L1 in use.
+      type: int
+      sample: 16777216
+    bytes_total:
+      description: L1 capacity in bytes.
+      type: int
+      sample: 1073741824
+    usage_ratio:
+      description: RV(l1.bytes_used) / RV(l1.bytes_total), between 0 and 1.
+      type: float
+      sample: 0.015625
+eviction_watermark:
+  description: L1 usage ratio at which the server starts evicting; V(null) if not reported.
+  returned: success
+  type: float
+  sample: 0.8
+above_eviction_watermark:
+  description: Whether L1 usage has reached the eviction watermark, so cached requests are being evicted.
+  returned: success
+  type: bool
+  sample: false
+l2_adapters:
+  description: The server's L2 adapters as it reports them in C(/status) (empty when none are configured).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{type: FSL2Adapter, is_healthy: true, base_path: /var/cache/lmcache/l2}]
+active_sessions:
+  description: Number of active sessions on the server; V(null) while the server is not healthy.
+  returned: success
+  type: int
+  sample: 0
+'''
+
+from ansible_collections.lmcache.kvcache.plugins.module_utils._module import run_module
+
+
+def run(module, server):
+    health = server.health()
+    result = dict(
+        server.facts(),
+        changed=False,
+        healthy=health.healthy,
+        health_reason=health.reason,
+        capabilities=server.discovery.capabilities,
+        chunk_size=None,
+        l1=None,
+        eviction_watermark=None,
+        above_eviction_watermark=False,
+        l2_adapters=[],
+        active_sessions=None,
+    )
+    if health.healthy:
+        # A starting server has no engine yet and so no status to read.
+        status = server.status()
+        watermark = status.eviction_watermark
+        ratio = status.l1.usage_ratio
+        result.update(
+            chunk_size=status.chunk_size,
+            l1=status.l1.as_dict(),
+            eviction_watermark=watermark,
+            above_eviction_watermark=bool(watermark is not None and ratio is not None and ratio >= watermark),
+            l2_adapters=status.l2_adapters,
+            active_sessions=status.active_sessions,
+        )
+    return result
+
+
+def main():
+    run_module({}, run, supports_check_mode=True)
+
+
+if __name__ == '__main__':
+    main()
