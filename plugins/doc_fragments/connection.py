@@ -21,7 +21,7 @@ options:
     default: http://127.0.0.1:8080
   api_key:
     description:
-      - API key, sent as C(Authorization: Bearer <key>). Needed by LMCache servers started with API keys (0.5.7 and later).
+      - 'API key, sent as C(Authorization: Bearer <key>). Needed by LMCache servers started with API keys (0.5.7 and later).'
       - If not set, the value of the E(LMCACHE_API_KEY) environment variable is used.
       - Never shown in output or logs.
     type: str

@@ -88,6 +88,7 @@ class Health:
     healthy: bool
     # The server's own words when it is not healthy.
     reason: t.Optional[str]
+    status: int
 
 
 @dataclass(frozen=True)
@@ -221,9 +222,9 @@ class LMCacheServer:
         """A starting server's 503 is an answer here, not a failure."""
         reply = self.client.request('GET', self.generation.health, accept=(503,))
         if reply.status == 200:
-            return Health(True, None)
+            return Health(True, None, reply.status)
         body = reply.body if isinstance(reply.body, dict) else {}
-        return Health(False, str(body.get('reason') or body.get('detail') or body.get('status') or 'HTTP 503'))
+        return Health(False, str(body.get('reason') or body.get('detail') or body.get('status') or 'HTTP 503'), reply.status)
 
     def status(self) -> ServerStatus:
         return parse_status(self.client.request('GET', self.generation.status).json_object())

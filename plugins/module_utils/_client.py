@@ -168,14 +168,12 @@ class LMCacheClient:
         timeout: float = 10.0,
         retries: int = 3,
         warn: t.Callable[[str], None] = lambda message: None,
-        sleep: t.Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = base_url.rstrip('/')
         self.display_url = redact_url(self.base_url)
         self.timeout = timeout
         self.retries = retries
         self._warn = warn
-        self._sleep = sleep
         # HTTP status of the last answer received; every module result reports it.
         self.last_status: t.Optional[int] = None
         self.session = requests.Session()
@@ -241,7 +239,7 @@ class LMCacheClient:
                 raise LMCacheError('%s %s failed: %s%s' % (method, shown_url, problem, _after(attempt)))
             delay = backoff_seconds(attempt, retry_after)
             self._warn('%s %s: %s; retry %d of %d in %.1fs' % (method, shown_url, problem, attempt, self.retries, delay))
-            self._sleep(delay)
+            time.sleep(delay)
         raise AssertionError('unreachable')  # pragma: no cover
 
 

@@ -18,7 +18,7 @@ description:
     The task reports a change only when L1 held objects before; clearing an empty cache sends no clear at all.
   - L2 data (for example an C(fs) adapter's files) is not touched.
 author:
-  - lmcache.kvcache contributors
+  - LMCache maintainers (@LMCache)
 options:
   force:
     description:
@@ -166,7 +166,7 @@ def run(module, server):
         server.clear_l1(force)
         after = _counts(server.status().l1)
         if after['objects']:
-            module.warn('%d objects are still in L1 after the clear (in use by in-flight requests, or stored since)%s'
+            module.warn('%d object(s) still in L1 after the clear (in use by in-flight requests, or stored since)%s'
                         % (after['objects'], '' if forced else '; force=true drops objects in use too'))
     objects_cleared = max(0, before.objects - after['objects'])
     bytes_cleared = max(0, before.bytes_used - after['bytes_used'])

@@ -18,7 +18,7 @@ description:
   - A server that is still starting (its health check answers HTTP 503) is reported with RV(healthy=false) and the
     server's reason; the task does not fail. An unreachable server, or one that is not an LMCache server, fails the task.
 author:
-  - lmcache.kvcache contributors
+  - LMCache maintainers (@LMCache)
 extends_documentation_fragment:
   - lmcache.kvcache.connection
   - lmcache.kvcache.attributes
@@ -57,7 +57,7 @@ url:
   type: str
   sample: http://127.0.0.1:8080
 status:
-  description: HTTP status of the last answer from the server (its health check when it is not healthy).
+  description: HTTP status of the server's health check (200 healthy, 503 starting); of the failed request on failure.
   returned: always
   type: int
   sample: 200
@@ -149,6 +149,7 @@ def run(module, server):
     result = dict(
         server.facts(),
         changed=False,
+        status=health.status,
         healthy=health.healthy,
         health_reason=health.reason,
         capabilities=server.discovery.capabilities,

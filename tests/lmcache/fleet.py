@@ -1,0 +1,304 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Start, fill and stop genuine LMCache servers on loopback, CPU-only, telemetry off.
+
+Used by the integration tests (as a library) and by the demo (as a command):
+
+    python tests/lmcache/fleet.py up --state DIR/fleet.json node-a=0.5.6 node-b=0.5.0 --fill 2
+    python tests/lmcache/fleet.py down --state DIR/fleet.json
+
+Standard library only, so any Python 3.8+ runs it. The LMCache releases live in their own venvs, built once by
+ensure_venv.sh next to this file and cached outside the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import typing as t
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LOOPBACK = '127.0.0.1'
+# What LMCache's bench client stores per sequence: [seq] + [9906] * BENCH_TOKENS, model test-model (real-lmcache.md).
+BENCH_TOKENS = 512
+BENCH_FILLER_TOKEN = 9906
+BENCH_MODEL = 'test-model'
+CHUNK_TOKENS = 256
+
+
+def bench_token_ids(sequence: int) -> t.List[int]:
+    """The token ids LMCache's bench client stores for one sequence (its last, partial chunk is not cached)."""
+    return [sequence] + [BENCH_FILLER_TOKEN] * BENCH_TOKENS
+
+
+def lmcache_env(home: str) -> t.Dict[str, str]:
+    """A minimal environment for LMCache processes: telemetry off, offline, no secrets (GET /env shows it all)."""
+    return {
+        'PATH': os.environ.get('PATH', '/usr/bin:/bin'),
+        'LANG': 'C.UTF-8',
+        'HOME': home,
+        'LMCACHE_TRACK_USAGE': 'false',
+        'DO_NOT_TRACK': '1',
+        'LMCACHE_USAGE_TRACK_URL': 'http://127.0.0.1:9/',
+        'HF_HUB_OFFLINE': '1',
+        'TRANSFORMERS_OFFLINE': '1',
+        'LMCACHE_DISABLE_BANNER': '1',
+    }
+
+
+def ensure_venv(version: str) -> str:
+    """Path of the venv holding LMCache `version`, built on first use."""
+    output = subprocess.run(['bash', os.path.join(HERE, 'ensure_venv.sh'), version], check=True,
+                            stdout=subprocess.PIPE, universal_newlines=True).stdout
+    return output.strip().splitlines()[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+def http_json(method: str, url: str, body: t.Any = None, timeout: float = 10.0) -> t.Tuple[int, t.Any]:
+    """(status, parsed body) of one request; the verification side of the tests, independent of the collection."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={'Content-Type': 'application/json'})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # nosec: loopback test servers only
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        status, text = exc.code, exc.read().decode()
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+def is_g1(version: str) -> bool:
+    return version.startswith('0.4.') and int(version.split('.')[2].split('rc')[0]) <= 4
+
+
+@dataclass
+class Node:
+    """One genuine LMCache MP server."""
+
+    name: str
+    version: str
+    workdir: str
+    http_port: int = 0
+    zmq_port: int = 0
+    l1_size_gb: float = 0.1
+    pid: int = 0
+    extra_args: t.List[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return 'http://%s:%d' % (LOOPBACK, self.http_port)
+
+    @property
+    def api_prefix(self) -> str:
+        return '/api' if is_g1(self.version) else ''
+
+    @property
+    def log_path(self) -> str:
+        return os.path.join(self.workdir, '%s.log' % self.name)
+
+    def command(self, venv: str) -> t.List[str]:
+        common = ['--host', LOOPBACK, '--port', str(self.zmq_port), '--http-host', LOOPBACK,
+                  '--http-port', str(self.http_port), '--l1-size-gb', str(self.l1_size_gb), '--eviction-policy', 'LRU']
+        if is_g1(self.version):
+            # 0.4.1 - 0.4.4 need a GPU unless torch.cuda.init is stubbed: a test-only launcher does that.
+            return [os.path.join(venv, 'bin', 'python'), os.path.join(HERE, 'g1_launcher.py')] + common + [
+                '--no-l1-use-lazy', '--disable-metrics'] + self.extra_args
+        return [os.path.join(venv, 'bin', 'lmcache'), 'server'] + common + self.extra_args
+
+    def start(self) -> None:
+        venv = ensure_venv(self.version)
+        self.http_port = self.http_port or free_port()
+        self.zmq_port = self.zmq_port or free_port()
+        home = os.path.join(self.workdir, 'home')
+        os.makedirs(home, exist_ok=True)
+        with open(self.log_path, 'ab') as log:
+            process = subprocess.Popen(self.command(venv), stdout=log, stderr=subprocess.STDOUT, env=lmcache_env(home),
+                                       cwd=self.workdir, start_new_session=True)
+        self.pid = process.pid
+
+    def healthcheck(self) -> int:
+        try:
+            return http_json('GET', self.url + self.api_prefix + '/healthcheck', timeout=2)[0]
+        except OSError:
+            return 0
+
+    def wait_healthy(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.healthcheck() == 200:
+                return
+            if not _alive(self.pid):
+                raise RuntimeError('LMCache %s (%s) exited while starting; log:\n%s' % (self.version, self.name, self.log_tail()))
+            time.sleep(0.5)
+        raise RuntimeError('LMCache %s (%s) not healthy after %ss; log:\n%s' % (self.version, self.name, timeout, self.log_tail()))
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            with open(self.log_path, errors='replace') as log:
+                return ''.join(log.readlines()[-lines:])
+        except OSError:
+            return '(no log)'
+
+    def status(self) -> t.Dict[str, t.Any]:
+        status, body = http_json('GET', self.url + self.api_prefix + '/status')
+        if status != 200:
+            raise RuntimeError('GET %s/status: HTTP %s %s' % (self.url, status, body))
+        return body
+
+    def l1_objects(self) -> int:
+        return int(self.status()['storage_manager']['l1_manager']['total_object_count'])
+
+    def fill(self, sequences: int = 2, first: int = 0) -> None:
+        """Store real KV data with LMCache's own bench client: `sequences` x 2 chunks of 256 tokens."""
+        if is_g1(self.version):
+            raise RuntimeError('LMCache %s cannot be filled on a CPU-only machine' % self.version)
+        venv = ensure_venv(self.version)
+        command = [os.path.join(venv, 'bin', 'lmcache'), 'bench', 'server', '--mode', 'cpu',
+                   '--transfer-mode', 'lmcache_driven', '--rpc-url', 'tcp://%s:%d' % (LOOPBACK, self.zmq_port),
+                   '--url', self.url, '--num-tokens', str(BENCH_TOKENS), '--start', str(first),
+                   '--end', str(first + sequences), '--interval', '0.1',
+                   '--kvcache-shape-spec', '(2,64,16,8,128):float16:4', '--num-blocks', '64', '-q']
+        result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                                env=lmcache_env(os.path.join(self.workdir, 'home')), cwd=self.workdir, timeout=300, check=False)
+        if result.returncode != 0:
+            raise RuntimeError('bench client failed (exit %d):\n%s' % (result.returncode, result.stdout[-3000:]))
+
+    def stop(self) -> None:
+        if not self.pid:
+            return
+        _terminate(self.pid)
+        self.pid = 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        waited, _status = os.waitpid(pid, os.WNOHANG)
+        if waited == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _terminate(pid: int, grace: float = 15.0) -> None:
+    """SIGTERM the server's process group, SIGKILL it if it has not gone after `grace` seconds."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return
+        time.sleep(0.2)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+class Fleet:
+    """Several nodes started together; usable as a context manager."""
+
+    def __init__(self, workdir: t.Optional[str] = None) -> None:
+        self.workdir = workdir or tempfile.mkdtemp(prefix='lmcache-fleet-')
+        self.nodes: t.Dict[str, Node] = {}
+
+    def add(self, name: str, version: str, **options: t.Any) -> Node:
+        node = Node(name=name, version=version, workdir=self.workdir, **options)
+        self.nodes[name] = node
+        return node
+
+    def start(self) -> 'Fleet':
+        # Start every node first, then wait: they boot in parallel.
+        for node in self.nodes.values():
+            node.start()
+        for node in self.nodes.values():
+            node.wait_healthy()
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes.values():
+            node.stop()
+
+    def __enter__(self) -> 'Fleet':
+        return self.start()
+
+    def __exit__(self, *exc_info: t.Any) -> None:
+        self.stop()
+
+    def save(self, path: str) -> None:
+        with open(path, 'w') as state:
+            json.dump({'workdir': self.workdir, 'nodes': [asdict(node) for node in self.nodes.values()]}, state, indent=2)
+
+    @classmethod
+    def load(cls, path: str) -> 'Fleet':
+        with open(path) as state:
+            data = json.load(state)
+        fleet = cls(data['workdir'])
+        for fields in data['nodes']:
+            fleet.nodes[fields['name']] = Node(**fields)
+        return fleet
+
+
+def main(argv: t.Optional[t.List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest='command', required=True)
+    up = commands.add_parser('up', help='start nodes, wait until healthy, optionally fill them, write the state file')
+    up.add_argument('--state', required=True, help='JSON file describing the started fleet')
+    up.add_argument('--fill', type=int, default=0, help='bench sequences to store on each node that can take data')
+    up.add_argument('nodes', nargs='+', metavar='NAME=VERSION')
+    down = commands.add_parser('down', help='stop the nodes of a state file')
+    down.add_argument('--state', required=True)
+    args = parser.parse_args(argv)
+
+    if args.command == 'down':
+        if os.path.exists(args.state):
+            Fleet.load(args.state).stop()
+            os.unlink(args.state)
+        return 0
+
+    fleet = Fleet(os.path.join(os.path.dirname(os.path.abspath(args.state)), 'fleet'))
+    os.makedirs(fleet.workdir, exist_ok=True)
+    for spec in args.nodes:
+        name, _sep, version = spec.partition('=')
+        fleet.add(name, version)
+    try:
+        fleet.start()
+        for node in fleet.nodes.values():
+            if args.fill and not is_g1(node.version):
+                node.fill(args.fill)
+    except Exception:
+        fleet.stop()
+        raise
+    fleet.save(args.state)
+    for node in fleet.nodes.values():
+        print('%s LMCache %s %s' % (node.name, node.version, node.url))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: ./tests/run.sh
+#   unit         pytest unit tests, on ansible-core 2.19 (Python 3.11) and 2.21 (Python 3.12)
+#   sanity       ansible-test sanity (no ignore entries), on the same two lines
+#   integration  the modules through ansible-playbook and ad-hoc `ansible -m` against genuine LMCache servers
+# Name stages to run only those: ./tests/run.sh unit sanity
+# Tool venvs and LMCache venvs are built once and cached under ~/.cache/lmcache-kvcache (LMCACHE_KVCACHE_CACHE).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache=${LMCACHE_KVCACHE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lmcache-kvcache}
+build="$root/build"
+collection="$build/ansible_collections/lmcache/kvcache"
+lines=(2.19:3.11 2.21:3.12)
+
+log() { printf '\n=== %s\n' "$*"; }
+
+# A Python interpreter of version $1 (e.g. 3.12): from PATH, else from pyenv.
+find_python() {
+  local version=$1 candidate
+  for candidate in "python$version" "$(pyenv prefix "$version" 2>/dev/null)/bin/python$version"; do
+    if "$candidate" -c 'import sys' >/dev/null 2>&1; then
+      command -v "$candidate"
+      return
+    fi
+  done
+  echo "Python $version not found (install it, or make pyenv provide it)" >&2
+  return 1
+}
+
+# The tool venv for one ansible-core line, rebuilt when its requirements file changes.
+tool_venv() {
+  local line=$1 python_version=$2 requirements="$root/tests/requirements/ansible-$1.txt" digest venv
+  digest=$(sha256sum "$requirements" | cut -c1-12)
+  venv="$cache/tools/ansible-$line-py$python_version-$digest"
+  if [ ! -f "$venv/.complete" ]; then
+    log "building tool venv $venv" >&2
+    rm -rf "$venv"
+    "$(find_python "$python_version")" -m venv "$venv" >&2
+    if ! "$venv/bin/pip" install -q -r "$requirements" > "$venv.log" 2>&1; then
+      cat "$venv.log" >&2
+      return 1
+    fi
+    touch "$venv/.complete"
+  fi
+  echo "$venv"
+}
+
+# ansible-test needs the collection at .../ansible_collections/lmcache/kvcache: lay one out from the work tree.
+layout_collection() {
+  rm -rf "$build/ansible_collections"
+  mkdir -p "$collection"
+  (cd "$root" && git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$collection")
+  # ansible-test reads the file list from git when there is a repository; give it one of just these files.
+  (cd "$collection" && git init -q && git add -A)
+}
+
+# ansible-test sanity --venv fetches a get-pip script from a host this machine cannot reach; it looks in its
+# cache first. This stand-in bootstraps pip with ensurepip and installs what it was asked for.
+install_get_pip_stand_in() {
+  local ansible_test_cache=$HOME/.ansible/test/cache name
+  mkdir -p "$ansible_test_cache"
+  for name in get_pip_24_2.py get_pip_25_2.py get_pip_25_3.py get_pip_26_0.py; do
+    cat > "$ansible_test_cache/$name" <<'EOF'
+import ensurepip
+import os
+import subprocess
+import sys
+
+ensurepip.bootstrap(upgrade=True)
+# ensurepip points PIP_CONFIG_FILE at devnull, which hides this machine's pip configuration (CA, mirrors).
+os.environ.pop('PIP_CONFIG_FILE', None)
+args = [arg for arg in sys.argv[1:] if arg not in ('--no-setuptools', '--no-wheel')]
+if args:
+    sys.exit(subprocess.call([sys.executable, '-m', 'pip', 'install'] + args))
+EOF
+  done
+}
+
+run_unit() {
+  local spec line python_version venv
+  for spec in "${lines[@]}"; do
+    line=${spec%%:*} python_version=${spec##*:}
+    venv=$(tool_venv "$line" "$python_version")
+    log "unit tests: ansible-core $("$venv/bin/python" -c 'import ansible; print(ansible.__version__)') on Python $python_version"
+    (cd "$collection" && PYTHONPATH="$build" "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/unit)
+  done
+}
+
+# The shellcheck sanity test is skipped, not failed, without shellcheck: install it where we can.
+ensure_shellcheck() {
+  command -v shellcheck >/dev/null && return
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing shellcheck (Debian package) for the shellcheck sanity test"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
+  else
+    echo "shellcheck is not installed: the shellcheck sanity test will be skipped" >&2
+  fi
+}
+
+run_sanity() {
+  local spec line python_version venv
+  install_get_pip_stand_in
+  ensure_shellcheck
+  for spec in "${lines[@]}"; do
+    line=${spec%%:*} python_version=${spec##*:}
+    venv=$(tool_venv "$line" "$python_version")
+    log "ansible-test sanity: ansible-core $line, Python $python_version"
+    (cd "$collection" && PATH="$venv/bin:$PATH" ansible-test sanity --venv --python "$python_version" --color no)
+  done
+}
+
+run_integration() {
+  local venv
+  venv=$(tool_venv "${lines[0]%%:*}" "${lines[0]##*:}")
+  log "integration tests against genuine LMCache servers (ansible-core ${lines[0]%%:*})"
+  (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" PYTHONPATH="$build" \
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/integration)
+}
+
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=(unit sanity integration)
+layout_collection
+for stage in "${stages[@]}"; do
+  case "$stage" in
+    unit | sanity | integration) "run_$stage" ;;
+    *) echo "unknown stage: $stage (expected unit, sanity or integration)" >&2; exit 2 ;;
+  esac
+done
+log "all requested stages passed: ${stages[*]}"

@@ -1,0 +1,44 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+import pytest
+
+from ansible_collections.lmcache.kvcache.tests.unit.fake_server import FakeServer
+
+
+@pytest.fixture
+def fake_server() -> t.Iterator[FakeServer]:
+    server = FakeServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> t.List[float]:
+    """Record backoff delays instead of sleeping them."""
+    delays: t.List[float] = []
+    monkeypatch.setattr('time.sleep', delays.append)
+    return delays
+
+
+@pytest.fixture
+def run_module(capsys: pytest.CaptureFixture[str]) -> t.Callable[..., t.Dict[str, t.Any]]:
+    """Run a module's main() in-process with the given arguments; returns its JSON result."""
+    from ansible.module_utils.testing import patch_module_args
+
+    def run(module: t.Any, args: t.Dict[str, t.Any], check_mode: bool = False, diff: bool = False) -> t.Dict[str, t.Any]:
+        args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
+        with patch_module_args(args), pytest.raises(SystemExit):
+            module.main()
+        result = json.loads(capsys.readouterr().out)
+        # ansible-core 2.19+ returns warnings as structured events; the tests read their text.
+        result['warnings'] = [w['event']['msg'] if isinstance(w, dict) else w for w in result.get('warnings', [])]
+        return result
+    return run

@@ -1,0 +1,172 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.lmcache.kvcache.plugins.module_utils._api import LMCacheServer, parse_status, parse_version
+from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheClient, LMCacheError, LMCacheHTTPError
+from ansible_collections.lmcache.kvcache.tests.unit.fake_server import Answer
+
+REFERENCE = os.path.join(os.path.dirname(__file__), 'fixtures')
+
+
+def server_for(fake_server, **options):
+    return LMCacheServer(LMCacheClient(fake_server.url, **options))
+
+
+@pytest.mark.parametrize('generation, health, status, clear', [
+    ('G1', '/api/healthcheck', '/api/status', '/api/clear-cache'),
+    ('G2', '/healthcheck', '/status', '/clear-cache'),
+    ('G3', '/healthcheck', '/status', '/cache/clear'),
+])
+def test_generation_is_discovered_from_openapi(fake_server, generation, health, status, clear):
+    fake_server.lmcache(generation)
+    server = server_for(fake_server)
+    assert server.generation.name == generation
+    assert (server.generation.health, server.generation.status, server.generation.clear) == (health, status, clear)
+    assert server.discovery.source == 'openapi'
+
+
+def test_discovery_happens_once_per_run(fake_server):
+    fake_server.lmcache('G3')
+    server = server_for(fake_server)
+    server.status()
+    server.health()
+    server.clear_l1(force=False)
+    assert len(fake_server.sent('GET', '/openapi.json')) == 1
+
+
+def test_capabilities_come_from_the_route_list(fake_server):
+    fake_server.lmcache('G3', extra_routes=['/kvcache-info', '/pin', '/compress'])
+    server = server_for(fake_server)
+    assert server.discovery.capabilities == ['compress', 'config', 'kvcache_info', 'l2_adapters', 'l2_objects', 'metrics',
+                                             'pin', 'prefetch', 'quota', 'version']
+
+
+def test_g1_has_no_optional_endpoints_and_no_version(fake_server):
+    fake_server.lmcache('G1')
+    server = server_for(fake_server)
+    assert server.discovery.capabilities == []
+    assert server.version is None
+    assert fake_server.sent('GET', '/version') == []
+
+
+@pytest.mark.parametrize('openapi_answer', [
+    Answer(404, {'detail': 'Not Found'}),
+    Answer(200, text='<html>docs disabled</html>', content_type='text/html'),
+    Answer(200, {'something': 'else'}),
+])
+@pytest.mark.parametrize('generation, clear', [('G1', '/api/clear-cache'), ('G2', '/clear-cache'), ('G3', '/cache/clear')])
+def test_fallback_probes_the_clear_routes_without_clearing(fake_server, openapi_answer, generation, clear):
+    fake_server.on('GET', '/openapi.json', openapi_answer)
+    fake_server.on('GET', clear, Answer(405, {'detail': 'Method Not Allowed'}))
+    server = server_for(fake_server)
+    assert server.generation.name == generation
+    assert server.discovery.source == 'probe'
+    assert [r for r in fake_server.requests if r['method'] != 'GET'] == []
+
+
+def test_openapi_401_means_a_key_is_needed(fake_server):
+    fake_server.on('GET', '/openapi.json', Answer(401, {'detail': 'Invalid or missing API key'}))
+    with pytest.raises(LMCacheHTTPError) as caught:
+        server_for(fake_server).generation
+    assert caught.value.status == 401
+    assert 'GET %s/openapi.json failed: HTTP 401 Unauthorized: Invalid or missing API key' % fake_server.url in str(caught.value)
+    assert 'api_key' in str(caught.value)
+
+
+def test_api_key_reaches_discovery(fake_server):
+    fake_server.lmcache('G3')
+    server_for(fake_server, api_key='k1').generation
+    assert fake_server.sent('GET', '/openapi.json')[0]['headers']['Authorization'] == 'Bearer k1'
+
+
+def test_an_api_without_lmcache_routes_is_named(fake_server):
+    fake_server.on('GET', '/openapi.json', Answer(200, {'paths': {'/users': {}, '/items': {}}}))
+    with pytest.raises(LMCacheError) as caught:
+        server_for(fake_server).generation
+    assert str(caught.value) == ('%s does not look like an LMCache server: its /openapi.json lists none of the clear routes '
+                                 '/cache/clear, /clear-cache, /api/clear-cache' % fake_server.url)
+
+
+def test_a_non_lmcache_server_is_named(fake_server):
+    fake_server.on('GET', '/openapi.json', Answer(404, text='<html><title>Error response</title></html>', content_type='text/html'))
+    with pytest.raises(LMCacheError) as caught:
+        server_for(fake_server).generation
+    assert str(caught.value) == ('%s does not look like an LMCache server: GET %s/openapi.json answered HTTP 404 '
+                                 '(Error response), and none of /cache/clear, /clear-cache, /api/clear-cache exists there'
+                                 % (fake_server.url, fake_server.url))
+
+
+def test_unhealthy_server_is_an_answer(fake_server):
+    fake_server.lmcache('G3')
+    fake_server.on('GET', '/healthcheck', Answer(503, {'status': 'unhealthy', 'reason': 'engine not initialized'}))
+    health = server_for(fake_server).health()
+    assert (health.healthy, health.reason) == (False, 'engine not initialized')
+    assert len(fake_server.sent('GET', '/healthcheck')) == 1
+
+
+@pytest.mark.parametrize('version, expected', [
+    ('0.5.6-g3e11e108', True), ('0.5.7rc3', True), ('0.5.5-gabc', False), ('0.5.1', False), (None, False),
+])
+def test_force_is_honoured_from_0_5_6_on(fake_server, version, expected):
+    fake_server.lmcache('G3', version=version or 'garbage')
+    assert server_for(fake_server).force_honoured is expected
+
+
+def test_g2_never_honours_force(fake_server):
+    fake_server.lmcache('G2', version='0.5.0-g389b9cfc')
+    assert server_for(fake_server).force_honoured is False
+
+
+@pytest.mark.parametrize('generation, body', [('G1', None), ('G2', None), ('G3', {'tier': 'l1', 'force': True})])
+def test_clear_sends_the_generations_request(fake_server, generation, body):
+    fake_server.lmcache(generation)
+    server_for(fake_server).clear_l1(force=True)
+    clear = server_for(fake_server).generation.clear
+    assert [r['body'] for r in fake_server.sent('POST', clear)] == [body]
+
+
+def test_clear_answered_with_an_error_status_field_fails(fake_server):
+    fake_server.lmcache('G1')
+    fake_server.on('POST', '/api/clear-cache', Answer(200, {'status': 'error', 'reason': 'engine not initialized'}))
+    with pytest.raises(LMCacheError, match='engine not initialized'):
+        server_for(fake_server).clear_l1(force=False)
+
+
+@pytest.mark.parametrize('name, objects, used, total, ratio', [
+    ('status-044-empty.json', 0, 0, 268435456, 0.0),
+    ('status-050-populated.json', 4, 16777216, 268435456, 0.0625),
+    ('status-populated.json', 4, 16777216, 1073741824, 0.015625),
+    ('status-l2fs.json', 0, 0, 268435456, 0.0),
+])
+def test_status_of_real_servers_is_read_alike(name, objects, used, total, ratio):
+    with open(os.path.join(REFERENCE, name)) as handle:
+        status = parse_status(json.load(handle))
+    assert (status.l1.objects, status.l1.bytes_used, status.l1.bytes_total, status.l1.usage_ratio) == (objects, used, total, ratio)
+    assert status.chunk_size == 256 and status.eviction_watermark == 0.8 and status.active_sessions == 0
+
+
+def test_status_l2_adapters_are_reported():
+    with open(os.path.join(REFERENCE, 'status-l2fs.json')) as handle:
+        status = parse_status(json.load(handle))
+    assert [a['type'] for a in status.l2_adapters] == ['FSL2Adapter']
+
+
+def test_status_without_l1_manager_sums_the_backends():
+    l1 = {'total_object_count': 3, 'memory_used_bytes': 30, 'memory_total_bytes': 100}
+    status = parse_status({'storage_manager': {'l1_managers': {'a': l1, 'b': l1}}})
+    assert (status.l1.objects, status.l1.bytes_used, status.l1.bytes_total, status.l1.usage_ratio) == (6, 60, 200, 0.3)
+
+
+def test_parse_version():
+    assert parse_version('0.5.6-g3e11e108') == (0, 5, 6)
+    assert parse_version('v0.4.4') == (0, 4, 4)
+    assert parse_version('nightly') is None

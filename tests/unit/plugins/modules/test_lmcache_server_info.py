@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+from ansible_collections.lmcache.kvcache.plugins.modules import lmcache_server_info
+from ansible_collections.lmcache.kvcache.tests.unit.fake_server import Answer, status_body
+
+
+def test_reports_a_healthy_g3_server(fake_server, run_module):
+    fake_server.lmcache('G3', objects=4)
+    result = run_module(lmcache_server_info, {'url': fake_server.url})
+    assert result['changed'] is False
+    assert (result['healthy'], result['health_reason']) == (True, None)
+    assert (result['api_generation'], result['version'], result['chunk_size']) == ('G3', '0.5.6-g3e11e108', 256)
+    assert result['l1'] == {'objects': 4, 'bytes_used': 16777216, 'bytes_total': 1073741824, 'usage_ratio': 0.015625}
+    assert result['eviction_watermark'] == 0.8 and result['above_eviction_watermark'] is False
+    assert result['active_sessions'] == 1 and result['l2_adapters'] == []
+    assert 'version' in result['capabilities'] and 'pin' not in result['capabilities']
+    assert [r['method'] for r in fake_server.requests] == ['GET'] * len(fake_server.requests)
+
+
+def test_flags_usage_above_the_eviction_watermark(fake_server, run_module):
+    fake_server.lmcache('G3')
+    fake_server.on('GET', '/status', Answer(body=status_body(objects=210)))
+    result = run_module(lmcache_server_info, {'url': fake_server.url})
+    assert result['l1']['usage_ratio'] > 0.8 and result['above_eviction_watermark'] is True
+
+
+def test_a_starting_server_is_reported_unhealthy_not_failed(fake_server, run_module, no_sleep):
+    fake_server.lmcache('G3')
+    fake_server.on('GET', '/healthcheck', Answer(503, {'status': 'unhealthy', 'reason': 'engine not initialized'}))
+    result = run_module(lmcache_server_info, {'url': fake_server.url})
+    assert 'failed' not in result
+    assert (result['healthy'], result['health_reason'], result['status']) == (False, 'engine not initialized', 503)
+    assert result['l1'] is None and result['chunk_size'] is None
+    assert fake_server.sent('GET', '/status') == [] and no_sleep == []
+
+
+def test_g1_server_has_no_version(fake_server, run_module):
+    fake_server.lmcache('G1', objects=0)
+    result = run_module(lmcache_server_info, {'url': fake_server.url})
+    assert (result['api_generation'], result['version'], result['capabilities']) == ('G1', None, [])
+
+
+def test_runs_fully_in_check_mode(fake_server, run_module):
+    fake_server.lmcache('G3', objects=4)
+    result = run_module(lmcache_server_info, {'url': fake_server.url}, check_mode=True)
+    assert result['l1']['objects'] == 4 and result['changed'] is False
+
+
+def test_unreachable_server_fails_naming_the_address(run_module, no_sleep):
+    result = run_module(lmcache_server_info, {'url': 'http://127.0.0.1:9', 'retries': 1})
+    assert result['failed'] is True
+    assert result['msg'] == ('GET http://127.0.0.1:9/openapi.json failed: cannot connect to http://127.0.0.1:9 '
+                             '(Connection refused) (after 2 attempts)')
+    assert result['status'] is None and 'exception' not in result
