@@ -1,0 +1,227 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""server_info and clear against genuine LMCache servers, through ansible and ansible-playbook.
+
+Every state claim is checked on the server itself (its /status), not only from the module's result.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ansible_collections.lmcache.kvcache.tests.integration.conftest import emptied, filled
+from ansible_collections.lmcache.kvcache.tests.lmcache.fleet import Fleet, free_port
+
+MB4 = 4194304
+
+
+def test_adhoc_clear_empties_a_populated_0_5_6_server_then_is_unchanged(fleet, ansible):
+    node = filled(emptied(fleet.nodes['g3']))
+
+    first = ansible.adhoc('lmcache_kvcache_clear', {'url': node.url})
+    assert first.returncode == 0, first.output
+    assert 'CHANGED' in first.output
+    result = first.result()
+    assert result['changed'] is True
+    assert (result['objects_cleared'], result['bytes_cleared']) == (4, 4 * MB4)
+    assert (result['api_generation'], result['version']) == ('G3', '0.5.6-g3e11e108')
+    assert node.l1_objects() == 0
+
+    second = ansible.adhoc('lmcache_kvcache_clear', {'url': node.url})
+    assert second.returncode == 0, second.output
+    assert second.result()['changed'] is False and second.result()['objects_cleared'] == 0
+    assert 'SUCCESS' in second.output
+
+
+@pytest.mark.parametrize('name, generation', [('g3', 'G3'), ('g2', 'G2')])
+def test_check_mode_leaves_every_object_in_place(fleet, ansible, name, generation):
+    node = filled(emptied(fleet.nodes[name]))
+    run = ansible.adhoc('lmcache_kvcache_clear', {'url': node.url}, '--check', '--diff')
+    assert run.returncode == 0, run.output
+    result = run.result()
+    assert result['changed'] is True and result['objects_cleared'] == 4 and result['api_generation'] == generation
+    assert result['msg'].startswith('Would clear 4 objects')
+    assert '-        "objects": 4' in run.output and '+        "objects": 0' in run.output
+    assert node.l1_objects() == 4
+
+
+def test_force_clear_on_0_5_6(fleet, ansible):
+    node = filled(emptied(fleet.nodes['g3']))
+    run = ansible.adhoc('lmcache_kvcache_clear', {'url': node.url, 'force': True})
+    assert run.result()['changed'] is True and run.result()['forced'] is True
+    assert node.l1_objects() == 0
+
+
+PLAYBOOK = '''
+- name: Report on and clear every LMCache server
+  hosts: all
+  gather_facts: false
+  module_defaults:
+    group/lmcache.kvcache.lmcache:
+      url: "{{ lmcache_url }}"
+  tasks:
+    - name: Before
+      lmcache.kvcache.lmcache_server_info:
+    - name: Clear
+      lmcache.kvcache.lmcache_kvcache_clear:
+    - name: After
+      lmcache.kvcache.lmcache_server_info:
+'''
+
+
+def test_playbook_clears_a_mixed_generation_fleet_and_is_idempotent(fleet, ansible):
+    g3, g2 = filled(emptied(fleet.nodes['g3'])), filled(emptied(fleet.nodes['g2']))
+    hosts = {'gpu-g3': {'lmcache_url': g3.url}, 'gpu-g2': {'lmcache_url': g2.url}}
+
+    run = ansible.playbook(PLAYBOOK, hosts)
+    assert run.returncode == 0, run.output
+    for host, generation, forced in (('gpu-g3', 'G3', False), ('gpu-g2', 'G2', True)):
+        assert run.result('Before', host)['l1']['objects'] == 4
+        assert run.result('Before', host)['api_generation'] == generation
+        clear = run.result('Clear', host)
+        assert clear['changed'] is True and clear['objects_cleared'] == 4 and clear['forced'] is forced
+        assert run.result('After', host)['l1']['objects'] == 0
+    assert g3.l1_objects() == 0 and g2.l1_objects() == 0
+    assert 'changed=1' in run.output
+
+    again = ansible.playbook(PLAYBOOK, hosts)
+    assert again.returncode == 0, again.output
+    assert all(r['result'].get('changed') is False for r in again.records)
+    assert 'changed=0' in again.output and 'changed=1' not in again.output
+
+
+def test_g1_server_is_read_and_cleared(fleet, ansible):
+    node = fleet.nodes['g1']
+    info = ansible.adhoc('lmcache_server_info', {'url': node.url})
+    assert info.returncode == 0, info.output
+    result = info.result()
+    assert (result['api_generation'], result['version'], result['healthy']) == ('G1', None, True)
+    assert result['l1']['bytes_total'] > 0 and result['chunk_size'] == 256
+
+    # 0.4.4 cannot hold data without a GPU: an empty G1 cache is left alone, and says it would always force.
+    clear = ansible.adhoc('lmcache_kvcache_clear', {'url': node.url})
+    assert clear.returncode == 0, clear.output
+    assert clear.result()['changed'] is False and clear.result()['forced'] is True
+
+
+def test_server_info_reports_usage_from_the_servers_own_status(fleet, ansible):
+    node = filled(emptied(fleet.nodes['g2']))
+    result = ansible.adhoc('lmcache_server_info', {'url': node.url}).result()
+    status = node.status()['storage_manager']['l1_manager']
+    assert result['l1'] == {'objects': status['total_object_count'], 'bytes_used': status['memory_used_bytes'],
+                            'bytes_total': status['memory_total_bytes'], 'usage_ratio': status['memory_usage_ratio']}
+    assert result['version'] == '0.5.0-g389b9cfc' and 'version' in result['capabilities']
+
+
+def test_connection_comes_from_the_environment(fleet, ansible):
+    node = filled(emptied(fleet.nodes['g3']))
+    run = ansible.adhoc('lmcache_kvcache_clear', {}, env={'LMCACHE_URL': node.url})
+    assert run.result()['url'] == node.url and run.result()['objects_cleared'] == 4
+    assert node.l1_objects() == 0
+
+
+@pytest.fixture
+def foreign_http_server(tmp_path):
+    """A real HTTP server that is not LMCache: Python's own file server."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, '-m', 'http.server', str(port), '--bind', '127.0.0.1'], cwd=str(tmp_path),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = 'http://127.0.0.1:%d' % port
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(('127.0.0.1', port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope='module')
+def stopped_server_url(tmp_path_factory):
+    """The URL of a genuine LMCache server that answered once and has since been shut down."""
+    down = Fleet(str(tmp_path_factory.mktemp('down')))
+    node = down.add('down', '0.5.6')
+    with down:
+        assert node.l1_objects() == 0
+    return node.url
+
+
+def assert_clean_failure(run, url_fragment):
+    assert run.returncode != 0, run.output
+    assert run.outcome() == 'failed'
+    result = run.result()
+    assert url_fragment in result['msg'], result['msg']
+    # ansible-core 2.19 puts '(traceback unavailable)' in every failure; a crash would carry a real one.
+    assert 'Traceback' not in run.output and 'Traceback' not in str(result.get('exception', ''))
+    assert 'module_stderr' not in result
+    return result['msg']
+
+
+def test_server_down_fails_naming_the_address(ansible, stopped_server_url):
+    run = ansible.adhoc('lmcache_server_info', {'url': stopped_server_url, 'retries': 1})
+    message = assert_clean_failure(run, stopped_server_url)
+    assert 'cannot connect to %s (Connection refused) (after 2 attempts)' % stopped_server_url in message
+
+
+def test_wrong_port_fails_naming_the_address(fleet, ansible):
+    # A classic slip: the ZMQ port instead of the HTTP port.
+    url = 'http://127.0.0.1:%d' % fleet.nodes['g3'].zmq_port
+    run = ansible.adhoc('lmcache_kvcache_clear', {'url': url, 'retries': 0, 'timeout': 3})
+    assert_clean_failure(run, url)
+
+
+def test_wrong_path_fails_naming_the_url(fleet, ansible):
+    node = filled(emptied(fleet.nodes['g3']))
+    url = node.url + '/v1'
+    run = ansible.adhoc('lmcache_kvcache_clear', {'url': url})
+    message = assert_clean_failure(run, url)
+    assert message == ('%s does not look like an LMCache server: GET %s/openapi.json answered HTTP 404 (Not Found), '
+                       'and none of /cache/clear, /clear-cache, /api/clear-cache exists there' % (url, url))
+    assert node.l1_objects() == 4
+
+
+def test_a_non_lmcache_http_server_fails_clearly(ansible, foreign_http_server):
+    run = ansible.adhoc('lmcache_kvcache_clear', {'url': foreign_http_server})
+    message = assert_clean_failure(run, foreign_http_server)
+    assert 'does not look like an LMCache server' in message and 'HTTP 404' in message
+
+
+@pytest.mark.parametrize('args, message', [
+    ({'url': '127.0.0.1:8080'}, 'url must be an http:// or https:// URL with a host'),
+    ({'timeout': 0}, 'timeout must be greater than 0 seconds'),
+    ({'retries': -1}, 'retries must be 0 or more'),
+    ({'ca_path': '/nonexistent/ca.pem'}, 'ca_path /nonexistent/ca.pem does not exist'),
+    ({'client_key': '/etc/hostname'}, "missing parameter(s) required by 'client_key': client_cert"),
+])
+def test_bad_input_fails_and_changes_nothing(fleet, ansible, args, message):
+    node = filled(emptied(fleet.nodes['g3']))
+    run = ansible.adhoc('lmcache_kvcache_clear', dict({'url': node.url}, **args))
+    assert run.returncode != 0 and run.outcome() == 'failed'
+    assert message in run.result()['msg']
+    assert node.l1_objects() == 4
+
+
+def test_api_key_never_shows_in_output(fleet, ansible):
+    node = fleet.nodes['g3']
+    run = ansible.adhoc('lmcache_server_info', {'url': node.url, 'api_key': 'sk-very-secret-123'}, '-vvv')
+    assert run.returncode == 0, run.output
+    assert 'sk-very-secret-123' not in run.output
+
+
+def test_missing_requests_library_is_reported(fleet, ansible, tmp_path):
+    bare = str(tmp_path / 'bare')
+    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', bare], check=True)
+    run = ansible.adhoc('lmcache_server_info', {'url': fleet.nodes['g3'].url}, python=os.path.join(bare, 'bin', 'python'))
+    assert run.returncode != 0
+    assert 'Failed to import the required Python library (requests)' in run.result()['msg']
