@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154  # cache, build and collection are set by scripts/common.sh
 # The whole test suite, from a fresh machine: ./tests/run.sh
 #   unit         pytest unit tests, on ansible-core 2.19 (Python 3.11) and 2.21 (Python 3.12)
 #   sanity       ansible-test sanity (no ignore entries), on the same two lines
@@ -8,52 +9,9 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cache=${LMCACHE_KVCACHE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lmcache-kvcache}
-build="$root/build"
-collection="$build/ansible_collections/lmcache/kvcache"
+# shellcheck source=scripts/common.sh
+. "$root/scripts/common.sh"
 lines=(2.19:3.11 2.21:3.12)
-
-log() { printf '\n=== %s\n' "$*"; }
-
-# A Python interpreter of version $1 (e.g. 3.12): from PATH, else from pyenv.
-find_python() {
-  local version=$1 candidate
-  for candidate in "python$version" "$(pyenv prefix "$version" 2>/dev/null)/bin/python$version"; do
-    if "$candidate" -c 'import sys' >/dev/null 2>&1; then
-      command -v "$candidate"
-      return
-    fi
-  done
-  echo "Python $version not found (install it, or make pyenv provide it)" >&2
-  return 1
-}
-
-# The tool venv for one ansible-core line, rebuilt when its requirements file changes.
-tool_venv() {
-  local line=$1 python_version=$2 requirements="$root/tests/requirements/ansible-$1.txt" digest venv
-  digest=$(sha256sum "$requirements" | cut -c1-12)
-  venv="$cache/tools/ansible-$line-py$python_version-$digest"
-  if [ ! -f "$venv/.complete" ]; then
-    log "building tool venv $venv" >&2
-    rm -rf "$venv"
-    "$(find_python "$python_version")" -m venv "$venv" >&2
-    if ! "$venv/bin/pip" install -q -r "$requirements" > "$venv.log" 2>&1; then
-      cat "$venv.log" >&2
-      return 1
-    fi
-    touch "$venv/.complete"
-  fi
-  echo "$venv"
-}
-
-# ansible-test needs the collection at .../ansible_collections/lmcache/kvcache: lay one out from the work tree.
-layout_collection() {
-  rm -rf "$build/ansible_collections"
-  mkdir -p "$collection"
-  (cd "$root" && git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$collection")
-  # ansible-test reads the file list from git when there is a repository; give it one of just these files.
-  (cd "$collection" && git init -q && git add -A)
-}
 
 # ansible-test sanity --venv fetches a get-pip script from a host this machine cannot reach; it looks in its
 # cache first. This stand-in bootstraps pip with ensurepip and installs what it was asked for.
@@ -83,7 +41,8 @@ run_unit() {
     line=${spec%%:*} python_version=${spec##*:}
     venv=$(tool_venv "$line" "$python_version")
     log "unit tests: ansible-core $("$venv/bin/python" -c 'import ansible; print(ansible.__version__)') on Python $python_version"
-    (cd "$collection" && PYTHONPATH="$build" "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/unit)
+    (cd "$collection" && PYTHONPATH="$build" "$venv/bin/python" -m pytest -q -p no:cacheprovider \
+      --junitxml="$build/junit/unit-$line.xml" tests/unit)
   done
 }
 
@@ -115,12 +74,13 @@ run_integration() {
   venv=$(tool_venv "${lines[0]%%:*}" "${lines[0]##*:}")
   log "integration tests against genuine LMCache servers (ansible-core ${lines[0]%%:*})"
   (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" PYTHONPATH="$build" \
-    "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/integration)
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider --junitxml="$build/junit/integration.xml" tests/integration)
 }
 
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(unit sanity integration)
 layout_collection
+rm -rf "$build/junit"
 for stage in "${stages[@]}"; do
   case "$stage" in
     unit | sanity | integration) "run_$stage" ;;
@@ -128,3 +88,17 @@ for stage in "${stages[@]}"; do
   esac
 done
 log "all requested stages passed: ${stages[*]}"
+# One closing line over every pytest run above (sanity reports by itself and stops the script on failure).
+python3 - "$build/junit" <<'EOF'
+import glob
+import sys
+import xml.etree.ElementTree as ET
+
+counts = {'tests': 0, 'failures': 0, 'errors': 0, 'skipped': 0}
+for path in glob.glob(sys.argv[1] + '/*.xml'):
+    for suite in ET.parse(path).getroot().iter('testsuite'):
+        for key in counts:
+            counts[key] += int(suite.get(key, 0))
+failed = counts['failures'] + counts['errors']
+print('pytest: %d passed, %d failed, %d skipped' % (counts['tests'] - failed - counts['skipped'], failed, counts['skipped']))
+EOF

@@ -10,6 +10,7 @@ Private to this collection: the API may change without notice.
 
 from __future__ import annotations
 
+import functools
 import re
 import typing as t
 from dataclasses import dataclass
@@ -106,7 +107,6 @@ class L1Usage:
 class ServerStatus:
     """The parts of `/status` the collection uses, read the same way on every generation."""
 
-    healthy: bool
     chunk_size: t.Optional[int]
     active_sessions: t.Optional[int]
     l1: L1Usage
@@ -137,7 +137,6 @@ def parse_status(body: t.Dict[str, t.Any]) -> ServerStatus:
     watermark = eviction.get('trigger_watermark')
     adapters = storage.get('l2_adapters')
     return ServerStatus(
-        healthy=bool(body.get('is_healthy', True)),
         chunk_size=body.get('chunk_size') if isinstance(body.get('chunk_size'), int) else None,
         active_sessions=body.get('active_sessions') if isinstance(body.get('active_sessions'), int) else None,
         l1=L1Usage(_int(l1.get('total_object_count')), used, total, float(ratio) if ratio is not None else None),
@@ -158,24 +157,20 @@ class LMCacheServer:
 
     def __init__(self, client: LMCacheClient) -> None:
         self.client = client
-        self._discovery: t.Optional[Discovery] = None
-        self._version: t.Optional[str] = None
-        self._version_read = False
 
     @property
     def url(self) -> str:
         return self.client.display_url
 
-    @property
+    @functools.cached_property
     def discovery(self) -> Discovery:
-        if self._discovery is None:
-            self._discovery = self._discover()
-        return self._discovery
+        return self._discover()
 
     @property
     def known_generation_name(self) -> t.Optional[str]:
         """The generation if discovery has already run; never sends a request (used when reporting failures)."""
-        return self._discovery.generation.name if self._discovery else None
+        discovery = self.__dict__.get('discovery')
+        return discovery.generation.name if discovery else None
 
     @property
     def generation(self) -> Generation:
@@ -202,15 +197,13 @@ class LMCacheServer:
             '%s does not look like an LMCache server: GET %s answered HTTP %d%s, and none of %s exists there'
             % (self.url, reply.url, reply.status, _gist(reply), ', '.join(g.clear for g in GENERATIONS)))
 
-    @property
+    @functools.cached_property
     def version(self) -> t.Optional[str]:
         """The server's version string where it tells it (G2 and later), else None."""
-        if not self._version_read:
-            self._version_read = True
-            if self.discovery.has('version'):
-                body = self.client.request('GET', '/version').body
-                self._version = body if isinstance(body, str) else None
-        return self._version
+        if not self.discovery.has('version'):
+            return None
+        body = self.client.request('GET', '/version').body
+        return body if isinstance(body, str) else None
 
     @property
     def force_honoured(self) -> bool:
@@ -229,15 +222,13 @@ class LMCacheServer:
     def status(self) -> ServerStatus:
         return parse_status(self.client.request('GET', self.generation.status).json_object())
 
-    def clear_l1(self, force: bool) -> int:
-        """Clear L1; returns the HTTP status of the clear."""
+    def clear_l1(self, force: bool) -> None:
         generation = self.generation
         body = {'tier': 'l1', 'force': force} if generation.clear_takes_body else None
         reply = self.client.request('POST', generation.clear, json_body=body)
         answer = reply.body if isinstance(reply.body, dict) else {}
         if answer.get('status') not in (None, 'ok'):
             raise http_error(reply)
-        return reply.status
 
     def facts(self) -> t.Dict[str, t.Any]:
         """Fields every module returns about the server it talked to."""

@@ -9,6 +9,7 @@ Every state claim is checked on the server itself (its /status), not only from t
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -225,3 +226,46 @@ def test_missing_requests_library_is_reported(fleet, ansible, tmp_path):
     run = ansible.adhoc('lmcache_server_info', {'url': fleet.nodes['g3'].url}, python=os.path.join(bare, 'bin', 'python'))
     assert run.returncode != 0
     assert 'Failed to import the required Python library (requests)' in run.result()['msg']
+
+
+def test_maintenance_window_playbook_clears_the_fleet_and_is_safe_to_rerun(fleet, ansible):
+    g3, g2 = filled(emptied(fleet.nodes['g3'])), filled(emptied(fleet.nodes['g2']))
+    playbook = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'maintenance_window.yml')
+    with open(playbook) as handle:
+        text = handle.read()
+    hosts = {'gpu-g3': {'lmcache_url': g3.url}, 'gpu-g2': {'lmcache_url': g2.url}, 'gpu-g1': {'lmcache_url': fleet.nodes['g1'].url}}
+    group = {'lmcache_hosts': 'all'}
+
+    check = ansible.playbook(text, hosts, '--check', '-e', json.dumps(group))
+    assert check.returncode == 0, check.output
+    assert g3.l1_objects() == 4 and g2.l1_objects() == 4
+    assert "check mode: nothing was cleared" in check.output
+
+    run = ansible.playbook(text, hosts, '-e', json.dumps(group))
+    assert run.returncode == 0, run.output
+    assert g3.l1_objects() == 0 and g2.l1_objects() == 0
+    # The canary is cleared and verified alone, before any other host is touched.
+    window = [(r['task'], r['host']) for r in run.records if r['task'] in ('Clear the L1 cache', 'Verify from the server that L1 is empty')]
+    canary = window[0][1]
+    assert window[:2] == [('Clear the L1 cache', canary), ('Verify from the server that L1 is empty', canary)]
+    assert sorted(host for task, host in window if task == 'Clear the L1 cache') == sorted(hosts)
+    assert 'gpu-g3' in run.output and '16.00 MB' in run.output
+
+    again = ansible.playbook(text, hosts, '-e', json.dumps(group))
+    assert again.returncode == 0, again.output
+    assert [r['result']['changed'] for r in again.records if r['task'] == 'Clear the L1 cache'] == [False] * 3
+
+
+def test_maintenance_window_stops_at_an_unhealthy_or_unreachable_host(fleet, ansible, stopped_server_url):
+    g3 = filled(emptied(fleet.nodes['g3']))
+    playbook = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'maintenance_window.yml')
+    with open(playbook) as handle:
+        text = handle.read()
+    hosts = {'gpu-ok': {'lmcache_url': g3.url}, 'gpu-down': {'lmcache_url': stopped_server_url}}
+    run = ansible.playbook(text, hosts, '-e', json.dumps({'lmcache_hosts': 'all'}))
+    assert run.returncode != 0
+    assert run.outcome('Read the server', 'gpu-down') == 'failed'
+    assert 'cannot connect to %s' % stopped_server_url in run.result('Read the server', 'gpu-down')['msg']
+    # The healthy host still gets its window; the broken one is reported, not silently skipped.
+    assert g3.l1_objects() == 0
+    assert 'gpu-down' in run.output and 'failed=1' in run.output

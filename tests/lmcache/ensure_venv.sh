@@ -4,7 +4,7 @@
 # Usage: tests/lmcache/ensure_venv.sh 0.5.6
 set -euo pipefail
 version="${1:?usage: ensure_venv.sh LMCACHE_VERSION}"
-cache_root="${LMCACHE_VENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lmcache-kvcache/venvs}"
+cache_root="${LMCACHE_KVCACHE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lmcache-kvcache}/venvs"
 venv="$cache_root/lmcache-$version"
 python="${LMCACHE_PYTHON:-python3.11}"
 torch_pin="torch==2.13.0"   # the CPU wheel on this machine's disk; never let pip pull a CUDA build

@@ -250,6 +250,14 @@ class Fleet:
     def __exit__(self, *exc_info: t.Any) -> None:
         self.stop()
 
+    def write_inventory(self, path: str, group: str = 'lmcache') -> None:
+        """An Ansible inventory (JSON is YAML) with one local host per node and its `lmcache_url`."""
+        hosts = {name: {'ansible_connection': 'local', 'ansible_python_interpreter': '{{ ansible_playbook_python }}',
+                        'lmcache_url': node.url, 'lmcache_version': node.version}
+                 for name, node in self.nodes.items()}
+        with open(path, 'w') as inventory:
+            json.dump({'all': {'children': {group: {'hosts': hosts}}}}, inventory, indent=2)
+
     def save(self, path: str) -> None:
         with open(path, 'w') as state:
             json.dump({'workdir': self.workdir, 'nodes': [asdict(node) for node in self.nodes.values()]}, state, indent=2)
@@ -270,6 +278,7 @@ def main(argv: t.Optional[t.List[str]] = None) -> int:
     up = commands.add_parser('up', help='start nodes, wait until healthy, optionally fill them, write the state file')
     up.add_argument('--state', required=True, help='JSON file describing the started fleet')
     up.add_argument('--fill', type=int, default=0, help='bench sequences to store on each node that can take data')
+    up.add_argument('--inventory', help='also write an Ansible inventory of the nodes (group lmcache) to this file')
     up.add_argument('nodes', nargs='+', metavar='NAME=VERSION')
     down = commands.add_parser('down', help='stop the nodes of a state file')
     down.add_argument('--state', required=True)
@@ -295,6 +304,8 @@ def main(argv: t.Optional[t.List[str]] = None) -> int:
         fleet.stop()
         raise
     fleet.save(args.state)
+    if args.inventory:
+        fleet.write_inventory(args.inventory)
     for node in fleet.nodes.values():
         print('%s LMCache %s %s' % (node.name, node.version, node.url))
     return 0

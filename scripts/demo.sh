@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2154  # cache, build and collection are set by scripts/common.sh
+# The main job, on a fresh machine: ./scripts/demo.sh
+# Starts a local fleet of genuine LMCache servers (two 0.5.6, one 0.5.0, one 0.4.4: three API generations),
+# fills them with real KV data with LMCache's own bench client, runs playbooks/maintenance_window.yml against it,
+# shows the report, and stops the servers. Pass ansible-playbook options through, e.g. --check --diff.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/common.sh
+. "$root/scripts/common.sh"
+
+started=$SECONDS
+venv=$(tool_venv 2.19 3.11)
+layout_collection
+work=$(mktemp -d "${TMPDIR:-/tmp}/lmcache-demo.XXXXXX")
+state="$work/fleet.json"
+inventory="$work/inventory.yml"
+stop_fleet() {
+  "$venv/bin/python" "$root/tests/lmcache/fleet.py" down --state "$state" || true
+  rm -rf "$work"
+}
+trap stop_fleet EXIT
+
+log "starting a local LMCache fleet (genuine servers, CPU-only, loopback, telemetry off)"
+"$venv/bin/python" "$root/tests/lmcache/fleet.py" up --state "$state" --inventory "$inventory" --fill 2 \
+  gpu-a=0.5.6 gpu-b=0.5.6 gpu-c=0.5.0 gpu-d=0.4.4
+
+log "running the maintenance window: ansible-playbook -i $inventory playbooks/maintenance_window.yml $*"
+ANSIBLE_COLLECTIONS_PATH="$build" ANSIBLE_LOCALHOST_WARNING=false "$venv/bin/ansible-playbook" \
+  -i "$inventory" "$root/playbooks/maintenance_window.yml" "$@"
+
+log "done in $((SECONDS - started)) s; stopping the fleet"
