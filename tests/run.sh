@@ -2,7 +2,8 @@
 # shellcheck disable=SC2154  # cache, build and collection are set by scripts/common.sh
 # The whole test suite, from a fresh machine: ./tests/run.sh
 #   unit         pytest unit tests, on ansible-core 2.19 (Python 3.11) and 2.21 (Python 3.12)
-#   sanity       ansible-test sanity (no ignore entries), on the same two lines
+#   sanity       ansible-test sanity (no ignore entries), on the same two lines; compile and import of the
+#                modules on the target Pythons 3.8 - 3.10
 #   integration  the modules through ansible-playbook and ad-hoc `ansible -m` against genuine LMCache servers
 # Name stages to run only those: ./tests/run.sh unit sanity
 # Tool venvs and LMCache venvs are built once and cached under ~/.cache/lmcache-kvcache (LMCACHE_KVCACHE_CACHE).
@@ -12,6 +13,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/common.sh
 . "$root/scripts/common.sh"
 lines=(2.19:3.11 2.21:3.12)
+# Modules run on the GPU hosts, whose Python may be older than the controller's (RHEL 9: 3.9, Ubuntu 22.04: 3.10).
+target_pythons=(3.8 3.9 3.10)
 
 # ansible-test sanity --venv fetches a get-pip script from a host this machine cannot reach; it looks in its
 # cache first. This stand-in bootstraps pip with ensurepip and installs what it was asked for.
@@ -66,6 +69,12 @@ run_sanity() {
     venv=$(tool_venv "$line" "$python_version")
     log "ansible-test sanity: ansible-core $line, Python $python_version"
     (cd "$collection" && PATH="$venv/bin:$PATH" ansible-test sanity --venv --python "$python_version" --color no)
+  done
+  venv=$(tool_venv "${lines[0]%%:*}" "${lines[0]##*:}")
+  for python_version in "${target_pythons[@]}"; do
+    log "ansible-test sanity compile and import of the modules: target Python $python_version"
+    (cd "$collection" && PATH="$venv/bin:$(dirname "$(find_python "$python_version")"):$PATH" \
+      ansible-test sanity --venv --test compile --test import --python "$python_version" --color no)
   done
 }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -269,3 +270,38 @@ def test_maintenance_window_stops_at_an_unhealthy_or_unreachable_host(fleet, ans
     # The healthy host still gets its window; the broken one is reported, not silently skipped.
     assert g3.l1_objects() == 0
     assert 'gpu-down' in run.output and 'failed=1' in run.output
+
+
+def python_interpreter(version):
+    """An interpreter of `version`, from PATH or else from pyenv, as tests/run.sh finds them."""
+    candidates = [shutil.which('python%s' % version)]
+    if shutil.which('pyenv'):
+        prefix = subprocess.run(['pyenv', 'prefix', version], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                universal_newlines=True, check=False).stdout.strip()
+        candidates.append(os.path.join(prefix, 'bin', 'python%s' % version) if prefix else None)
+    for candidate in filter(None, candidates):
+        # A pyenv shim exists on PATH even for a version that is not selected, and then fails.
+        if subprocess.run([candidate, '-c', 'import sys'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          check=False).returncode == 0:
+            return candidate
+    raise AssertionError('Python %s is needed for this test (on PATH or through pyenv)' % version)
+
+
+@pytest.fixture(scope='module')
+def rhel9_python(tmp_path_factory):
+    """A Python 3.9 venv with requests: what a RHEL 9 GPU host runs the modules with."""
+    venv = str(tmp_path_factory.mktemp('py39') / 'venv')
+    subprocess.run([python_interpreter('3.9'), '-m', 'venv', venv], check=True)
+    subprocess.run([os.path.join(venv, 'bin', 'pip'), 'install', '-q', 'requests'], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return os.path.join(venv, 'bin', 'python')
+
+
+def test_modules_run_on_a_python_3_9_host(fleet, ansible, rhel9_python):
+    node = filled(emptied(fleet.nodes['g3']))
+    info = ansible.adhoc('lmcache_server_info', {'url': node.url}, python=rhel9_python)
+    assert info.returncode == 0, info.output
+    assert info.result()['l1']['objects'] == 4
+    clear = ansible.adhoc('lmcache_kvcache_clear', {'url': node.url}, python=rhel9_python)
+    assert clear.returncode == 0, clear.output
+    assert clear.result()['objects_cleared'] == 4 and node.l1_objects() == 0
