@@ -17,6 +17,13 @@ from urllib.parse import urlsplit
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._api import LMCacheServer
+from ansible_collections.lmcache.kvcache.plugins.module_utils._target import (
+    TARGET_ARGUMENT_SPEC,
+    TARGET_MUTUALLY_EXCLUSIVE,
+    TARGET_REQUIRED_BY,
+    TARGET_REQUIRED_ONE_OF,
+    target_problems,
+)
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import (
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
@@ -42,20 +49,24 @@ CONNECTION_ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
 CONNECTION_REQUIRED_BY = dict(client_key=('client_cert',))
 
 
-def connection_problems(params: t.Mapping[str, t.Any]) -> t.List[str]:
-    """Everything wrong with the connection options, found before any request is sent."""
-    problems = []
-    url = params['url'] or ''
+def url_problems(option: str, url: t.Optional[str]) -> t.List[str]:
+    """What is wrong with an LMCache base URL option, if anything."""
+    url = url or ''
     parts = urlsplit(url)
     if parts.scheme not in ('http', 'https') or not parts.hostname:
-        problems.append('url must be an http:// or https:// URL with a host, got %r' % redact_url(url))
-    else:
-        try:
-            parts.port  # pylint: disable=pointless-statement
-        except ValueError:
-            problems.append('url has an invalid port: %r' % redact_url(url))
-        if parts.query or parts.fragment:
-            problems.append('url must not carry a query or fragment, got %r' % redact_url(url))
+        return ['%s must be an http:// or https:// URL with a host, got %r' % (option, redact_url(url))]
+    try:
+        parts.port  # pylint: disable=pointless-statement
+    except ValueError:
+        return ['%s has an invalid port: %r' % (option, redact_url(url))]
+    if parts.query or parts.fragment:
+        return ['%s must not carry a query or fragment, got %r' % (option, redact_url(url))]
+    return []
+
+
+def connection_problems(params: t.Mapping[str, t.Any]) -> t.List[str]:
+    """Everything wrong with the connection options, found before any request is sent."""
+    problems = url_problems('url', params['url'])
     if params['timeout'] <= 0:
         problems.append('timeout must be greater than 0 seconds, got %s' % params['timeout'])
     if params['retries'] < 0:
@@ -67,26 +78,43 @@ def connection_problems(params: t.Mapping[str, t.Any]) -> t.List[str]:
     return problems
 
 
-def new_module(argument_spec: t.Mapping[str, t.Any], supports_check_mode: bool = True, **kwargs: t.Any) -> AnsibleModule:
-    """An AnsibleModule with the connection options merged in and checked; fails before any request if they are bad."""
+def new_module(
+    argument_spec: t.Mapping[str, t.Any],
+    supports_check_mode: bool = True,
+    target: t.Optional[str] = None,
+    **kwargs: t.Any,
+) -> AnsibleModule:
+    """An AnsibleModule with the connection options merged in and checked; fails before any request if they are bad.
+
+    target: None for instance-wide modules; 'required' or 'optional' to take the per-request target options.
+    """
     spec = dict(CONNECTION_ARGUMENT_SPEC)
-    spec.update(argument_spec)
     required_by = dict(CONNECTION_REQUIRED_BY)
-    required_by.update(kwargs.pop('required_by', {}))
+    if target:
+        spec.update(TARGET_ARGUMENT_SPEC)
+        required_by.update(TARGET_REQUIRED_BY)
+        kwargs['mutually_exclusive'] = TARGET_MUTUALLY_EXCLUSIVE + kwargs.get('mutually_exclusive', [])
+        if target == 'required':
+            kwargs['required_one_of'] = TARGET_REQUIRED_ONE_OF + kwargs.get('required_one_of', [])
+    spec.update(argument_spec)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=supports_check_mode, required_by=required_by, **kwargs)
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
     problems = connection_problems(module.params)
+    if target:
+        problems += target_problems(module.params)
+        if module.params['token_ids'] is not None:
+            problems += url_problems('coordinator_url', module.params['coordinator_url'])
     if problems:
         module.fail_json(msg='; '.join(problems))
     return module
 
 
-def connect(module: AnsibleModule) -> LMCacheServer:
-    """The server named by the module's connection options; nothing is sent until it is used."""
+def client_for(module: AnsibleModule, url: str) -> LMCacheClient:
+    """A client for `url` with the module's connection options (key, TLS, timeout, retries)."""
     params = module.params
-    client = LMCacheClient(
-        params['url'],
+    return LMCacheClient(
+        url,
         api_key=params['api_key'],
         validate_certs=params['validate_certs'],
         ca_path=params['ca_path'],
@@ -96,7 +124,11 @@ def connect(module: AnsibleModule) -> LMCacheServer:
         retries=params['retries'],
         warn=module.warn,
     )
-    return LMCacheServer(client)
+
+
+def connect(module: AnsibleModule) -> LMCacheServer:
+    """The server named by the module's connection options; nothing is sent until it is used."""
+    return LMCacheServer(client_for(module, module.params['url']))
 
 
 def run_module(
@@ -104,13 +136,13 @@ def run_module(
     run: t.Callable[[AnsibleModule, LMCacheServer], t.Dict[str, t.Any]],
     **kwargs: t.Any,
 ) -> None:
-    """Build the module, run `run`, and turn expected failures into a clean fail_json."""
+    """Build the module (see new_module for kwargs), run `run`, and turn expected failures into a clean fail_json."""
     module = new_module(argument_spec, **kwargs)
     server = connect(module)
     try:
         result = run(module, server)
     except LMCacheError as exc:
-        module.fail_json(msg=str(exc), url=server.url, status=server.client.last_status,
+        module.fail_json(msg=str(exc), url=server.url, status=getattr(exc, 'status', server.client.last_status),
                          api_generation=server.known_generation_name)
     result.setdefault('status', server.client.last_status)
     module.exit_json(**result)

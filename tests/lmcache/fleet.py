@@ -38,9 +38,9 @@ BENCH_MODEL = 'test-model'
 CHUNK_TOKENS = 256
 
 
-def bench_token_ids(sequence: int) -> t.List[int]:
+def bench_token_ids(sequence: int, num_tokens: int = BENCH_TOKENS) -> t.List[int]:
     """The token ids LMCache's bench client stores for one sequence (its last, partial chunk is not cached)."""
-    return [sequence] + [BENCH_FILLER_TOKEN] * BENCH_TOKENS
+    return [sequence] + [BENCH_FILLER_TOKEN] * num_tokens
 
 
 def lmcache_env(home: str) -> t.Dict[str, str]:
@@ -102,6 +102,8 @@ class Node:
     l1_size_gb: float = 0.1
     pid: int = 0
     extra_args: t.List[str] = field(default_factory=list)
+    # Set to register with a coordinator (0.5.6): event reporting on, and an fs L2 adapter in workdir.
+    coordinator_url: str = ''
 
     @property
     def url(self) -> str:
@@ -115,9 +117,19 @@ class Node:
     def log_path(self) -> str:
         return os.path.join(self.workdir, '%s.log' % self.name)
 
+    @property
+    def l2_dir(self) -> str:
+        return os.path.join(self.workdir, '%s-l2' % self.name)
+
     def command(self, venv: str) -> t.List[str]:
         common = ['--host', LOOPBACK, '--port', str(self.zmq_port), '--http-host', LOOPBACK,
                   '--http-port', str(self.http_port), '--l1-size-gb', str(self.l1_size_gb), '--eviction-policy', 'LRU']
+        if self.coordinator_url:
+            os.makedirs(self.l2_dir, exist_ok=True)
+            common += ['--instance-id', self.name, '--coordinator-url', self.coordinator_url,
+                       '--coordinator-advertise-ip', LOOPBACK, '--coordinator-event-reporting',
+                       '--coordinator-heartbeat-interval', '2',
+                       '--l2-adapter', json.dumps({'type': 'fs', 'base_path': self.l2_dir})]
         if is_g1(self.version):
             # 0.4.1 - 0.4.4 need a GPU unless torch.cuda.init is stubbed: a test-only launcher does that.
             return [os.path.join(venv, 'bin', 'python'), os.path.join(HERE, 'g1_launcher.py')] + common + [
@@ -167,14 +179,14 @@ class Node:
     def l1_objects(self) -> int:
         return int(self.status()['storage_manager']['l1_manager']['total_object_count'])
 
-    def fill(self, sequences: int = 2, first: int = 0) -> None:
-        """Store real KV data with LMCache's own bench client: `sequences` x 2 chunks of 256 tokens."""
+    def fill(self, sequences: int = 2, first: int = 0, num_tokens: int = BENCH_TOKENS) -> None:
+        """Store real KV data with LMCache's own bench client: `sequences` x num_tokens // 256 chunks."""
         if is_g1(self.version):
             raise RuntimeError('LMCache %s cannot be filled on a CPU-only machine' % self.version)
         venv = ensure_venv(self.version)
         command = [os.path.join(venv, 'bin', 'lmcache'), 'bench', 'server', '--mode', 'cpu',
                    '--transfer-mode', 'lmcache_driven', '--rpc-url', 'tcp://%s:%d' % (LOOPBACK, self.zmq_port),
-                   '--url', self.url, '--num-tokens', str(BENCH_TOKENS), '--start', str(first),
+                   '--url', self.url, '--num-tokens', str(num_tokens), '--start', str(first),
                    '--end', str(first + sequences), '--interval', '0.1',
                    '--kvcache-shape-spec', '(2,64,16,8,128):float16:4', '--num-blocks', '64', '-q']
         result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
@@ -220,29 +232,98 @@ def _terminate(pid: int, grace: float = 15.0) -> None:
         pass
 
 
+@dataclass
+class Coordinator:
+    """A genuine LMCache coordinator (0.5.6): instances, chunk directory, L2 pins, targeted deletes."""
+
+    workdir: str
+    version: str = '0.5.6'
+    port: int = 0
+    pid: int = 0
+
+    @property
+    def url(self) -> str:
+        return 'http://%s:%d' % (LOOPBACK, self.port)
+
+    def start(self) -> None:
+        venv = ensure_venv(self.version)
+        self.port = self.port or free_port()
+        home = os.path.join(self.workdir, 'home')
+        os.makedirs(home, exist_ok=True)
+        command = [os.path.join(venv, 'bin', 'lmcache'), 'coordinator', '--host', LOOPBACK, '--port', str(self.port),
+                   '--metadata-path', os.path.join(self.workdir, 'coordinator-metadata.json')]
+        with open(os.path.join(self.workdir, 'coordinator.log'), 'ab') as log:
+            self.pid = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=lmcache_env(home),
+                                        cwd=self.workdir, start_new_session=True).pid
+
+    def wait_healthy(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if http_json('GET', self.url + '/healthz', timeout=2)[0] == 200:
+                    return
+            except OSError:
+                pass
+            if not _alive(self.pid):
+                raise RuntimeError('LMCache coordinator exited while starting')
+            time.sleep(0.5)
+        raise RuntimeError('LMCache coordinator not healthy after %ss' % timeout)
+
+    def wait_registered(self, names: t.Iterable[str], timeout: float = 60.0) -> None:
+        wanted = set(names)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            instances = http_json('GET', self.url + '/instances')[1].get('instances', [])
+            if wanted <= {instance['instance_id'] for instance in instances}:
+                return
+            time.sleep(0.5)
+        raise RuntimeError('instances %s did not register with the coordinator' % sorted(wanted))
+
+    def stop(self) -> None:
+        if self.pid:
+            _terminate(self.pid)
+            self.pid = 0
+
+
 class Fleet:
     """Several nodes started together; usable as a context manager."""
 
     def __init__(self, workdir: t.Optional[str] = None) -> None:
         self.workdir = workdir or tempfile.mkdtemp(prefix='lmcache-fleet-')
         self.nodes: t.Dict[str, Node] = {}
+        self.coordinator: t.Optional[Coordinator] = None
+
+    def add_coordinator(self) -> Coordinator:
+        """A coordinator that the nodes added after it register with."""
+        self.coordinator = Coordinator(self.workdir)
+        self.coordinator.port = free_port()
+        return self.coordinator
 
     def add(self, name: str, version: str, **options: t.Any) -> Node:
+        if self.coordinator is not None:
+            options.setdefault('coordinator_url', self.coordinator.url)
         node = Node(name=name, version=version, workdir=self.workdir, **options)
         self.nodes[name] = node
         return node
 
     def start(self) -> 'Fleet':
+        if self.coordinator is not None:
+            self.coordinator.start()
+            self.coordinator.wait_healthy()
         # Start every node first, then wait: they boot in parallel.
         for node in self.nodes.values():
             node.start()
         for node in self.nodes.values():
             node.wait_healthy()
+        if self.coordinator is not None:
+            self.coordinator.wait_registered(name for name, node in self.nodes.items() if node.coordinator_url)
         return self
 
     def stop(self) -> None:
         for node in self.nodes.values():
             node.stop()
+        if self.coordinator is not None:
+            self.coordinator.stop()
 
     def __enter__(self) -> 'Fleet':
         return self.start()
@@ -260,13 +341,16 @@ class Fleet:
 
     def save(self, path: str) -> None:
         with open(path, 'w') as state:
-            json.dump({'workdir': self.workdir, 'nodes': [asdict(node) for node in self.nodes.values()]}, state, indent=2)
+            json.dump({'workdir': self.workdir, 'nodes': [asdict(node) for node in self.nodes.values()],
+                       'coordinator': asdict(self.coordinator) if self.coordinator else None}, state, indent=2)
 
     @classmethod
     def load(cls, path: str) -> 'Fleet':
         with open(path) as state:
             data = json.load(state)
         fleet = cls(data['workdir'])
+        if data.get('coordinator'):
+            fleet.coordinator = Coordinator(**data['coordinator'])
         for fields in data['nodes']:
             fleet.nodes[fields['name']] = Node(**fields)
         return fleet

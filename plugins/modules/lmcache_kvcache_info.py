@@ -1,0 +1,150 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: lmcache_kvcache_info
+short_description: Show where each chunk of one request's KV cache lives, and whether it is pinned
+version_added: 0.1.0
+description:
+  - For one request, lists each 256-token chunk of its KV cache in the range O(start) to O(end) with the tiers that
+    hold it (L1 CPU memory, L2), which instance holds it where the coordinator knows, whether it is pinned and how
+    often, and its compression.
+  - Addressed by O(token_ids) through the LMCache coordinator (real LMCache 0.5.3 and later), or by O(request_id) on a
+    server that offers the C(lmcache kvcache) design's C(/kvcache-info).
+  - A request with nothing cached is a normal answer, with zero cached chunks.
+author:
+  - LMCache maintainers (@LMCache)
+extends_documentation_fragment:
+  - lmcache.kvcache.connection
+  - lmcache.kvcache.target
+  - lmcache.kvcache.attributes
+  - lmcache.kvcache.attributes.info_module
+seealso:
+  - module: lmcache.kvcache.lmcache_kvcache_pin
+  - module: lmcache.kvcache.lmcache_kvcache_clear
+'''
+
+EXAMPLES = r'''
+- name: Where does a request's KV cache live? (token sequence, through the coordinator)
+  lmcache.kvcache.lmcache_kvcache_info:
+    coordinator_url: http://127.0.0.1:9300
+    model_name: meta-llama/Llama-3.1-8B-Instruct
+    token_ids: "{{ prompt_token_ids }}"
+  register: kv
+
+- name: Show the chunks held in L2 only
+  ansible.builtin.debug:
+    msg: "{{ kv.chunks | selectattr('locations', 'equalto', ['L2']) | map(attribute='start') | list }}"
+
+- name: The first 512 tokens of a request, by request id, on a server with the per-request endpoints
+  lmcache.kvcache.lmcache_kvcache_info:
+    url: http://127.0.0.1:8080
+    request_id: req-abc-123
+    start: 0
+    end: 512
+'''
+
+RETURN = r'''
+url:
+  description: The node's URL, without any credentials.
+  returned: always
+  type: str
+  sample: http://127.0.0.1:8080
+status:
+  description: HTTP status of the last answer from the node, or of the failed request on failure.
+  returned: always
+  type: int
+  sample: 200
+target:
+  description: The request, as the module addressed it.
+  returned: success
+  type: str
+  sample: the 1025-token sequence of model test-model (chunks 0-3) via the coordinator http://127.0.0.1:9300
+chunks:
+  description: The request's chunks in the range, in order.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    index:
+      description: Chunk number in the request, from 0.
+      type: int
+      sample: 0
+    start:
+      description: First token of the chunk.
+      type: int
+      sample: 0
+    end:
+      description: Token after the last one of the chunk.
+      type: int
+      sample: 256
+    locations:
+      description: Tiers holding the chunk, V(L1) and/or V(L2); empty when it is not cached.
+      type: list
+      elements: str
+      sample: [L1, L2]
+    placements:
+      description: Which instance holds the chunk in which tier, where the coordinator knows it.
+      type: list
+      elements: dict
+      sample: [{instance_id: node-a, tier: L1}, {instance_id: node-a, tier: L2}]
+    pinned:
+      description: Whether the chunk is pinned.
+      type: bool
+      sample: false
+    pin_count:
+      description: How many pins the chunk holds (the coordinator counts pins; each unpin removes one).
+      type: int
+      sample: 0
+    compression:
+      description: Compression method of the stored chunk; V(null) when uncompressed or unknown.
+      type: str
+      sample: zstd
+    size_bytes:
+      description: Stored size of the chunk where the server reports it, else V(null).
+      type: int
+      sample: 4194304
+total_chunks:
+  description: Chunks in the range (complete chunks of the request only).
+  returned: success
+  type: int
+  sample: 4
+cached_chunks:
+  description: Chunks in the range held in some tier.
+  returned: success
+  type: int
+  sample: 4
+cached_tokens:
+  description: Tokens covered by the cached chunks.
+  returned: success
+  type: int
+  sample: 1024
+pinned_chunks:
+  description: Chunks in the range that are pinned.
+  returned: success
+  type: int
+  sample: 0
+'''
+
+from ansible_collections.lmcache.kvcache.plugins.module_utils._kvcache import chunk_report, open_request_cache
+from ansible_collections.lmcache.kvcache.plugins.module_utils._module import run_module
+
+
+def run(module, server):
+    cache = open_request_cache(module, server)
+    cache.require('kvcache_info')
+    return dict(chunk_report(cache, cache.read()), changed=False, url=server.url)
+
+
+def main():
+    run_module({}, run, supports_check_mode=True, target='required')
+
+
+if __name__ == '__main__':
+    main()
