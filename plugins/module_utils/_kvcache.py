@@ -89,11 +89,11 @@ class TokenSequenceCache:
 
     def instance_id(self, required: bool) -> t.Optional[str]:
         """The instance meant: instance_id if given, else the one registered at the node's url."""
-        known = [i.get('instance_id') for i in self.instances()]
+        known = sorted(str(i.get('instance_id')) for i in self.instances())
         if self.wanted_instance is not None:
             if self.wanted_instance not in known:
                 raise LMCacheError('instance_id %r is not registered with the coordinator %s; registered: %s'
-                                   % (self.wanted_instance, self.coordinator.display_url, ', '.join(map(str, known)) or 'none'))
+                                   % (self.wanted_instance, self.coordinator.display_url, ', '.join(known) or 'none'))
             return self.wanted_instance
         node = urlsplit(self.node.client.base_url)
         addresses = {node.hostname}

@@ -1,0 +1,264 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Per-request modules by token sequence against a genuine LMCache 0.5.6 coordinator with two nodes (fs L2).
+
+Both nodes hold sequence 0 (4 chunks); node-a also holds sequence 1. Every claim is checked on the coordinator
+(/cache/pins, /directory/lookup) and the nodes (/status), independently of the collection.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from ansible_collections.lmcache.kvcache.tests.lmcache.fleet import BENCH_MODEL, Fleet, bench_token_ids, http_json
+
+TOKENS = 1024  # 4 whole chunks per sequence (the 1025th token is a partial chunk, never cached)
+SEQ0, SEQ1 = bench_token_ids(0, TOKENS), bench_token_ids(1, TOKENS)
+
+
+@pytest.fixture(scope='module')
+def fleet(tmp_path_factory):
+    servers = Fleet(str(tmp_path_factory.mktemp('coordinated')))
+    servers.add_coordinator()
+    servers.add('node-a', '0.5.6')
+    servers.add('node-b', '0.5.6')
+    with servers:
+        servers.nodes['node-a'].fill(2, num_tokens=TOKENS)
+        servers.nodes['node-b'].fill(1, num_tokens=TOKENS)
+        wait_for(lambda: placements(servers, SEQ0) == [{('node-a', 'l1'), ('node-a', 'l2'), ('node-b', 'l1'), ('node-b', 'l2')}] * 4)
+        wait_for(lambda: placements(servers, SEQ1) == [{('node-a', 'l1'), ('node-a', 'l2')}] * 4)
+        yield servers
+
+
+def wait_for(condition, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, 'condition not met within %ss' % timeout
+        time.sleep(0.5)
+
+
+def body(tokens):
+    return {'token_ids': tokens, 'model_name': BENCH_MODEL, 'world_size': 1, 'cache_salt': ''}
+
+
+def placements(fleet, tokens):
+    """Per chunk, the (instance, tier) pairs the coordinator's directory knows."""
+    status, reply = http_json('POST', fleet.coordinator.url + '/directory/lookup', body(tokens))
+    assert status == 200, reply
+    return [{(p['instance_id'], p['tier']) for p in result['placements']} for result in reply['results']]
+
+
+def pin_counts(fleet, tokens):
+    """Per chunk of `tokens`, its pin count on the coordinator."""
+    _status, reply = http_json('POST', fleet.coordinator.url + '/directory/lookup', body(tokens))
+    hashes = [r['key']['chunk_hash_hex'] for r in reply['results']]
+    _status, pins = http_json('GET', fleet.coordinator.url + '/cache/pins?model_name=%s&limit=1000' % BENCH_MODEL)
+    counts = {p['key']['chunk_hash_hex']: p['pin_count'] for p in pins['pins']}
+    return [counts.get(h, 0) for h in hashes]
+
+
+@pytest.fixture
+def unpinned(fleet):
+    """Every pin of the test model removed, before and after the test."""
+    def clear_pins():
+        for tokens in (SEQ0, SEQ1):
+            while any(pin_counts(fleet, tokens)):
+                http_json('DELETE', fleet.coordinator.url + '/cache/pins', body(tokens))
+    clear_pins()
+    yield
+    clear_pins()
+
+
+def target(fleet, tokens=SEQ0, **extra):
+    return dict({'coordinator_url': fleet.coordinator.url, 'model_name': BENCH_MODEL, 'token_ids': tokens,
+                 'url': fleet.nodes['node-a'].url}, **extra)
+
+
+def test_info_shows_every_chunk_where_the_coordinator_has_it(fleet, ansible, unpinned):
+    run = ansible.adhoc('lmcache_kvcache_info', target(fleet))
+    assert run.returncode == 0, run.output
+    result = run.result()
+    assert (result['total_chunks'], result['cached_chunks'], result['cached_tokens'], result['pinned_chunks']) == (4, 4, 1024, 0)
+    for index, chunk in enumerate(result['chunks']):
+        assert (chunk['index'], chunk['start'], chunk['end']) == (index, index * 256, (index + 1) * 256)
+        assert chunk['locations'] == ['L1', 'L2'] and chunk['pinned'] is False and chunk['pin_count'] == 0
+        assert {(p['instance_id'], p['tier'].lower()) for p in chunk['placements']} == placements(fleet, SEQ0)[index]
+
+
+def test_info_of_a_range_and_of_an_uncached_request(fleet, ansible, unpinned):
+    ranged = ansible.adhoc('lmcache_kvcache_info', target(fleet, start=300, end=700)).result()
+    assert [c['index'] for c in ranged['chunks']] == [1, 2]
+    uncached = ansible.adhoc('lmcache_kvcache_info', target(fleet, tokens=[7] * 600))
+    assert uncached.returncode == 0, uncached.output
+    assert (uncached.result()['total_chunks'], uncached.result()['cached_chunks']) == (2, 0)
+
+
+def test_pin_is_idempotent_although_the_coordinator_counts_pins(fleet, ansible, unpinned):
+    first = ansible.adhoc('lmcache_kvcache_pin', target(fleet))
+    assert first.returncode == 0, first.output
+    assert first.result()['changed'] is True and first.result()['chunks_changed'] == [0, 1, 2, 3]
+    assert pin_counts(fleet, SEQ0) == [1, 1, 1, 1]
+
+    again = ansible.adhoc('lmcache_kvcache_pin', target(fleet))
+    assert again.result()['changed'] is False and again.result()['pinned_chunks'] == 4
+    assert pin_counts(fleet, SEQ0) == [1, 1, 1, 1]
+
+    info = ansible.adhoc('lmcache_kvcache_info', target(fleet)).result()
+    assert info['pinned_chunks'] == 4 and all(c['pinned'] and c['pin_count'] == 1 for c in info['chunks'])
+
+    unpin = ansible.adhoc('lmcache_kvcache_pin', target(fleet, state='absent'))
+    assert unpin.result()['changed'] is True
+    assert pin_counts(fleet, SEQ0) == [0, 0, 0, 0]
+    assert ansible.adhoc('lmcache_kvcache_pin', target(fleet, state='absent')).result()['changed'] is False
+
+
+def test_range_pin_leaves_the_chunks_outside_the_range_as_they_were(fleet, ansible, unpinned):
+    # Someone else already pinned chunk 0 twice: the range pin must not touch it.
+    http_json('POST', fleet.coordinator.url + '/cache/pins', body(SEQ0[:256]))
+    http_json('POST', fleet.coordinator.url + '/cache/pins', body(SEQ0[:256]))
+    assert pin_counts(fleet, SEQ0) == [2, 0, 0, 0]
+
+    run = ansible.adhoc('lmcache_kvcache_pin', target(fleet, start=512, end=1024), '--diff')
+    assert run.returncode == 0, run.output
+    assert run.result()['chunks_changed'] == [2, 3]
+    assert pin_counts(fleet, SEQ0) == [2, 0, 1, 1]
+    assert '"pin_count": 1' in run.output
+
+    assert ansible.adhoc('lmcache_kvcache_pin', target(fleet, start=512, end=1024)).result()['changed'] is False
+    assert pin_counts(fleet, SEQ0) == [2, 0, 1, 1]
+
+    ansible.adhoc('lmcache_kvcache_pin', target(fleet, start=512, end=1024, state='absent'))
+    assert pin_counts(fleet, SEQ0) == [2, 0, 0, 0]
+
+
+def test_check_mode_pins_nothing(fleet, ansible, unpinned):
+    run = ansible.adhoc('lmcache_kvcache_pin', target(fleet), '--check')
+    assert run.result()['changed'] is True and run.result()['pinned_chunks'] == 4
+    assert pin_counts(fleet, SEQ0) == [0, 0, 0, 0]
+
+
+def test_uncached_chunks_are_not_pinned_unless_asked(fleet, ansible, unpinned):
+    tokens = [8] * 512
+    run = ansible.adhoc('lmcache_kvcache_pin', target(fleet, tokens=tokens))
+    assert run.result()['changed'] is False and run.result()['uncached_chunks'] == [0, 1]
+    assert 'Not cached, so not pinned: chunks 0, 1' in run.result()['msg']
+    assert pin_counts(fleet, tokens) == [0, 0]
+    forced = ansible.adhoc('lmcache_kvcache_pin', target(fleet, tokens=tokens, include_uncached=True))
+    assert forced.result()['changed'] is True and pin_counts(fleet, tokens) == [1, 1]
+    ansible.adhoc('lmcache_kvcache_pin', target(fleet, tokens=tokens, state='absent'))
+    assert pin_counts(fleet, tokens) == [0, 0]
+
+
+def test_pin_is_rejected_under_memory_pressure(fleet, ansible, unpinned):
+    # node-a's L1 holds 8 chunks of 4 MiB in about 100 MiB: about 31 %.
+    rejected = ansible.adhoc('lmcache_kvcache_pin', target(fleet, max_usage=0.2))
+    assert rejected.returncode != 0 and rejected.outcome() == 'failed'
+    result = rejected.result()
+    assert result['rejected'] is True and result['changed'] is False
+    assert result['reason'].startswith('L1 memory pressure (31%) on node-a, at or above max_usage (20%)')
+    assert pin_counts(fleet, SEQ0) == [0, 0, 0, 0]
+
+    tolerated = ansible.adhoc('lmcache_kvcache_pin', target(fleet, max_usage=0.2, fail_on_rejected=False))
+    assert tolerated.returncode == 0 and tolerated.result()['rejected'] is True
+    assert pin_counts(fleet, SEQ0) == [0, 0, 0, 0]
+
+
+def test_compress_by_token_sequence_names_what_is_missing(fleet, ansible):
+    run = ansible.adhoc('lmcache_kvcache_compress', target(fleet, method='zstd'))
+    assert run.outcome() == 'failed'
+    assert run.result()['msg'].startswith('%s (LMCache 0.5.6-g3e11e108, API G3) cannot compress a request addressed by '
+                                          'token sequence' % fleet.nodes['node-a'].url)
+
+
+def test_targeted_clear_removes_only_that_request_from_only_that_host(fleet, ansible, unpinned):
+    node_a, node_b = fleet.nodes['node-a'], fleet.nodes['node-b']
+    objects_a, objects_b = node_a.l1_objects(), node_b.l1_objects()
+
+    check = ansible.adhoc('lmcache_kvcache_clear', target(fleet, tier='l1'), '--check')
+    assert check.result()['changed'] is True and check.result()['chunks_changed'] == [0, 1, 2, 3]
+    assert node_a.l1_objects() == objects_a
+
+    run = ansible.adhoc('lmcache_kvcache_clear', target(fleet, tier='l1'))
+    assert run.returncode == 0, run.output
+    result = run.result()
+    assert (result['changed'], result['instance'], result['chunks_changed']) == (True, 'node-a', [0, 1, 2, 3])
+    assert node_a.l1_objects() == objects_a - 4 and node_b.l1_objects() == objects_b
+    wait_for(lambda: placements(fleet, SEQ0) == [{('node-a', 'l2'), ('node-b', 'l1'), ('node-b', 'l2')}] * 4)
+    assert placements(fleet, SEQ1) == [{('node-a', 'l1'), ('node-a', 'l2')}] * 4
+
+    again = ansible.adhoc('lmcache_kvcache_clear', target(fleet, tier='l1'))
+    assert again.result()['changed'] is False
+
+    l2 = ansible.adhoc('lmcache_kvcache_clear', target(fleet, tier='l2', instance_id='node-a'))
+    assert l2.result()['changed'] is True
+    wait_for(lambda: placements(fleet, SEQ0) == [{('node-b', 'l1'), ('node-b', 'l2')}] * 4)
+    assert placements(fleet, SEQ1) == [{('node-a', 'l1'), ('node-a', 'l2')}] * 4
+
+
+def test_targeted_clear_spares_pinned_l2_unless_forced(fleet, ansible, unpinned):
+    ansible.adhoc('lmcache_kvcache_pin', target(fleet, tokens=SEQ1))
+    run = ansible.adhoc('lmcache_kvcache_clear', target(fleet, tokens=SEQ1, tier='l2'))
+    assert run.result()['changed'] is False
+    assert 'are still in L2 on node-a (pinned or in use; force=true deletes them too)' in run.output
+    assert placements(fleet, SEQ1) == [{('node-a', 'l1'), ('node-a', 'l2')}] * 4
+
+
+def test_a_range_clear_never_deletes_chunks_before_start(fleet, ansible, unpinned):
+    before = placements(fleet, SEQ1)
+    run = ansible.adhoc('lmcache_kvcache_clear', target(fleet, tokens=SEQ1, tier='l1', start=512))
+    assert run.outcome() == 'failed'
+    assert 'would also delete chunks 0, 1, which are before start' in run.result()['msg']
+    assert placements(fleet, SEQ1) == before
+
+
+@pytest.mark.parametrize('args, message', [
+    ({'request_id': 'req-1'}, 'parameters are mutually exclusive: request_id|token_ids'),
+    ({'token_ids': None}, 'one of the following is required: request_id, token_ids'),
+    ({'start': 512, 'end': 512}, 'start must be less than end, got start=512 end=512'),
+    ({'start': -1}, 'start must be 0 or more, got -1'),
+    ({'end': 5000}, 'end=5000 is past the end of token_ids (1025 tokens)'),
+    ({'token_ids': [1, 'x']}, 'token_ids'),
+    ({'token_ids': [1, -2]}, 'token_ids must be 0 or more; got -2'),
+    ({'model_name': None}, "missing parameter(s) required by 'token_ids': model_name"),
+    ({'world_size': 0}, 'world_size must be 1 or more, got 0'),
+    ({'cache_salt': 'a/b'}, "cache_salt must not contain '/'"),
+    ({'coordinator_url': 'coordinator:9300'}, 'coordinator_url must be an http:// or https:// URL with a host'),
+    ({'max_usage': 1.5}, 'max_usage must be greater than 0 and at most 1, got 1.5'),
+])
+def test_bad_input_fails_before_any_request(fleet, ansible, unpinned, args, message):
+    arguments = {k: v for k, v in dict(target(fleet), **args).items() if v is not None}
+    run = ansible.adhoc('lmcache_kvcache_pin', arguments)
+    assert run.outcome() == 'failed'
+    assert message in run.result()['msg']
+    assert pin_counts(fleet, SEQ0) == [0, 0, 0, 0]
+
+
+def test_more_than_a_million_tokens_are_refused(fleet, ansible, unpinned, tmp_path):
+    # Too many for a command line: from a vars file, as a playbook would get them.
+    variables = tmp_path / 'huge.json'
+    variables.write_text(json.dumps({'huge_prompt': [1] * 1000001}))
+    run = ansible.adhoc('lmcache_kvcache_pin', dict(target(fleet), token_ids='{{ huge_prompt }}'), '-e', '@%s' % variables)
+    assert run.outcome() == 'failed'
+    assert 'token_ids has 1000001 tokens; LMCache addresses at most 1000000' in run.result()['msg']
+    assert pin_counts(fleet, SEQ0) == [0, 0, 0, 0]
+
+
+@pytest.mark.parametrize('request_id', ['', 'has space', 'x' * 300, 'tab\there'])
+def test_absurd_request_ids_are_refused(fleet, ansible, request_id):
+    run = ansible.adhoc('lmcache_kvcache_info', {'url': fleet.nodes['node-a'].url, 'request_id': request_id})
+    assert run.outcome() == 'failed'
+    assert 'request_id must be 1 to 256 printable characters without spaces' in run.result()['msg']
+
+
+def test_unknown_instance_id_is_named_with_the_registered_ones(fleet, ansible, unpinned):
+    before = placements(fleet, SEQ1)
+    run = ansible.adhoc('lmcache_kvcache_clear', target(fleet, tokens=SEQ1, instance_id='node-z'))
+    assert run.outcome() == 'failed'
+    assert run.result()['msg'] == ("instance_id 'node-z' is not registered with the coordinator %s; registered: node-a, node-b"
+                                   % fleet.coordinator.url)
+    assert placements(fleet, SEQ1) == before
