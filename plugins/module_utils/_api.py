@@ -46,18 +46,19 @@ GENERATIONS = (
 
 # Optional endpoints worth knowing about, by the name the collection reports them under.
 # The per-request ones are the `lmcache kvcache` design's (no release has them yet; both spellings the design used).
-CAPABILITY_ROUTES = (
-    ('version', ('/version',)),
-    ('config', ('/config', '/conf')),
-    ('metrics', ('/metrics',)),
-    ('l2_objects', ('/cache/objects', '/l2/keys')),
-    ('l2_adapters', ('/config/adapters', '/l2/adapters')),
-    ('quota', ('/quota',)),
-    ('prefetch', ('/cache/prefetches',)),
-    ('kvcache_info', ('/kvcache-info', '/api/kvcache-info')),
-    ('pin', ('/pin', '/api/pin')),
-    ('compress', ('/compress', '/api/compress')),
-)
+CAPABILITY_ROUTES: t.Dict[str, t.Tuple[str, ...]] = {
+    'version': ('/version',),
+    'config': ('/config', '/conf'),
+    'metrics': ('/metrics',),
+    'l2_objects': ('/cache/objects', '/l2/keys'),
+    'l2_adapters': ('/config/adapters', '/l2/adapters'),
+    'quota': ('/quota',),
+    'prefetch': ('/cache/prefetches',),
+    'kvcache_info': ('/kvcache-info', '/api/kvcache-info'),
+    'pin': ('/pin', '/api/pin'),
+    'compress': ('/compress', '/api/compress'),
+    'kvcache_clear': ('/kvcache-clear', '/api/kvcache-clear'),
+}
 
 # From this release on, G3 honours force=false (clears only objects that are safe to remove).
 FORCE_HONOURED_SINCE = (0, 5, 6)
@@ -78,10 +79,17 @@ class Discovery:
 
     @property
     def capabilities(self) -> t.List[str]:
-        return sorted(name for name, routes in CAPABILITY_ROUTES if any(route in self.paths for route in routes))
+        return sorted(name for name in CAPABILITY_ROUTES if self.route(name))
 
     def has(self, capability: str) -> bool:
-        return capability in self.capabilities
+        return self.route(capability) is not None
+
+    def route(self, capability: str) -> t.Optional[str]:
+        """The path serving `capability` on this server, or None."""
+        for path in CAPABILITY_ROUTES[capability]:
+            if path in self.paths:
+                return path
+        return None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import time
 import typing as t
 from urllib.parse import urlencode, urlsplit
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._api import LMCacheServer
+from ansible_collections.lmcache.kvcache.plugins.module_utils._api import CAPABILITY_ROUTES, LMCacheServer
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheClient, LMCacheError
 from ansible_collections.lmcache.kvcache.plugins.module_utils._module import client_for
 from ansible_collections.lmcache.kvcache.plugins.module_utils._target import (
@@ -241,14 +241,6 @@ def _key_id(key: t.Any) -> t.Tuple[t.Any, ...]:
 class RequestIdCache:
     """A request addressed by request id, through the design's per-request endpoints on the node."""
 
-    # The design's routes, in its later spelling first; the node's /openapi.json says which it has.
-    ROUTES = {
-        'kvcache_info': ('/kvcache-info', '/api/kvcache-info'),
-        'pin': ('/pin', '/api/pin'),
-        'compress': ('/compress', '/api/compress'),
-        'kvcache_clear': ('/kvcache-clear', '/api/kvcache-clear'),
-    }
-
     def __init__(self, node: LMCacheServer, params: t.Mapping[str, t.Any]) -> None:
         self.node = node
         self.request_id: str = params['request_id']
@@ -260,16 +252,15 @@ class RequestIdCache:
         return 'request %s on %s' % (self.request_id, self.node.url)
 
     def route(self, capability: str) -> str:
-        paths = self.node.discovery.paths
-        for path in self.ROUTES[capability]:
-            if path in paths:
-                return path
+        path = self.node.discovery.route(capability)
+        if path:
+            return path
         raise LMCacheError(
             '%s (LMCache %s, API %s) has no per-request endpoint %s: no LMCache release offers the `lmcache kvcache` '
             "design's request-id API yet (see docs/per-request-api.md). Address the request by token_ids and "
             'model_name through the coordinator instead.'
             % (self.node.url, self.node.version or self.node.generation.releases, self.node.generation.name,
-               ' or '.join(self.ROUTES[capability])))
+               ' or '.join(CAPABILITY_ROUTES[capability])))
 
     def _body(self, **extra: t.Any) -> t.Dict[str, t.Any]:
         body: t.Dict[str, t.Any] = dict(request_id=self.request_id, **extra)

@@ -86,7 +86,7 @@ version:
 capabilities:
   description:
     - Optional endpoints the server offers, by name. Known names are V(version), V(config), V(metrics), V(l2_objects),
-      V(l2_adapters), V(quota), V(prefetch), and the per-request V(kvcache_info), V(pin) and V(compress).
+      V(l2_adapters), V(quota), V(prefetch), and the per-request V(kvcache_info), V(pin), V(compress) and V(kvcache_clear).
     - Empty when the server does not publish its routes (no C(/openapi.json)).
   returned: success
   type: list

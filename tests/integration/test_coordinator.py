@@ -74,8 +74,9 @@ def unpinned(fleet):
     clear_pins()
 
 
-def target(fleet, tokens=SEQ0, **extra):
-    return dict({'coordinator_url': fleet.coordinator.url, 'model_name': BENCH_MODEL, 'token_ids': tokens,
+def target(fleet, tokens=None, **extra):
+    return dict({'coordinator_url': fleet.coordinator.url, 'model_name': BENCH_MODEL,
+                 'token_ids': SEQ0 if tokens is None else tokens,
                  'url': fleet.nodes['node-a'].url}, **extra)
 
 

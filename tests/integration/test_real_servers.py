@@ -305,3 +305,15 @@ def test_modules_run_on_a_python_3_9_host(fleet, ansible, rhel9_python):
     clear = ansible.adhoc('lmcache_kvcache_clear', {'url': node.url}, python=rhel9_python)
     assert clear.returncode == 0, clear.output
     assert clear.result()['objects_cleared'] == 4 and node.l1_objects() == 0
+
+
+@pytest.mark.parametrize('module, extra', [('lmcache_kvcache_info', {}), ('lmcache_kvcache_pin', {}),
+                                           ('lmcache_kvcache_compress', {'method': 'zstd'}),
+                                           ('lmcache_kvcache_clear', {})])
+def test_request_id_on_a_real_release_says_what_is_missing(fleet, ansible, module, extra):
+    node = fleet.nodes['g3']
+    run = ansible.adhoc(module, dict({'url': node.url, 'request_id': 'req-abc-123'}, **extra))
+    assert run.outcome() == 'failed'
+    message = run.result()['msg']
+    assert message.startswith('%s (LMCache 0.5.6-g3e11e108, API G3) has no per-request endpoint /' % node.url)
+    assert "no LMCache release offers the `lmcache kvcache` design's request-id API yet" in message

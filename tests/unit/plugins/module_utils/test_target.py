@@ -1,0 +1,83 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from ansible_collections.lmcache.kvcache.plugins.module_utils._target import ChunkRange, prefix_operations, target_problems
+
+
+def coordinator_after(counts, operations):
+    """What the LMCache coordinator does: prefix pins add one, unpins take one off, never below zero."""
+    counts = list(counts)
+    for operation, length in operations:
+        for index in range(length):
+            counts[index] = counts[index] + 1 if operation == 'pin' else max(0, counts[index] - 1)
+    return counts
+
+
+@pytest.mark.parametrize('length', [1, 2, 3, 4])
+def test_prefix_plan_reaches_every_goal_from_every_start(length):
+    for current in itertools.product(range(3), repeat=length):
+        for desired in itertools.product(range(3), repeat=length):
+            plan = prefix_operations(current, desired)
+            assert coordinator_after(current, plan) == list(desired), (current, desired, plan)
+
+
+def test_range_pin_is_pin_to_end_then_unpin_before_start():
+    assert prefix_operations([0, 0, 0, 0], [0, 0, 1, 1]) == [('pin', 4), ('unpin', 2)]
+
+
+def test_nothing_to_do_is_no_request():
+    assert prefix_operations([1, 0, 2], [1, 0, 2]) == []
+
+
+def test_unpinning_a_double_pin_takes_two_steps():
+    assert prefix_operations([2, 2], [0, 0]) == [('unpin', 2), ('unpin', 2)]
+
+
+@pytest.mark.parametrize('start, end, first, last', [
+    (None, None, 0, None), (0, 512, 0, 1), (300, 700, 1, 2), (256, 257, 1, 1), (512, None, 2, None),
+])
+def test_chunk_range(start, end, first, last):
+    chunks = ChunkRange.of(start, end)
+    assert (chunks.first, chunks.last) == (first, last)
+    assert first in chunks and (last is None or last + 1 not in chunks) and (first == 0 or first - 1 not in chunks)
+
+
+def params(**overrides):
+    base = dict(request_id=None, token_ids=[1] * 600, model_name='m', world_size=1, cache_salt='', start=None, end=None)
+    base.update(overrides)
+    return base
+
+
+@pytest.mark.parametrize('overrides, problem', [
+    (dict(token_ids=None, request_id=''), 'request_id must be 1 to 256 printable characters without spaces'),
+    (dict(token_ids=None, request_id='a b'), 'request_id must be 1 to 256 printable characters without spaces'),
+    (dict(token_ids=None, request_id='x' * 257), 'request_id must be 1 to 256 printable characters without spaces'),
+    (dict(token_ids=None, request_id='naïve'), 'request_id must be 1 to 256 printable characters without spaces'),
+    (dict(token_ids=[]), 'token_ids must not be empty'),
+    (dict(token_ids=[1, -5]), 'token_ids must be 0 or more; got -5'),
+    (dict(token_ids=[0] * 1000001), 'token_ids has 1000001 tokens; LMCache addresses at most 1000000'),
+    (dict(world_size=0), 'world_size must be 1 or more, got 0'),
+    (dict(cache_salt='tenant/a'), "cache_salt must not contain '/'"),
+    (dict(model_name=' '), 'model_name must not be empty'),
+    (dict(start=-1), 'start must be 0 or more, got -1'),
+    (dict(end=0), 'end must be 1 or more, got 0'),
+    (dict(start=10, end=10), 'start must be less than end, got start=10 end=10'),
+    (dict(end=601), 'end=601 is past the end of token_ids (600 tokens)'),
+    (dict(start=600), 'start=600 is past the end of token_ids (600 tokens)'),
+])
+def test_target_problems(overrides, problem):
+    assert problem in '; '.join(target_problems(params(**overrides)))
+
+
+def test_good_targets_have_no_problems():
+    assert target_problems(params()) == []
+    assert target_problems(params(token_ids=None, request_id='req-abc-123', start=0, end=512)) == []
+    assert target_problems(params(start=0, end=600, cache_salt='tenant-a', world_size=8)) == []
