@@ -46,10 +46,6 @@ class Rejected(Exception):
         self.reason = reason
 
 
-def _tier_name(tier: str) -> str:
-    return tier.upper()
-
-
 class TokenSequenceCache:
     """A request addressed by its token sequence, through the LMCache coordinator."""
 
@@ -170,7 +166,7 @@ class TokenSequenceCache:
         for index in range(first, self.last + 1):
             # Results are chunk-major, one key per rank.
             ranks = results[index * self.world_size:(index + 1) * self.world_size]
-            placements = sorted({(p.get('instance_id'), _tier_name(str(p.get('tier'))))
+            placements = sorted({(p.get('instance_id'), str(p.get('tier')).upper())
                                  for r in ranks for p in r.get('placements', [])
                                  if isinstance(p, dict) and (instance is None or p.get('instance_id') == instance)})
             chunks.append(Chunk(
@@ -271,8 +267,7 @@ class RequestIdCache:
         return body
 
     def read(self) -> t.List[Chunk]:
-        query = dict((k, v) for k, v in self._body().items())
-        reply = self.node.client.request('GET', '%s?%s' % (self.route('kvcache_info'), urlencode(query)), accept=(404,))
+        reply = self.node.client.request('GET', '%s?%s' % (self.route('kvcache_info'), urlencode(self._body())), accept=(404,))
         if reply.status == 404:
             # An unknown request is simply not cached.
             return []
