@@ -26,8 +26,13 @@ log "starting a local LMCache fleet (genuine servers, CPU-only, loopback, teleme
 "$venv/bin/python" "$root/tests/lmcache/fleet.py" up --state "$state" --inventory "$inventory" --fill 2 \
   gpu-a=0.5.6 gpu-b=0.5.6 gpu-c=0.5.0 gpu-d=0.4.4
 
+reports="$build/demo-reports"
+rm -rf "$reports"
 log "running the maintenance window: ansible-playbook -i $inventory playbooks/maintenance_window.yml $*"
 ANSIBLE_COLLECTIONS_PATH="$build" ANSIBLE_LOCALHOST_WARNING=false "$venv/bin/ansible-playbook" \
-  -i "$inventory" "$root/playbooks/maintenance_window.yml" "$@"
+  -i "$inventory" "$root/playbooks/maintenance_window.yml" -e lmcache_report_dir="$reports" "$@"
+
+log "fleet report after the window ($reports/after: .json, .md, .png)"
+cat "$reports/after/lmcache-fleet-report.md"
 
 log "done in $((SECONDS - started)) s; stopping the fleet"

@@ -105,10 +105,14 @@ class Ansible:
         return self._run(command + list(options), env)
 
     def playbook(self, text: str, hosts: t.Dict[str, t.Dict[str, t.Any]], *options: str) -> Run:
-        """ansible-playbook on a playbook and an inventory of local hosts with the given host vars."""
+        """ansible-playbook on a playbook text and an inventory of local hosts with the given host vars."""
         path = os.path.join(self.workdir, 'playbook-%d.yml' % (self.runs + 1))
         with open(path, 'w') as handle:
             handle.write(text)
+        return self.playbook_file(path, hosts, *options)
+
+    def playbook_file(self, path: str, hosts: t.Dict[str, t.Dict[str, t.Any]], *options: str) -> Run:
+        """ansible-playbook on a playbook file, in place, and an inventory of local hosts with the given host vars."""
         inventory = os.path.join(self.workdir, 'inventory-%d.json' % (self.runs + 1))
         with open(inventory, 'w') as handle:
             host_vars = {name: dict({'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}, **variables)

@@ -229,44 +229,47 @@ def test_missing_requests_library_is_reported(fleet, ansible, tmp_path):
     assert 'Failed to import the required Python library (requests)' in run.result()['msg']
 
 
-def test_maintenance_window_playbook_clears_the_fleet_and_is_safe_to_rerun(fleet, ansible):
+def test_maintenance_window_playbook_clears_the_fleet_and_is_safe_to_rerun(fleet, ansible, tmp_path):
     g3, g2 = filled(emptied(fleet.nodes['g3'])), filled(emptied(fleet.nodes['g2']))
     playbook = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'maintenance_window.yml')
-    with open(playbook) as handle:
-        text = handle.read()
     hosts = {'gpu-g3': {'lmcache_url': g3.url}, 'gpu-g2': {'lmcache_url': g2.url}, 'gpu-g1': {'lmcache_url': fleet.nodes['g1'].url}}
-    group = {'lmcache_hosts': 'all'}
+    group = {'lmcache_hosts': 'all', 'lmcache_report_dir': str(tmp_path / 'reports')}
 
-    check = ansible.playbook(text, hosts, '--check', '-e', json.dumps(group))
+    check = ansible.playbook_file(playbook, hosts, '--check', '-e', json.dumps(group))
     assert check.returncode == 0, check.output
     assert g3.l1_objects() == 4 and g2.l1_objects() == 4
     assert "check mode: nothing was cleared" in check.output
 
-    run = ansible.playbook(text, hosts, '-e', json.dumps(group))
+    run = ansible.playbook_file(playbook, hosts, '-e', json.dumps(group))
     assert run.returncode == 0, run.output
     assert g3.l1_objects() == 0 and g2.l1_objects() == 0
     # The canary is cleared and verified alone, before any other host is touched.
-    window = [(r['task'], r['host']) for r in run.records if r['task'] in ('Clear the L1 cache', 'Verify from the server that L1 is empty')]
+    window = [(r['task'], r['host']) for r in run.records if r['task'] in ('Clear L1', 'Verify that L1 was cleared')]
     canary = window[0][1]
-    assert window[:2] == [('Clear the L1 cache', canary), ('Verify from the server that L1 is empty', canary)]
-    assert sorted(host for task, host in window if task == 'Clear the L1 cache') == sorted(hosts)
+    assert window[:2] == [('Clear L1', canary), ('Verify that L1 was cleared', canary)]
+    assert sorted(host for task, host in window if task == 'Clear L1') == sorted(hosts)
+    for when in ('before', 'after'):
+        report = json.loads((tmp_path / 'reports' / when / 'lmcache-fleet-report.json').read_text())
+        assert {row['host']: row['l1_objects'] for row in report['hosts']} == (
+            {'gpu-g1': 0, 'gpu-g2': 4, 'gpu-g3': 4} if when == 'before' else {'gpu-g1': 0, 'gpu-g2': 0, 'gpu-g3': 0})
+        assert (tmp_path / 'reports' / when / 'lmcache-fleet-report.png').stat().st_size > 1000
     assert 'gpu-g3' in run.output and '16.00 MB' in run.output
 
-    again = ansible.playbook(text, hosts, '-e', json.dumps(group))
+    again = ansible.playbook_file(playbook, hosts, '-e', json.dumps(group))
     assert again.returncode == 0, again.output
-    assert [r['result']['changed'] for r in again.records if r['task'] == 'Clear the L1 cache'] == [False] * 3
+    assert [r['result']['changed'] for r in again.records if r['task'] == 'Clear L1'] == [False] * 3
 
 
-def test_maintenance_window_stops_at_an_unhealthy_or_unreachable_host(fleet, ansible, stopped_server_url):
+def test_maintenance_window_leaves_out_an_unhealthy_or_unreachable_host(fleet, ansible, stopped_server_url, tmp_path):
     g3 = filled(emptied(fleet.nodes['g3']))
     playbook = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'maintenance_window.yml')
-    with open(playbook) as handle:
-        text = handle.read()
     hosts = {'gpu-ok': {'lmcache_url': g3.url}, 'gpu-down': {'lmcache_url': stopped_server_url}}
-    run = ansible.playbook(text, hosts, '-e', json.dumps({'lmcache_hosts': 'all'}))
+    run = ansible.playbook_file(playbook, hosts, '-e', json.dumps({'lmcache_hosts': 'all', 'lmcache_report_dir': str(tmp_path)}))
     assert run.returncode != 0
-    assert run.outcome('Read the server', 'gpu-down') == 'failed'
-    assert 'cannot connect to %s' % stopped_server_url in run.result('Read the server', 'gpu-down')['msg']
+    assert run.outcome('Leave out hosts that are not healthy', 'gpu-down') == 'failed'
+    assert 'cannot connect to %s' % stopped_server_url in run.result('Leave out hosts that are not healthy', 'gpu-down')['msg']
+    report = json.loads((tmp_path / 'before' / 'lmcache-fleet-report.json').read_text())
+    assert [o['host'] for o in report['outliers']] == ['gpu-down']
     # The healthy host still gets its window; the broken one is reported, not silently skipped.
     assert g3.l1_objects() == 0
     assert 'gpu-down' in run.output and 'failed=1' in run.output

@@ -31,7 +31,8 @@ class CallbackModule(CallbackBase):
         path = os.environ.get('RECORD_RESULTS_FILE')
         if not path:
             return
-        entry = {'host': result._host.get_name(), 'task': result._task.get_name(), 'outcome': outcome,
+        # The task's own name, without the 'role : ' prefix get_name() adds.
+        entry = {'host': result._host.get_name(), 'task': result._task.name, 'outcome': outcome,
                  'result': result._result}
         with open(path, 'a') as handle:
             handle.write(json.dumps(entry, default=str) + '\n')
