@@ -4,7 +4,9 @@
 #   unit         pytest unit tests, on ansible-core 2.19 (Python 3.11) and 2.21 (Python 3.12)
 #   sanity       ansible-test sanity (no ignore entries), on the same two lines; compile and import of the
 #                modules on the target Pythons 3.8 - 3.10
+#   lint         ansible-lint, production profile, on roles, playbooks and Molecule scenarios
 #   integration  the modules through ansible-playbook and ad-hoc `ansible -m` against genuine LMCache servers
+#   molecule     molecule test --all: the roles on a local fleet of genuine servers (extensions/molecule)
 # Name stages to run only those: ./tests/run.sh unit sanity
 # Tool venvs and LMCache venvs are built once and cached under ~/.cache/lmcache-kvcache (LMCACHE_KVCACHE_CACHE).
 set -euo pipefail
@@ -86,14 +88,35 @@ run_integration() {
     "$venv/bin/python" -m pytest -q -p no:cacheprovider --junitxml="$build/junit/integration.xml" tests/integration)
 }
 
+run_lint() {
+  local venv
+  venv=$(tool_venv "${lines[0]%%:*}" "${lines[0]##*:}")
+  log "ansible-lint, production profile: roles, playbooks, Molecule scenarios"
+  (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" \
+    ansible-lint --profile production --offline --nocolor roles playbooks extensions)
+}
+
+run_molecule() {
+  local venv state status=0
+  venv=$(tool_venv "${lines[0]%%:*}" "${lines[0]##*:}")
+  state=$(mktemp -d "${TMPDIR:-/tmp}/lmcache-molecule.XXXXXX")
+  log "molecule test --all: the roles on a local fleet of genuine LMCache servers"
+  (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" LMCACHE_MOLECULE_DIR="$state" \
+    LMCACHE_KVCACHE_ROOT="$collection" ANSIBLE_FORCE_COLOR=0 NO_COLOR=1 molecule test --all) || status=$?
+  # Whatever happened in Molecule, no server it started outlives the stage.
+  "$venv/bin/python" "$root/tests/lmcache/fleet.py" down --state "$state/fleet.json"
+  rm -rf "$state"
+  return "$status"
+}
+
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(unit sanity integration)
+[ ${#stages[@]} -gt 0 ] || stages=(unit sanity lint integration molecule)
 layout_collection
 rm -rf "$build/junit"
 for stage in "${stages[@]}"; do
   case "$stage" in
-    unit | sanity | integration) "run_$stage" ;;
-    *) echo "unknown stage: $stage (expected unit, sanity or integration)" >&2; exit 2 ;;
+    unit | sanity | lint | integration | molecule) "run_$stage" ;;
+    *) echo "unknown stage: $stage (expected unit, sanity, lint, integration or molecule)" >&2; exit 2 ;;
   esac
 done
 log "all requested stages passed: ${stages[*]}"

@@ -320,3 +320,47 @@ def test_request_id_on_a_real_release_says_what_is_missing(fleet, ansible, modul
     message = run.result()['msg']
     assert message.startswith('%s (LMCache 0.5.6-g3e11e108, API G3) has no per-request endpoint /' % node.url)
     assert "no LMCache release offers the `lmcache kvcache` design's request-id API yet" in message
+
+
+@pytest.mark.parametrize('extra, message', [
+    ({'lmcache_batch': -2}, 'maintenance_window: lmcache_batch must be a number of hosts (1 or more) or a percentage'),
+    ({'lmcache_batch': '150%'}, 'maintenance_window: lmcache_batch must be a number of hosts (1 or more) or a percentage'),
+    ({'lmcache_force': 'maybe'}, 'lmcache_force must be true or false, got maybe'),
+])
+def test_maintenance_window_refuses_bad_variables_before_touching_a_host(fleet, ansible, extra, message):
+    node = filled(emptied(fleet.nodes['g3']))
+    playbook = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'maintenance_window.yml')
+    run = ansible.playbook_file(playbook, {'gpu-g3': {'lmcache_url': node.url}},
+                                '-e', json.dumps(dict({'lmcache_hosts': 'all'}, **extra)))
+    assert run.returncode != 0
+    assert run.records[0]['task'] == "Check the window's variables" and run.records[0]['outcome'] == 'failed'
+    assert message in run.records[0]['result']['msg']
+    assert node.l1_objects() == 4
+
+
+ROLE_PLAY = '''
+- name: Apply a role with the given variables
+  hosts: all
+  gather_facts: false
+  roles:
+    - role: lmcache.kvcache.{role}
+'''
+
+
+@pytest.mark.parametrize('role, variables, message', [
+    ('kvcache_pin', {'kvcache_pin_rejected_policy': 'ignore'}, 'kvcache_pin_rejected_policy'),
+    ('kvcache_pin', {'kvcache_pin_scope': 'galaxy'}, 'kvcache_pin_scope'),
+    ('kvcache_pin', {'kvcache_pin_max_usage': 1.5}, 'kvcache_pin_max_usage (greater than 0 and at most 1, got 1.5)'),
+    ('kvcache_pin', {'kvcache_pin_requests': [{'model_name': 'm'}]}, 'kvcache_pin_requests (each item needs request_id'),
+    ('kvcache_clear', {'kvcache_clear_max_remaining': -1}, 'kvcache_clear_max_remaining (0 or more, got -1)'),
+    ('kvcache_clear', {'kvcache_clear_force': 'sometimes'}, 'kvcache_clear_force'),
+    ('fleet_report', {'fleet_report_usage_warn': 0}, 'fleet_report_usage_warn (greater than 0 and at most 1, got 0)'),
+])
+def test_bad_role_input_fails_first_naming_the_variable(fleet, ansible, role, variables, message):
+    node = filled(emptied(fleet.nodes['g3']))
+    run = ansible.playbook(ROLE_PLAY.format(role=role), {'gpu-g3': dict({'lmcache_url': node.url}, **variables)})
+    assert run.returncode != 0
+    failed = [r for r in run.records if r['outcome'] == 'failed']
+    assert len(failed) == 1 and run.records.index(failed[0]) <= 1, [r['task'] for r in run.records]
+    assert message in failed[0]['result']['msg']
+    assert node.l1_objects() == 4

@@ -336,8 +336,9 @@ class Fleet:
         hosts = {name: {'ansible_connection': 'local', 'ansible_python_interpreter': '{{ ansible_playbook_python }}',
                         'lmcache_url': node.url, 'lmcache_version': node.version}
                  for name, node in self.nodes.items()}
+        group_vars = {'lmcache_coordinator_url': self.coordinator.url} if self.coordinator else {}
         with open(path, 'w') as inventory:
-            json.dump({'all': {'children': {group: {'hosts': hosts}}}}, inventory, indent=2)
+            json.dump({'all': {'children': {group: {'hosts': hosts, 'vars': group_vars}}}}, inventory, indent=2)
 
     def save(self, path: str) -> None:
         with open(path, 'w') as state:
@@ -363,10 +364,22 @@ def main(argv: t.Optional[t.List[str]] = None) -> int:
     up.add_argument('--state', required=True, help='JSON file describing the started fleet')
     up.add_argument('--fill', type=int, default=0, help='bench sequences to store on each node that can take data')
     up.add_argument('--inventory', help='also write an Ansible inventory of the nodes (group lmcache) to this file')
+    up.add_argument('--coordinator', action='store_true', help='also start a coordinator (0.5.6)')
+    up.add_argument('--register', action='append', default=[], metavar='NAME',
+                    help='register this node with the coordinator (event reporting, fs L2); repeatable')
     up.add_argument('nodes', nargs='+', metavar='NAME=VERSION')
     down = commands.add_parser('down', help='stop the nodes of a state file')
     down.add_argument('--state', required=True)
+    fill = commands.add_parser('fill', help='store bench sequences on the running nodes that can take data')
+    fill.add_argument('--state', required=True)
+    fill.add_argument('--sequences', type=int, default=2)
     args = parser.parse_args(argv)
+
+    if args.command == 'fill':
+        for node in Fleet.load(args.state).nodes.values():
+            if not is_g1(node.version):
+                node.fill(args.sequences)
+        return 0
 
     if args.command == 'down':
         if os.path.exists(args.state):
@@ -376,9 +389,12 @@ def main(argv: t.Optional[t.List[str]] = None) -> int:
 
     fleet = Fleet(os.path.join(os.path.dirname(os.path.abspath(args.state)), 'fleet'))
     os.makedirs(fleet.workdir, exist_ok=True)
+    if args.coordinator:
+        fleet.add_coordinator()
     for spec in args.nodes:
         name, _sep, version = spec.partition('=')
-        fleet.add(name, version)
+        # Only the nodes named with --register take part in the coordinator's fleet.
+        fleet.add(name, version, coordinator_url=fleet.coordinator.url if name in args.register and fleet.coordinator else '')
     try:
         fleet.start()
         for node in fleet.nodes.values():
@@ -390,6 +406,8 @@ def main(argv: t.Optional[t.List[str]] = None) -> int:
     fleet.save(args.state)
     if args.inventory:
         fleet.write_inventory(args.inventory)
+    if fleet.coordinator:
+        print('coordinator %s' % fleet.coordinator.url)
     for node in fleet.nodes.values():
         print('%s LMCache %s %s' % (node.name, node.version, node.url))
     return 0
