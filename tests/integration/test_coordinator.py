@@ -11,6 +11,7 @@ Both nodes hold sequence 0 (4 chunks); node-a also holds sequence 1. Every claim
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -263,3 +264,19 @@ def test_unknown_instance_id_is_named_with_the_registered_ones(fleet, ansible, u
     assert run.result()['msg'] == ("instance_id 'node-z' is not registered with the coordinator %s; registered: node-a, node-b"
                                    % fleet.coordinator.url)
     assert placements(fleet, SEQ1) == before
+
+
+def test_pin_hot_requests_playbook_pins_once_fleet_wide(fleet, ansible, unpinned, tmp_path):
+    playbook = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'pin_hot_requests.yml')
+    hosts = {name: {'lmcache_url': node.url} for name, node in fleet.nodes.items()}
+    variables = tmp_path / 'hot.json'
+    variables.write_text(json.dumps({
+        'lmcache_hosts': 'all', 'lmcache_coordinator_url': fleet.coordinator.url,
+        'lmcache_hot_requests': [{'name': 'bench sequence 1', 'model_name': BENCH_MODEL, 'token_ids': SEQ1}]}))
+    run = ansible.playbook_file(playbook, hosts, '-e', '@%s' % variables)
+    assert run.returncode == 0, run.output
+    # Two hosts, one fleet-wide pin: the coordinator counts one pin per chunk, not two.
+    assert pin_counts(fleet, SEQ1) == [1, 1, 1, 1]
+    again = ansible.playbook_file(playbook, hosts, '-e', '@%s' % variables)
+    assert again.returncode == 0 and 'changed=0' in again.output and 'changed=1' not in again.output
+    assert pin_counts(fleet, SEQ1) == [1, 1, 1, 1]
