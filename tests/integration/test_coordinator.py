@@ -280,3 +280,35 @@ def test_pin_hot_requests_playbook_pins_once_fleet_wide(fleet, ansible, unpinned
     again = ansible.playbook_file(playbook, hosts, '-e', '@%s' % variables)
     assert again.returncode == 0 and 'changed=0' in again.output and 'changed=1' not in again.output
     assert pin_counts(fleet, SEQ1) == [1, 1, 1, 1]
+
+
+PIN_ROLE_PLAY = '''
+- name: Pin through the kvcache_pin role
+  hosts: all
+  gather_facts: false
+  roles:
+    - role: lmcache.kvcache.kvcache_pin
+      vars:
+        kvcache_pin_scope: fleet
+        kvcache_pin_max_usage: 0.2
+        kvcache_pin_rejected_policy: {policy}
+        kvcache_pin_coordinator_url: {coordinator}
+        kvcache_pin_requests:
+          - name: bench sequence 1
+            model_name: {model}
+            token_ids: {tokens}
+'''
+
+
+@pytest.mark.parametrize('policy', ['fail', 'warn'])
+def test_pin_role_rejection_policy(fleet, ansible, unpinned, policy):
+    play = PIN_ROLE_PLAY.format(policy=policy, coordinator=fleet.coordinator.url, model=BENCH_MODEL, tokens=json.dumps(SEQ1))
+    run = ansible.playbook(play, {'node-a': {'lmcache_url': fleet.nodes['node-a'].url}})
+    message = 'kvcache_pin: 1 pins rejected: L1 memory pressure ('
+    if policy == 'fail':
+        assert run.returncode != 0 and run.outcome('Fail on rejected pins') == 'failed'
+        assert run.result('Fail on rejected pins')['msg'].startswith(message)
+    else:
+        assert run.returncode == 0, run.output
+        assert 'kvcache_pin WARNING: ' + message[len('kvcache_pin: '):] in run.output
+    assert pin_counts(fleet, SEQ1) == [0, 0, 0, 0]
