@@ -63,6 +63,13 @@ def pin_counts(fleet, tokens):
     return [counts.get(h, 0) for h in hashes]
 
 
+def l1_usage(fleet, instance):
+    """The instance's L1 usage ratio, as the coordinator reports it."""
+    _status, usage = http_json('GET', fleet.coordinator.url + '/instances/usage')
+    modules = [i['modules'] for i in usage['instances'] if i['instance_id'] == instance][0]
+    return [m['usage_ratio'] for m in modules if m['tier'] == 'l1'][0]
+
+
 @pytest.fixture
 def unpinned(fleet):
     """Every pin of the test model removed, before and after the test."""
@@ -157,15 +164,17 @@ def test_uncached_chunks_are_not_pinned_unless_asked(fleet, ansible, unpinned):
 
 
 def test_pin_is_rejected_under_memory_pressure(fleet, ansible, unpinned):
-    # node-a's L1 holds 8 chunks of 4 MiB in about 100 MiB: about 31 %.
-    rejected = ansible.adhoc('lmcache_kvcache_pin', target(fleet, max_usage=0.2))
+    usage = l1_usage(fleet, 'node-a')  # node-a holds chunks of 4 MiB in about 100 MiB of L1
+    threshold = round(usage / 2, 2)
+    rejected = ansible.adhoc('lmcache_kvcache_pin', target(fleet, max_usage=threshold))
     assert rejected.returncode != 0 and rejected.outcome() == 'failed'
     result = rejected.result()
     assert result['rejected'] is True and result['changed'] is False
-    assert result['reason'].startswith('L1 memory pressure (31%) on node-a, at or above max_usage (20%)')
+    assert result['reason'] == 'L1 memory pressure (%d%%) on node-a, at or above max_usage (%d%%)' % (
+        round(usage * 100), round(threshold * 100))
     assert pin_counts(fleet, SEQ0) == [0, 0, 0, 0]
 
-    tolerated = ansible.adhoc('lmcache_kvcache_pin', target(fleet, max_usage=0.2, fail_on_rejected=False))
+    tolerated = ansible.adhoc('lmcache_kvcache_pin', target(fleet, max_usage=threshold, fail_on_rejected=False))
     assert tolerated.returncode == 0 and tolerated.result()['rejected'] is True
     assert pin_counts(fleet, SEQ0) == [0, 0, 0, 0]
 
@@ -290,7 +299,7 @@ PIN_ROLE_PLAY = '''
     - role: lmcache.kvcache.kvcache_pin
       vars:
         kvcache_pin_scope: fleet
-        kvcache_pin_max_usage: 0.2
+        kvcache_pin_max_usage: {max_usage}
         kvcache_pin_rejected_policy: {policy}
         kvcache_pin_coordinator_url: {coordinator}
         kvcache_pin_requests:
@@ -302,7 +311,9 @@ PIN_ROLE_PLAY = '''
 
 @pytest.mark.parametrize('policy', ['fail', 'warn'])
 def test_pin_role_rejection_policy(fleet, ansible, unpinned, policy):
-    play = PIN_ROLE_PLAY.format(policy=policy, coordinator=fleet.coordinator.url, model=BENCH_MODEL, tokens=json.dumps(SEQ1))
+    # Half of node-a's L1 usage: whatever earlier tests left there, the pin is rejected.
+    play = PIN_ROLE_PLAY.format(policy=policy, coordinator=fleet.coordinator.url, model=BENCH_MODEL, tokens=json.dumps(SEQ1),
+                                max_usage=round(l1_usage(fleet, 'node-a') / 2, 2))
     run = ansible.playbook(play, {'node-a': {'lmcache_url': fleet.nodes['node-a'].url}})
     message = 'kvcache_pin: 1 pins rejected: L1 memory pressure ('
     if policy == 'fail':
