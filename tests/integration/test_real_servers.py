@@ -12,15 +12,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
 from ansible_collections.lmcache.kvcache.tests.integration.conftest import emptied, filled
-from ansible_collections.lmcache.kvcache.tests.lmcache.fleet import Fleet, free_port
+from ansible_collections.lmcache.kvcache.tests.lmcache.fleet import Fleet, free_port, wait_until_healthy
 
 MB4 = 4194304
 
@@ -137,13 +135,7 @@ def foreign_http_server(tmp_path):
     process = subprocess.Popen([sys.executable, '-m', 'http.server', str(port), '--bind', '127.0.0.1'], cwd=str(tmp_path),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = 'http://127.0.0.1:%d' % port
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(('127.0.0.1', port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.1)
+    wait_until_healthy(url + '/', process.pid, 'python -m http.server', timeout=30)
     yield url
     process.terminate()
     process.wait(timeout=10)

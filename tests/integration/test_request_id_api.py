@@ -11,14 +11,12 @@ the contract in docs/per-request-api.md. State is checked through the server's o
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
-from ansible_collections.lmcache.kvcache.tests.lmcache.fleet import free_port, http_json
+from ansible_collections.lmcache.kvcache.tests.lmcache.fleet import free_port, http_json, wait_until_healthy
 
 SERVER = os.path.join(os.path.dirname(__file__), '..', 'reference_server', 'server.py')
 KEY = 'ref-secret-key-42'
@@ -28,15 +26,9 @@ def start_reference_server(*args):
     port = free_port()
     process = subprocess.Popen([sys.executable, SERVER, '--port', str(port)] + list(args),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with socket.create_connection(('127.0.0.1', port), timeout=1):
-                break
-        except OSError:
-            assert time.monotonic() < deadline and process.poll() is None, 'reference server did not start'
-            time.sleep(0.1)
-    return process, 'http://127.0.0.1:%d' % port
+    url = 'http://127.0.0.1:%d' % port
+    wait_until_healthy(url + '/healthcheck', process.pid, 'the reference server', timeout=30)
+    return process, url
 
 
 @pytest.fixture(scope='module')

@@ -86,6 +86,38 @@ def http_json(method: str, url: str, body: t.Any = None, timeout: float = 10.0) 
         return status, text
 
 
+def launch(command: t.List[str], workdir: str, log_path: str) -> int:
+    """Start an LMCache process in its own session, with its own HOME and a log; returns its pid."""
+    home = os.path.join(workdir, 'home')
+    os.makedirs(home, exist_ok=True)
+    with open(log_path, 'ab') as log:
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=lmcache_env(home), cwd=workdir,
+                                start_new_session=True).pid
+
+
+def log_tail(path: t.Optional[str], lines: int = 30) -> str:
+    try:
+        with open(path or '', errors='replace') as log:
+            return ''.join(log.readlines()[-lines:])
+    except OSError:
+        return '(no log)'
+
+
+def wait_until_healthy(url: str, pid: int, what: str, log_path: t.Optional[str] = None, timeout: float = 120.0) -> None:
+    """Poll `url` until it answers 200; fail at once, with the log's tail, if the process `pid` exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if http_json('GET', url, timeout=2)[0] == 200:
+                return
+        except OSError:
+            pass
+        if not _alive(pid):
+            raise RuntimeError('%s exited while starting; log:\n%s' % (what, log_tail(log_path)))
+        time.sleep(0.5)
+    raise RuntimeError('%s not healthy after %ss; log:\n%s' % (what, timeout, log_tail(log_path)))
+
+
 def is_g1(version: str) -> bool:
     return version.startswith('0.4.') and int(version.split('.')[2].split('rc')[0]) <= 4
 
@@ -140,35 +172,11 @@ class Node:
         venv = ensure_venv(self.version)
         self.http_port = self.http_port or free_port()
         self.zmq_port = self.zmq_port or free_port()
-        home = os.path.join(self.workdir, 'home')
-        os.makedirs(home, exist_ok=True)
-        with open(self.log_path, 'ab') as log:
-            process = subprocess.Popen(self.command(venv), stdout=log, stderr=subprocess.STDOUT, env=lmcache_env(home),
-                                       cwd=self.workdir, start_new_session=True)
-        self.pid = process.pid
-
-    def healthcheck(self) -> int:
-        try:
-            return http_json('GET', self.url + self.api_prefix + '/healthcheck', timeout=2)[0]
-        except OSError:
-            return 0
+        self.pid = launch(self.command(venv), self.workdir, self.log_path)
 
     def wait_healthy(self, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.healthcheck() == 200:
-                return
-            if not _alive(self.pid):
-                raise RuntimeError('LMCache %s (%s) exited while starting; log:\n%s' % (self.version, self.name, self.log_tail()))
-            time.sleep(0.5)
-        raise RuntimeError('LMCache %s (%s) not healthy after %ss; log:\n%s' % (self.version, self.name, timeout, self.log_tail()))
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            with open(self.log_path, errors='replace') as log:
-                return ''.join(log.readlines()[-lines:])
-        except OSError:
-            return '(no log)'
+        wait_until_healthy(self.url + self.api_prefix + '/healthcheck', self.pid,
+                           'LMCache %s (%s)' % (self.version, self.name), self.log_path, timeout)
 
     def status(self) -> t.Dict[str, t.Any]:
         status, body = http_json('GET', self.url + self.api_prefix + '/status')
@@ -248,26 +256,16 @@ class Coordinator:
     def start(self) -> None:
         venv = ensure_venv(self.version)
         self.port = self.port or free_port()
-        home = os.path.join(self.workdir, 'home')
-        os.makedirs(home, exist_ok=True)
         command = [os.path.join(venv, 'bin', 'lmcache'), 'coordinator', '--host', LOOPBACK, '--port', str(self.port),
                    '--metadata-path', os.path.join(self.workdir, 'coordinator-metadata.json')]
-        with open(os.path.join(self.workdir, 'coordinator.log'), 'ab') as log:
-            self.pid = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=lmcache_env(home),
-                                        cwd=self.workdir, start_new_session=True).pid
+        self.pid = launch(command, self.workdir, self.log_path)
+
+    @property
+    def log_path(self) -> str:
+        return os.path.join(self.workdir, 'coordinator.log')
 
     def wait_healthy(self, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if http_json('GET', self.url + '/healthz', timeout=2)[0] == 200:
-                    return
-            except OSError:
-                pass
-            if not _alive(self.pid):
-                raise RuntimeError('LMCache coordinator exited while starting')
-            time.sleep(0.5)
-        raise RuntimeError('LMCache coordinator not healthy after %ss' % timeout)
+        wait_until_healthy(self.url + '/healthz', self.pid, 'LMCache coordinator %s' % self.version, self.log_path, timeout)
 
     def wait_registered(self, names: t.Iterable[str], timeout: float = 60.0) -> None:
         wanted = set(names)
