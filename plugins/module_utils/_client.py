@@ -3,40 +3,51 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The one HTTP client every module uses to talk to LMCache servers.
+"""The one HTTP client every module, the fan-out and the inventory use to talk to LMCache servers.
+
+Standard library only (http.client), so the managed hosts need no extra Python package, a module starts fast, and
+the client owns its sockets: every wait is bounded by the task's deadline, every answer by a size cap.
+
+Retry rules (docs/reliability.md):
+- reads are retried on connection errors, timeouts and HTTP 429, 502, 503, 504 (honouring Retry-After);
+- a write is retried only when it cannot have been applied: the connection was never made, or the server answered
+  429 or 503. Any other failure after a write was sent raises OutcomeUnknown: the caller re-reads and reconciles;
+- a 502 whose body shows the server behind the gateway refused the request (a 4xx) is never retried;
+- nothing is retried past the deadline; a Retry-After beyond it fails at once.
 
 Private to this collection: the API may change without notice.
 """
 
 from __future__ import annotations
 
-import email.utils
+import base64
+import http.client
+import itertools
 import json
+import math
+import os
 import random
 import re
+import select
+import socket
+import threading
 import time
-import traceback
 import typing as t
 from urllib.parse import urlsplit, urlunsplit
 
-try:
-    import requests
-except ImportError:
-    HAS_REQUESTS = False
-    REQUESTS_IMPORT_ERROR: t.Optional[str] = traceback.format_exc()
-else:
-    HAS_REQUESTS = True
-    REQUESTS_IMPORT_ERROR = None
-
-
 RETRY_STATUSES = frozenset((429, 502, 503, 504))
+# A write answered with one of these was refused before it was carried out, so it may be sent again.
+WRITE_RETRY_STATUSES = frozenset((429, 503))
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 30.0
-# A Retry-After longer than this is cut short: a task should not hang for minutes.
-RETRY_AFTER_MAX_SECONDS = 60.0
 SERVER_TEXT_MAX_CHARS = 300
+# An answer larger than this is refused (LMCache's /status is a few KiB); callers expecting more say so.
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+READ_BLOCK_BYTES = 65536
+MAX_REDIRECTS = 5
 # Fields LMCache and FastAPI put their error text in, by route and generation, in the order read.
 ERROR_TEXT_FIELDS = ('detail', 'error', 'message', 'reason')
+LOOPBACK_HOSTS = frozenset(('localhost', '127.0.0.1', '::1'))
 
 
 class LMCacheError(Exception):
@@ -52,16 +63,99 @@ class LMCacheHTTPError(LMCacheError):
         self.server_text = server_text
 
 
+class OutcomeUnknown(LMCacheError):
+    """A write was sent but no complete answer came back: it may or may not have been applied."""
+
+
+class DeadlineExceeded(LMCacheError):
+    """The task's total deadline passed."""
+
+
+class Deadline:
+    """The total time a task may take, shared by every request it makes."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expires = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return self.expires - time.monotonic()
+
+    def check(self, doing: str) -> float:
+        """Seconds left; DeadlineExceeded (naming what was about to happen) when none are."""
+        left = self.remaining()
+        if left <= 0:
+            raise DeadlineExceeded('%s: the task deadline of %ss has passed (set deadline to allow more time)'
+                                   % (doing, _seconds(self.seconds)))
+        return left
+
+
+def _seconds(value: float) -> str:
+    return ('%.3f' % value).rstrip('0').rstrip('.')
+
+
+class _Watchdog:
+    """One thread per process that shuts a socket down when its deadline passes.
+
+    Socket timeouts bound each read, not a whole answer: a server dripping one byte at a time would keep a task busy
+    forever. The watchdog makes the deadline hard, in any thread (the fan-out runs many clients at once).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._entries: t.List[t.List[t.Any]] = []
+        self._order = itertools.count()
+        self._thread: t.Optional[threading.Thread] = None
+
+    def watch(self, sock: socket.socket, expires: float) -> t.List[t.Any]:
+        """Entry [expires, order, sock, fired]; pass it to release() when the answer is complete."""
+        entry = [expires, next(self._order), sock, False]
+        with self._lock:
+            self._entries.append(entry)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name='lmcache-deadline', daemon=True)
+                self._thread.start()
+            self._lock.notify()
+        return entry
+
+    def release(self, entry: t.List[t.Any]) -> bool:
+        """Stop watching; True if the deadline had already fired on this socket."""
+        with self._lock:
+            if entry in self._entries:
+                self._entries.remove(entry)
+            return bool(entry[3])
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                for entry in [e for e in self._entries if e[0] <= now]:
+                    self._entries.remove(entry)
+                    entry[3] = True
+                    try:
+                        entry[2].shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                wait = min((e[0] for e in self._entries), default=now + 60) - now
+                self._lock.wait(max(0.005, wait))
+
+
+_WATCHDOG = _Watchdog()
+
+
 def redact_url(url: str) -> str:
     """Drop any user:password from a URL so it can go into messages."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r'//[^/@]*@', '//***@', url)
     if '@' not in parts.netloc:
         return url
     host = parts.netloc.rsplit('@', 1)[1]
     return urlunsplit((parts.scheme, '***@' + host, parts.path, parts.query, parts.fragment))
 
 
-def _squash(text: str) -> str:
+def squash(text: str) -> str:
     """One line, no markup, bounded: how a foreign body is quoted in a message."""
     title = re.search(r'<title[^>]*>(.*?)</title>', text, re.IGNORECASE | re.DOTALL)
     if title and title.group(1).strip():
@@ -93,29 +187,30 @@ def server_error_text(body: t.Any, text: str) -> str:
         for field in ERROR_TEXT_FIELDS:
             value = body.get(field)
             if isinstance(value, list) and value:
-                return _validation_error_text(value)
+                return squash(_validation_error_text(value))
             if isinstance(value, str) and value:
-                return value
+                return squash(value)
             if isinstance(value, dict) and value:
-                return json.dumps(value, sort_keys=True)
+                return squash(json.dumps(value, sort_keys=True))
     if isinstance(body, str) and body:
-        return body
-    return _squash(text)
+        return squash(body)
+    return squash(text)
 
 
 class Reply:
     """One HTTP answer: status, parsed JSON body (None when not JSON) and raw text."""
 
-    def __init__(self, method: str, url: str, status: int, reason: str, headers: t.Mapping[str, str], text: str) -> None:
+    def __init__(self, method: str, url: str, status: int, reason: str, headers: t.Mapping[str, str], data: bytes,
+                 object_hook: t.Optional[t.Callable[[t.Dict[str, t.Any]], t.Any]] = None) -> None:
         self.method = method
         self.url = url
         self.status = status
         self.reason = reason
         self.headers = headers
-        self.text = text
+        self.text = data.decode('utf-8', errors='replace')
         try:
-            self.body: t.Any = json.loads(text) if text else None
-            self.is_json = bool(text)
+            self.body: t.Any = json.loads(self.text, object_hook=object_hook) if self.text else None
+            self.is_json = bool(self.text)
         except ValueError:
             self.body = None
             self.is_json = False
@@ -126,20 +221,21 @@ class Reply:
             raise LMCacheError(
                 '%s %s: expected a JSON object from an LMCache server, got HTTP %d with %s: %s'
                 % (self.method, self.url, self.status, self.headers.get('Content-Type', 'no content type'),
-                   _squash(self.text) or '(empty body)'))
+                   squash(self.text) or '(empty body)'))
         return self.body
 
 
-def _retry_after_seconds(value: t.Optional[str]) -> t.Optional[float]:
+def retry_after_seconds(value: t.Optional[str]) -> t.Optional[float]:
     """Retry-After as seconds: either delta-seconds or an HTTP date."""
     if not value:
         return None
     value = value.strip()
     if value.isdigit():
         return float(value)
+    import email.utils  # only servers that send a date pay for this import
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
     if when is None:
         return None
@@ -149,43 +245,196 @@ def _retry_after_seconds(value: t.Optional[str]) -> t.Optional[float]:
 def backoff_seconds(attempt: int, retry_after: t.Optional[float] = None) -> float:
     """Delay before retry number `attempt` (1-based): the server's Retry-After wins, else jittered backoff."""
     if retry_after is not None:
-        return min(retry_after, RETRY_AFTER_MAX_SECONDS)
+        return retry_after
     ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * (2 ** (attempt - 1)))
     return random.uniform(ceiling / 2, ceiling)
 
 
+def _proxy_for(scheme: str, host: str) -> t.Optional[t.Tuple[str, int, t.Optional[str]]]:
+    """(host, port, Proxy-Authorization) of the proxy the environment names for this URL, or None.
+
+    Loopback is never proxied: LMCache's API listens there by default.
+    """
+    if host in LOOPBACK_HOSTS or host.startswith('127.'):
+        return None
+    no_proxy = os.environ.get('no_proxy', os.environ.get('NO_PROXY', ''))
+    for entry in (e.strip().lower() for e in no_proxy.split(',') if e.strip()):
+        if entry == '*' or host.lower() == entry.lstrip('.') or host.lower().endswith('.' + entry.lstrip('.')):
+            return None
+    name = '%s_proxy' % scheme
+    proxy = os.environ.get(name) or os.environ.get(name.upper())
+    if not proxy:
+        return None
+    parts = urlsplit(proxy if '://' in proxy else 'http://' + proxy)
+    if not parts.hostname:
+        return None
+    auth = None
+    if parts.username is not None:
+        auth = 'Basic ' + base64.b64encode(('%s:%s' % (parts.username, parts.password or '')).encode()).decode()
+    return parts.hostname, parts.port or 80, auth
+
+
+class TLSOptions:
+    """How to check the server's certificate, and which certificate to show it."""
+
+    def __init__(self, validate_certs: bool = True, ca_path: t.Optional[str] = None, client_cert: t.Optional[str] = None,
+                 client_key: t.Optional[str] = None) -> None:
+        self.validate_certs = validate_certs
+        self.ca_path = ca_path
+        self.client_cert = client_cert
+        self.client_key = client_key
+        self._context: t.Any = None
+
+    def context(self) -> t.Any:
+        """The ssl.SSLContext (built once): our options only, never a CA bundle named in the environment."""
+        if self._context is None:
+            import ssl
+            if self.validate_certs:
+                context = ssl.create_default_context(cafile=self.ca_path)
+            else:
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            if self.client_cert:
+                context.load_cert_chain(self.client_cert, self.client_key)
+            self._context = context
+        return self._context
+
+
 class LMCacheClient:
-    """HTTP access to one LMCache server: one session, retries, redirects refused on writes, clear errors."""
+    """HTTP access to one LMCache server: one kept-alive connection, retries, redirects refused on writes, clear errors."""
 
     def __init__(
         self,
         base_url: str,
         api_key: t.Optional[str] = None,
-        validate_certs: bool = True,
-        ca_path: t.Optional[str] = None,
-        client_cert: t.Optional[str] = None,
-        client_key: t.Optional[str] = None,
+        tls: t.Optional[TLSOptions] = None,
         timeout: float = 10.0,
         retries: int = 3,
+        deadline: t.Optional[Deadline] = None,
         warn: t.Callable[[str], None] = lambda message: None,
+        recorder: t.Any = None,
     ) -> None:
         self.base_url = base_url.rstrip('/')
         self.display_url = redact_url(self.base_url)
+        parts = urlsplit(self.base_url)
+        self._scheme = parts.scheme
+        self._host = parts.hostname or ''
+        self._port = parts.port or (443 if parts.scheme == 'https' else 80)
+        self._prefix = parts.path.rstrip('/')
+        self._host_header = parts.netloc.rsplit('@', 1)[-1]
+        self._proxy = _proxy_for(self._scheme, self._host)
+        self.tls = tls or TLSOptions()
         self.timeout = timeout
         self.retries = retries
+        self.deadline = deadline or Deadline(max(timeout, 1.0) * (retries + 1) * 2)
         self._warn = warn
-        # HTTP status of the last answer received; every module result reports it.
-        self.last_status: t.Optional[int] = None
-        self.session = requests.Session()
-        self.session.headers['Accept'] = 'application/json'
+        self._headers = {'Accept': 'application/json', 'User-Agent': 'lmcache.kvcache'}
         if api_key:
-            self.session.headers['Authorization'] = 'Bearer %s' % api_key
-        self.session.verify = ca_path if (validate_certs and ca_path) else validate_certs
-        if client_cert:
-            self.session.cert = (client_cert, client_key) if client_key else client_cert
+            self._headers['Authorization'] = 'Bearer %s' % api_key
+        self._connection: t.Optional[http.client.HTTPConnection] = None
+        # HTTP status of the last request's answer (None: no answer); also set on `recorder`, shared by a task's clients.
+        self.last_status: t.Optional[int] = None
+        self._recorder = recorder
+        self.requests_sent = 0
 
     def url_for(self, path: str) -> str:
         return self.base_url + path
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    # -- one attempt ---------------------------------------------------------------------------------------------
+
+    def _connect(self, timeout: float) -> http.client.HTTPConnection:
+        """The kept-alive connection if the server has not closed it, else a new one (not yet connected)."""
+        connection = self._connection
+        if connection is not None and connection.sock is not None:
+            try:
+                readable = select.select([connection.sock], [], [], 0)[0]
+            except (OSError, ValueError):
+                readable = [True]
+            if not readable:
+                connection.sock.settimeout(timeout)
+                return connection
+        self.close()
+        if self._proxy:
+            proxy_host, proxy_port, proxy_auth = self._proxy
+            headers = {'Proxy-Authorization': proxy_auth} if proxy_auth else None
+            if self._scheme == 'https':
+                connection = http.client.HTTPSConnection(proxy_host, proxy_port, timeout=timeout, context=self.tls.context())
+                connection.set_tunnel(self._host, self._port, headers=headers)
+            else:
+                connection = http.client.HTTPConnection(proxy_host, proxy_port, timeout=timeout)
+        elif self._scheme == 'https':
+            connection = http.client.HTTPSConnection(self._host, self._port, timeout=timeout, context=self.tls.context())
+        else:
+            connection = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+        self._connection = connection
+        return connection
+
+    def _target(self, path: str) -> str:
+        if self._proxy and self._scheme == 'http':
+            return '%s://%s%s%s' % (self._scheme, self._host_header, self._prefix, path)
+        return self._prefix + path
+
+    def _attempt(self, method: str, path: str, payload: t.Optional[bytes],
+                 max_bytes: int) -> t.Tuple[http.client.HTTPResponse, bytes]:
+        """One request and its whole answer. Raises _NotSent, _Lost, DeadlineExceeded or LMCacheError."""
+        url = redact_url(self.url_for(path))
+        left = self.deadline.check('%s %s' % (method, url))
+        timeout = min(self.timeout, left)
+        connection = self._connect(timeout)
+        headers = dict(self._headers, Host=self._host_header)
+        if payload is not None:
+            headers['Content-Type'] = 'application/json'
+        fresh = connection.sock is None
+        try:
+            if fresh:
+                connection.connect()
+        except OSError as exc:
+            self.close()
+            raise _NotSent(_connection_problem(exc, self.display_url, timeout), exc)
+        entry = _WATCHDOG.watch(connection.sock, self.deadline.expires)
+        sent = False
+        try:
+            try:
+                connection.request(method, self._target(path), body=payload, headers=headers)
+                sent = True
+                response = connection.getresponse()
+                data = _read_body(response, max_bytes, method, url)
+            except _TooLarge:
+                self.close()
+                raise
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                if _WATCHDOG.release(entry):
+                    raise DeadlineExceeded(
+                        '%s %s: no complete answer before the task deadline of %ss (set deadline to allow more time)'
+                        % (method, url, _seconds(self.deadline.seconds)))
+                if _is_tls_error(exc):
+                    # The server ended the TLS session (e.g. it wants a client certificate): nothing was carried out.
+                    raise _NotSent('TLS error: %s' % (getattr(exc, 'reason', None) or exc), exc)
+                raise _Lost(_lost_problem(exc, timeout, sent), exc, sent)
+        finally:
+            fired = _WATCHDOG.release(entry)
+        if fired:
+            # The deadline cut the socket while the answer was being read: what was read is not the whole answer.
+            self.close()
+            raise DeadlineExceeded('%s %s: no complete answer before the task deadline of %ss (set deadline to allow more time)'
+                                   % (method, url, _seconds(self.deadline.seconds)))
+        if response.length:
+            self.close()
+            raise _Lost('the connection closed in the middle of the answer (%d of %d bytes read)'
+                        % (len(data), len(data) + response.length), None, True)
+        if response.will_close:
+            self.close()
+        self.requests_sent += 1
+        return response, data
+
+    # -- the request, with retries -------------------------------------------------------------------------------
 
     def request(
         self,
@@ -193,68 +442,179 @@ class LMCacheClient:
         path: str,
         json_body: t.Any = None,
         accept: t.Iterable[int] = (),
+        write: t.Optional[bool] = None,
+        max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        object_hook: t.Optional[t.Callable[[t.Dict[str, t.Any]], t.Any]] = None,
     ) -> Reply:
-        """Send one request, retrying what is worth retrying.
+        """Send one request, retrying what is worth retrying (see the module docstring).
 
         Any 2xx is a success; statuses in `accept` are answers too (never retried, never raised).
+        `write` defaults to true for every method but GET; pass False for a POST that only reads.
         """
-        url = self.url_for(path)
-        shown_url = redact_url(url)
+        if write is None:
+            write = method != 'GET'
         accepted = frozenset(accept)
+        payload = json.dumps(json_body, separators=(',', ':')).encode() if json_body is not None else None
         attempts = self.retries + 1
-        for attempt in range(1, attempts + 1):
+        redirects = 0
+        attempt = 0
+        while True:
+            attempt += 1
+            url = redact_url(self.url_for(path))
             retry_after = None
-            self.last_status = None
+            self._record(None)
             try:
-                response = self.session.request(
-                    method, url, json=json_body, timeout=self.timeout,
-                    # Reads may follow a redirect; a write that is redirected has not been done.
-                    allow_redirects=(method == 'GET'))
-            except requests.exceptions.SSLError as exc:
-                raise LMCacheError('%s %s failed: TLS error: %s' % (method, shown_url, exc))
-            except requests.exceptions.Timeout:
-                problem = 'no answer within %ss (timeout)' % self.timeout
-            except requests.exceptions.ConnectionError as exc:
-                problem = 'cannot connect to %s (%s)' % (redact_url(self.base_url), _connection_reason(exc))
-            except requests.exceptions.RequestException as exc:
-                raise LMCacheError('%s %s failed: %s' % (method, shown_url, exc))
+                response, data = self._attempt(method, path, payload, max_bytes)
+            except _NotSent as failure:
+                problem = failure.problem
+                if failure.fatal:
+                    raise LMCacheError('%s %s failed: %s' % (method, url, problem))
+            except _Lost as failure:
+                if write and failure.sent:
+                    raise OutcomeUnknown(
+                        '%s %s: %s, so it is not known whether the server carried it out' % (method, url, failure.problem))
+                problem = failure.problem
+            except _TooLarge as failure:
+                raise LMCacheError(str(failure))
             else:
-                reply = Reply(method, shown_url, response.status_code, response.reason or '',
-                              response.headers, response.text)
-                self.last_status = reply.status
+                reply = Reply(method, url, response.status, response.reason or '', response.headers, data, object_hook)
+                self._record(reply.status)
                 if 200 <= reply.status < 300 or reply.status in accepted:
                     return reply
                 if 300 <= reply.status < 400:
-                    raise LMCacheHTTPError(
-                        '%s %s failed: HTTP %d %s: the server redirects to %s; the request was not carried out. '
-                        'Point url at the server itself.'
-                        % (method, shown_url, reply.status, reply.reason,
-                           redact_url(response.headers.get('Location', '(no Location header)'))),
-                        reply.status)
-                if reply.status not in RETRY_STATUSES or attempt == attempts:
-                    raise http_error(reply, attempt)
+                    location = response.headers.get('Location') or ''
+                    path = self._follow(reply, location, write, redirects)
+                    redirects += 1
+                    attempt -= 1
+                    continue
+                retriable = WRITE_RETRY_STATUSES if write else RETRY_STATUSES
+                if reply.status not in retriable or attempt == attempts or _downstream_refused(reply):
+                    error = http_error(reply, attempt)
+                    if write and reply.status in (502, 504) and not _downstream_refused(reply):
+                        raise OutcomeUnknown(str(error) + '; it is not known whether the server carried the request out')
+                    raise error
                 problem = 'HTTP %d %s' % (reply.status, reply.reason)
-                retry_after = _retry_after_seconds(response.headers.get('Retry-After'))
-            if attempt == attempts:
-                raise LMCacheError('%s %s failed: %s%s' % (method, shown_url, problem, _after(attempt)))
+                retry_after = retry_after_seconds(response.headers.get('Retry-After'))
+            if attempt >= attempts:
+                raise LMCacheError('%s %s failed: %s%s' % (method, url, problem, _after(attempt)))
             delay = backoff_seconds(attempt, retry_after)
-            self._warn('%s %s: %s; retry %d of %d in %.1fs' % (method, shown_url, problem, attempt, self.retries, delay))
+            if delay >= self.deadline.remaining():
+                raise DeadlineExceeded(
+                    '%s %s failed: %s; %s %ss would pass the task deadline of %ss%s'
+                    % (method, url, problem, 'the server asks to retry after' if retry_after is not None else 'a retry in',
+                       _seconds(round(delay, 1)), _seconds(self.deadline.seconds), _after(attempt)))
+            self._warn('%s %s: %s; retry %d of %d in %.1fs' % (method, url, problem, attempt, self.retries, delay))
             time.sleep(delay)
-        raise AssertionError('unreachable')  # pragma: no cover
+
+    def _record(self, status: t.Optional[int]) -> None:
+        self.last_status = status
+        if self._recorder is not None:
+            self._recorder.last_status = status
+
+    def _follow(self, reply: Reply, location: str, write: bool, redirects: int) -> str:
+        """The path to follow a redirect to: only for reads, only to the same server, at most MAX_REDIRECTS times."""
+        shown = redact_url(location) or '(no Location header)'
+        if write:
+            raise LMCacheHTTPError(
+                '%s %s failed: HTTP %d %s: the server redirects to %s; the request was not carried out. '
+                'Point url at the server itself.' % (reply.method, reply.url, reply.status, reply.reason, shown),
+                reply.status)
+        target = urlsplit(location)
+        if (target.scheme and target.scheme != self._scheme) or (target.netloc and target.netloc != self._host_header) \
+                or not location or redirects >= MAX_REDIRECTS:
+            raise LMCacheHTTPError(
+                '%s %s failed: HTTP %d %s: the server redirects to %s, which is not followed (only up to %d redirects '
+                'to the same server are, so that no API key goes elsewhere). Point url at the server itself.'
+                % (reply.method, reply.url, reply.status, reply.reason, shown, MAX_REDIRECTS), reply.status)
+        path = target.path or '/'
+        if self._prefix and path.startswith(self._prefix):
+            path = path[len(self._prefix):] or '/'
+        return path + ('?' + target.query if target.query else '')
+
+
+class _NotSent(Exception):
+    """The request never reached the server: safe to send again."""
+
+    def __init__(self, problem: str, cause: BaseException) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        # A TLS failure will not go away by retrying.
+        self.fatal = _is_tls_error(cause)
+
+
+class _Lost(Exception):
+    """The connection failed during the exchange; `sent` tells whether the request had gone out."""
+
+    def __init__(self, problem: str, cause: t.Optional[BaseException], sent: bool) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.sent = sent
+
+
+class _TooLarge(LMCacheError):
+    pass
+
+
+def _read_body(response: http.client.HTTPResponse, max_bytes: int, method: str, url: str) -> bytes:
+    """The whole body, refusing more than max_bytes (an LMCache answer that large is not one)."""
+    length = response.getheader('Content-Length')
+    if length and length.isdigit() and int(length) > max_bytes:
+        raise _TooLarge('%s %s: the answer is %s bytes, more than the %d this request accepts; not read'
+                        % (method, url, length, max_bytes))
+    blocks = []
+    size = 0
+    while True:
+        block = response.read(READ_BLOCK_BYTES)
+        if not block:
+            return b''.join(blocks)
+        size += len(block)
+        if size > max_bytes:
+            raise _TooLarge('%s %s: the answer is more than the %d bytes this request accepts; not read further'
+                            % (method, url, max_bytes))
+        blocks.append(block)
+
+
+def _is_tls_error(exc: BaseException) -> bool:
+    import ssl
+    return isinstance(exc, (ssl.SSLError, ssl.CertificateError))
+
+
+def _connection_problem(exc: BaseException, base_url: str, timeout: float) -> str:
+    import ssl
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return ('TLS error: the server certificate could not be verified (%s); set ca_path to the CA that signed it'
+                % (exc.verify_message or exc.reason or exc))
+    if isinstance(exc, (ssl.SSLError, ssl.CertificateError)):
+        return 'TLS error: %s' % (getattr(exc, 'reason', None) or exc)
+    if isinstance(exc, socket.timeout):
+        return 'cannot connect to %s (no connection within %ss)' % (base_url, _seconds(timeout))
+    if isinstance(exc, socket.gaierror):
+        return 'cannot connect to %s (cannot resolve the host name: %s)' % (base_url, exc.strerror or exc)
+    return 'cannot connect to %s (%s)' % (base_url, getattr(exc, 'strerror', None) or exc)
+
+
+def _lost_problem(exc: BaseException, timeout: float, sent: bool) -> str:
+    if isinstance(exc, socket.timeout):
+        return 'no answer within %ss (timeout)' % _seconds(timeout)
+    if isinstance(exc, http.client.IncompleteRead):
+        return 'the connection closed in the middle of the answer (%d bytes read)' % len(exc.partial)
+    if isinstance(exc, http.client.RemoteDisconnected):
+        return 'the server closed the connection without answering'
+    if isinstance(exc, http.client.HTTPException):
+        return 'the answer is not valid HTTP (%s)' % (squash(str(exc)) or type(exc).__name__)
+    reason = getattr(exc, 'strerror', None) or str(exc) or type(exc).__name__
+    return 'the connection failed %s (%s)' % ('while waiting for the answer' if sent else 'while sending', reason)
+
+
+def _downstream_refused(reply: Reply) -> bool:
+    """A gateway's 502 whose text shows the server behind it answered 4xx: retrying cannot help."""
+    if reply.status != 502:
+        return False
+    return re.search(r"\b4\d\d\b", server_error_text(reply.body, reply.text)) is not None
 
 
 def _after(attempt: int) -> str:
     return ' (after %d attempts)' % attempt if attempt > 1 else ''
-
-
-def _connection_reason(exc: Exception) -> str:
-    """The innermost reason of a connection failure, e.g. 'Connection refused'."""
-    text = str(exc)
-    match = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
-    if match:
-        return match.group(1).strip()
-    match = re.search(r'(Failed to resolve [^(]+|Name or service not known|Connection refused|Connection reset by peer)', text)
-    return match.group(1).strip() if match else _squash(text)
 
 
 def http_error(reply: Reply, attempt: int = 1) -> LMCacheHTTPError:
@@ -265,4 +625,10 @@ def http_error(reply: Reply, attempt: int = 1) -> LMCacheHTTPError:
         message += ': %s' % server_text
     if reply.status == 401:
         message += ' (the server requires a valid API key: set api_key or LMCACHE_API_KEY)'
+    if _downstream_refused(reply):
+        message += ' (the server behind it refused the request; not retried)'
     return LMCacheHTTPError(message + _after(attempt), reply.status, server_text)
+
+
+def finite(value: float) -> bool:
+    return not (math.isnan(value) or math.isinf(value))

@@ -7,9 +7,15 @@
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
+import time
 import typing as t
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# Bound now: tests replace time.sleep to skip the client's backoff, not the server's scripted delays.
+_sleep = time.sleep
 
 
 # /openapi.json route lists of real servers (see ../shared/reference and release-routes.txt), trimmed to what matters.
@@ -22,9 +28,18 @@ ROUTES = {
 }
 
 
+# Methods of the routes that are not GET-only, as their servers publish them.
+METHODS = {
+    '/cache/clear': ('post',), '/clear-cache': ('post',), '/api/clear-cache': ('post',), '/cache/prefetches': ('post',),
+    '/cache/objects': ('get', 'delete'), '/pin': ('post', 'delete'), '/api/pin': ('post', 'delete'),
+    '/compress': ('post',), '/api/compress': ('post',), '/kvcache-clear': ('post',), '/api/kvcache-clear': ('post',),
+}
+
+
 def openapi(generation: str, extra: t.Iterable[str] = ()) -> t.Dict[str, t.Any]:
     return {'openapi': '3.1.0', 'info': {'title': 'LMCache HTTP API', 'version': '1.0.0'},
-            'paths': {path: {'get': {}} for path in list(ROUTES[generation]) + list(extra)}}
+            'paths': {path: dict((method, {}) for method in METHODS.get(path, ('get',)))
+                      for path in list(ROUTES[generation]) + list(extra)}}
 
 
 def status_body(objects: int = 0, bytes_per_object: int = 4194304, total: int = 1073741824) -> t.Dict[str, t.Any]:
@@ -39,9 +54,14 @@ def status_body(objects: int = 0, bytes_per_object: int = 4194304, total: int = 
 
 
 class Answer:
+    """A scripted answer; `delay` seconds before it, or `drop` the connection without one (after the delay)."""
+
     def __init__(self, status: int = 200, body: t.Any = None, headers: t.Optional[t.Dict[str, str]] = None,
-                 text: t.Optional[str] = None, content_type: str = 'application/json') -> None:
+                 text: t.Optional[str] = None, content_type: str = 'application/json', delay: float = 0.0,
+                 drop: bool = False) -> None:
         self.status = status
+        self.delay = delay
+        self.drop = drop
         self.headers = dict(headers or {})
         self.payload = (text if text is not None else json.dumps(body)).encode()
         self.headers.setdefault('Content-Type', content_type)
@@ -60,10 +80,19 @@ class FakeServer:
                 length = int(self.headers.get('Content-Length') or 0)
                 raw = self.rfile.read(length) if length else b''
                 path = self.path.split('?')[0]
-                server.requests.append({'method': self.command, 'path': path, 'headers': dict(self.headers),
-                                        'body': json.loads(raw) if raw else None})
+                if '://' in path:
+                    # A proxy's request carries the absolute URL.
+                    path = '/' + path.split('/', 3)[3] if path.count('/') >= 3 else '/'
+                server.requests.append({'method': self.command, 'path': path, 'target': self.path,
+                                        'headers': dict(self.headers), 'body': json.loads(raw) if raw else None})
                 answers = server.script.get((self.command, path))
                 answer = (answers.pop(0) if len(answers) > 1 else answers[0]) if answers else Answer(404, {'detail': 'Not Found'})
+                if answer.delay:
+                    _sleep(answer.delay)
+                if answer.drop:
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+                    self.close_connection = True
+                    return
                 self.send_response(answer.status)
                 for name, value in answer.headers.items():
                     self.send_header(name, value)
@@ -96,6 +125,9 @@ class FakeServer:
         self.on('POST', clear, Answer(body={'status': 'ok', 'cleared': {'tier': 'l1'}} if generation == 'G3' else {'status': 'ok'}))
         if generation != 'G1':
             self.on('GET', '/version', Answer(body=version))
+            self.on('GET', '/quota', Answer(body={'users': {}}))
+        if generation == 'G3':
+            self.on('GET', '/config/adapters', Answer(body={'adapters': []}))
         return self
 
     def sent(self, method: str, path: str) -> t.List[t.Dict[str, t.Any]]:

@@ -11,7 +11,7 @@ import os
 import pytest
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._api import LMCacheServer, parse_status, parse_version
-from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheClient, LMCacheError, LMCacheHTTPError
+from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheClient, LMCacheError, LMCacheHTTPError, Reply
 from ansible_collections.lmcache.kvcache.tests.unit.fake_server import Answer
 
 REFERENCE = os.path.join(os.path.dirname(__file__), 'fixtures')
@@ -47,7 +47,15 @@ def test_capabilities_come_from_the_route_list(fake_server):
     fake_server.lmcache('G3', extra_routes=['/kvcache-info', '/pin', '/compress'])
     server = server_for(fake_server)
     assert server.discovery.capabilities == ['compress', 'config', 'kvcache_info', 'l2_adapters', 'l2_objects', 'metrics',
-                                             'pin', 'prefetch', 'quota', 'version']
+                                             'object_delete', 'pin', 'prefetch', 'quota', 'version']
+
+
+def test_a_capability_needs_its_method_not_only_its_path(fake_server):
+    fake_server.lmcache('G3')
+    fake_server.on('GET', '/openapi.json', Answer(body={'paths': {'/cache/clear': {'post': {}}, '/cache/objects': {'get': {}},
+                                                                  '/pin': {'get': {}}}}))
+    capabilities = server_for(fake_server).discovery.capabilities
+    assert 'l2_objects' in capabilities and 'object_delete' not in capabilities and 'pin' not in capabilities
 
 
 def test_g1_has_no_optional_endpoints_and_no_version(fake_server):
@@ -141,6 +149,15 @@ def test_clear_answered_with_an_error_status_field_fails(fake_server):
         server_for(fake_server).clear_l1(force=False)
 
 
+def reply_of(body):
+    return Reply('GET', 'http://h:8080/status', 200, 'OK', {}, json.dumps(body).encode())
+
+
+def fixture(name):
+    with open(os.path.join(REFERENCE, name)) as handle:
+        return json.load(handle)
+
+
 @pytest.mark.parametrize('name, objects, used, total, ratio', [
     ('status-044-empty.json', 0, 0, 268435456, 0.0),
     ('status-050-populated.json', 4, 16777216, 268435456, 0.0625),
@@ -148,25 +165,87 @@ def test_clear_answered_with_an_error_status_field_fails(fake_server):
     ('status-l2fs.json', 0, 0, 268435456, 0.0),
 ])
 def test_status_of_real_servers_is_read_alike(name, objects, used, total, ratio):
-    with open(os.path.join(REFERENCE, name)) as handle:
-        status = parse_status(json.load(handle))
+    status = parse_status(reply_of(fixture(name)))
     assert (status.l1.objects, status.l1.bytes_used, status.l1.bytes_total, status.l1.usage_ratio) == (objects, used, total, ratio)
     assert status.chunk_size == 256 and status.eviction_watermark == 0.8 and status.active_sessions == 0
+    assert status.l1.locked_objects == 0
 
 
 def test_status_l2_adapters_are_reported():
-    with open(os.path.join(REFERENCE, 'status-l2fs.json')) as handle:
-        status = parse_status(json.load(handle))
+    status = parse_status(reply_of(fixture('status-l2fs.json')))
     assert [a['type'] for a in status.l2_adapters] == ['FSL2Adapter']
 
 
 def test_status_without_l1_manager_sums_the_backends():
     l1 = {'total_object_count': 3, 'memory_used_bytes': 30, 'memory_total_bytes': 100}
-    status = parse_status({'storage_manager': {'l1_managers': {'a': l1, 'b': l1}}})
+    status = parse_status(reply_of({'storage_manager': {'l1_managers': {'a': l1, 'b': l1}}}))
     assert (status.l1.objects, status.l1.bytes_used, status.l1.bytes_total, status.l1.usage_ratio) == (6, 60, 200, 0.3)
+
+
+def populated(**changes):
+    """A real populated 0.5.6 /status, with some of its L1 fields changed (None: removed)."""
+    body = fixture('status-populated.json')
+    l1 = body['storage_manager']['l1_manager']
+    for name, value in changes.items():
+        if value is None:
+            l1.pop(name, None)
+        else:
+            l1[name] = value
+    return body
+
+
+@pytest.mark.parametrize('body, problem', [
+    (populated(total_object_count='4'),
+     "storage_manager.l1_manager.total_object_count from the answer: '4' (a string), expected a whole number of 0 or more"),
+    (populated(total_object_count=None), 'storage_manager.l1_manager.total_object_count from the answer: missing'),
+    (populated(total_object_count=-4), 'storage_manager.l1_manager.total_object_count from the answer: -4 (a number)'),
+    (populated(total_object_count=True), 'storage_manager.l1_manager.total_object_count from the answer: True (a boolean)'),
+    (populated(total_object_count=2.5), 'storage_manager.l1_manager.total_object_count from the answer: 2.5 (a number)'),
+    (populated(memory_used_bytes='16777216'), 'storage_manager.l1_manager.memory_used_bytes'),
+    (populated(memory_total_bytes=None), 'storage_manager.l1_manager.memory_total_bytes from the answer: missing'),
+    (populated(memory_used_bytes=2 ** 40), 'expected at most memory_total_bytes (1073741824)'),
+    (populated(read_locked_count='1'), 'storage_manager.l1_manager.read_locked_count'),
+    ({'chunk_size': 256, 'storage_manager': {}}, 'storage_manager.l1_manager from the answer'),
+    ({'chunk_size': 256}, 'storage_manager.l1_manager'),
+    ({'storage_manager': {'l1_managers': {}}}, 'storage_manager.l1_managers from the answer: {} (an object), expected at least one'),
+    (dict(populated(), chunk_size='256'), "chunk_size from the answer: '256' (a string)"),
+    (dict(populated(), active_sessions=-1), 'active_sessions from the answer: -1'),
+])
+def test_a_status_that_cannot_be_read_is_an_error_naming_the_field(body, problem):
+    with pytest.raises(LMCacheError) as caught:
+        parse_status(reply_of(body))
+    assert problem in str(caught.value) and str(caught.value).startswith('GET http://h:8080/status: cannot read ')
+
+
+def test_a_null_l1_manager_falls_back_to_the_backends_or_fails():
+    body = populated()
+    body['storage_manager']['l1_manager'] = None
+    assert parse_status(reply_of(body)).l1.objects == 4
+    del body['storage_manager']['l1_managers']
+    with pytest.raises(LMCacheError, match='storage_manager.l1_manager from the answer: None \\(null\\), expected an object'):
+        parse_status(reply_of(body))
+
+
+def test_optional_fields_may_be_absent_but_not_wrong():
+    body = populated()
+    del body['chunk_size']
+    del body['storage_manager']['l1_eviction_controller']
+    status = parse_status(reply_of(body))
+    assert status.chunk_size is None and status.eviction_watermark is None
+    body['storage_manager']['l1_eviction_controller'] = {'trigger_watermark': 'high'}
+    with pytest.raises(LMCacheError, match='trigger_watermark'):
+        parse_status(reply_of(body))
+
+
+def test_a_version_that_is_not_a_string_is_an_error(fake_server):
+    fake_server.lmcache('G3')
+    fake_server.on('GET', '/version', Answer(200, {'version': '0.5.6'}))
+    with pytest.raises(LMCacheError, match="GET .*/version: cannot read the version from the answer: .* expected a version string"):
+        server_for(fake_server).version
 
 
 def test_parse_version():
     assert parse_version('0.5.6-g3e11e108') == (0, 5, 6)
+    assert parse_version('0.5.7rc3.dev0-gbf85b41fa') == (0, 5, 7)
     assert parse_version('v0.4.4') == (0, 4, 4)
     assert parse_version('nightly') is None

@@ -2,20 +2,27 @@
 # Copyright (c) 2026, lmcache.kvcache contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+"""The HTTP client against a scripted server on loopback: retries, writes, deadlines, size caps, errors, TLS, proxies."""
 
 from __future__ import annotations
 
 import email.utils
+import socket
+import ssl
+import threading
 import time
 
 import pytest
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import (
     BACKOFF_MAX_SECONDS,
-    RETRY_AFTER_MAX_SECONDS,
+    Deadline,
+    DeadlineExceeded,
     LMCacheClient,
     LMCacheError,
     LMCacheHTTPError,
+    OutcomeUnknown,
+    TLSOptions,
     backoff_seconds,
     redact_url,
 )
@@ -28,89 +35,73 @@ def client_for(server, **options):
     return client, warnings
 
 
+# -- reads are retried ---------------------------------------------------------------------------------------------
+
 @pytest.mark.parametrize('status', [429, 502, 503, 504])
-def test_retries_retryable_statuses_then_succeeds(fake_server, no_sleep, status):
-    fake_server.on('GET', '/status', Answer(status, {'detail': 'busy'}), Answer(status, {'detail': 'busy'}), Answer(200, {'ok': 1}))
-    client, warnings = client_for(fake_server, retries=3)
-    assert client.request('GET', '/status').body == {'ok': 1}
-    assert len(fake_server.sent('GET', '/status')) == 3
-    assert len(no_sleep) == 2 and len(warnings) == 2
-    assert 'HTTP %d' % status in warnings[0] and 'retry 1 of 3' in warnings[0]
+def test_reads_retry_retryable_statuses_then_succeed(fake_server, no_sleep, status):
+    fake_server.on('GET', '/status', Answer(status, {'detail': 'busy'}), Answer(200, {'ok': True}))
+    client, warnings = client_for(fake_server)
+    assert client.request('GET', '/status').body == {'ok': True}
+    assert len(fake_server.sent('GET', '/status')) == 2
+    assert len(warnings) == 1 and 'HTTP %d' % status in warnings[0] and 'retry 1 of 3' in warnings[0]
 
 
 def test_backoff_grows_exponentially_with_jitter(fake_server, no_sleep):
-    fake_server.on('GET', '/status', Answer(503, {'detail': 'busy'}))
-    client, _warnings = client_for(fake_server, retries=4)
-    with pytest.raises(LMCacheHTTPError):
-        client.request('GET', '/status')
-    assert len(no_sleep) == 4
+    fake_server.on('GET', '/status', Answer(503, {}), Answer(503, {}), Answer(503, {}), Answer(200, {}))
+    client_for(fake_server)[0].request('GET', '/status')
+    assert len(no_sleep) == 3
     for attempt, delay in enumerate(no_sleep, start=1):
         ceiling = 0.5 * 2 ** (attempt - 1)
         assert ceiling / 2 <= delay <= ceiling
 
 
 def test_backoff_is_capped():
-    assert backoff_seconds(30) <= BACKOFF_MAX_SECONDS
+    assert all(backoff_seconds(20) <= BACKOFF_MAX_SECONDS for _ in range(50))
 
 
 def test_gives_up_after_retries_with_the_last_server_text(fake_server, no_sleep):
     fake_server.on('GET', '/status', Answer(503, {'status': 'unhealthy', 'reason': 'engine not initialized'}))
-    client, _warnings = client_for(fake_server, retries=2)
+    client, warnings = client_for(fake_server, retries=2)
     with pytest.raises(LMCacheHTTPError) as caught:
         client.request('GET', '/status')
-    assert caught.value.status == 503
-    assert str(caught.value) == ('GET %s/status failed: HTTP 503 Service Unavailable: engine not initialized (after 3 attempts)'
-                                 % fake_server.url)
-    assert len(fake_server.sent('GET', '/status')) == 3
-
-
-def test_retries_zero_sends_once(fake_server, no_sleep):
-    fake_server.on('GET', '/status', Answer(503, {'detail': 'busy'}))
-    client, _warnings = client_for(fake_server, retries=0)
-    with pytest.raises(LMCacheHTTPError):
-        client.request('GET', '/status')
-    assert len(fake_server.sent('GET', '/status')) == 1 and no_sleep == []
+    assert str(caught.value) == ('GET %s/status failed: HTTP 503 Service Unavailable: engine not initialized '
+                                 '(after 3 attempts)' % fake_server.url)
+    assert caught.value.status == 503 and len(warnings) == 2
 
 
 @pytest.mark.parametrize('status', [400, 401, 403, 404, 405, 409, 422, 500])
-def test_never_retries_other_errors(fake_server, no_sleep, status):
-    fake_server.on('POST', '/cache/clear', Answer(status, {'detail': 'no'}))
-    client, warnings = client_for(fake_server, retries=5)
+def test_other_errors_are_never_retried(fake_server, no_sleep, status):
+    fake_server.on('GET', '/status', Answer(status, {'detail': 'no'}))
     with pytest.raises(LMCacheHTTPError):
-        client.request('POST', '/cache/clear', json_body={'tier': 'l1'})
-    assert len(fake_server.sent('POST', '/cache/clear')) == 1
-    assert no_sleep == [] and warnings == []
+        client_for(fake_server)[0].request('GET', '/status')
+    assert len(fake_server.sent('GET', '/status')) == 1 and no_sleep == []
 
 
-def test_honours_retry_after_seconds(fake_server, no_sleep):
-    fake_server.on('GET', '/status', Answer(429, {'detail': 'slow down'}, headers={'Retry-After': '7'}), Answer(200, {}))
-    client, warnings = client_for(fake_server)
-    client.request('GET', '/status')
+def test_retry_after_in_seconds_is_honoured(fake_server, no_sleep):
+    fake_server.on('GET', '/status', Answer(429, {}, headers={'Retry-After': '7'}), Answer(200, {}))
+    client_for(fake_server)[0].request('GET', '/status')
     assert no_sleep == [7.0]
-    assert 'in 7.0s' in warnings[0]
 
 
-def test_honours_retry_after_http_date(fake_server, no_sleep):
+def test_retry_after_as_an_http_date_is_honoured(fake_server, no_sleep):
     when = email.utils.formatdate(time.time() + 20, usegmt=True)
     fake_server.on('GET', '/status', Answer(503, {}, headers={'Retry-After': when}), Answer(200, {}))
-    client, _warnings = client_for(fake_server)
-    client.request('GET', '/status')
-    assert 15 <= no_sleep[0] <= 20
+    client_for(fake_server)[0].request('GET', '/status')
+    assert 15 <= no_sleep[0] <= 21
 
 
-def test_caps_a_huge_retry_after(fake_server, no_sleep):
-    fake_server.on('GET', '/status', Answer(503, {}, headers={'Retry-After': '86400'}), Answer(200, {}))
-    client, _warnings = client_for(fake_server)
-    client.request('GET', '/status')
-    assert no_sleep == [RETRY_AFTER_MAX_SECONDS]
+def test_a_retry_after_past_the_deadline_fails_at_once(fake_server, no_sleep):
+    fake_server.on('GET', '/status', Answer(429, {'detail': 'slow down'}, headers={'Retry-After': '3600'}))
+    client, _warnings = client_for(fake_server, deadline=Deadline(30))
+    with pytest.raises(DeadlineExceeded, match=r'HTTP 429 .*the server asks to retry after 3600s would pass the task deadline of 30s'):
+        client.request('GET', '/status')
+    assert no_sleep == [] and len(fake_server.sent('GET', '/status')) == 1
 
 
-def test_accepted_status_is_an_answer_not_retried(fake_server, no_sleep):
-    fake_server.on('GET', '/healthcheck', Answer(503, {'status': 'unhealthy', 'reason': 'engine not initialized'}))
-    client, _warnings = client_for(fake_server)
-    reply = client.request('GET', '/healthcheck', accept=(503,))
-    assert reply.status == 503 and reply.body['reason'] == 'engine not initialized'
-    assert len(fake_server.sent('GET', '/healthcheck')) == 1
+def test_an_accepted_status_is_an_answer_not_retried(fake_server, no_sleep):
+    fake_server.on('GET', '/healthcheck', Answer(503, {'reason': 'engine not initialized'}))
+    reply = client_for(fake_server)[0].request('GET', '/healthcheck', accept=(503,))
+    assert reply.status == 503 and no_sleep == []
 
 
 def test_connection_refused_names_the_address_and_retries(no_sleep):
@@ -122,76 +113,214 @@ def test_connection_refused_names_the_address_and_retries(no_sleep):
     assert len(no_sleep) == 2
 
 
-def test_timeout_is_reported(fake_server, no_sleep, monkeypatch):
-    import requests
-
-    def slow(*args, **kwargs):
-        raise requests.exceptions.ReadTimeout('read timed out')
-    client, _warnings = client_for(fake_server, retries=1, timeout=2.5)
-    monkeypatch.setattr(client.session, 'request', slow)
-    with pytest.raises(LMCacheError, match=r'GET .*/status failed: no answer within 2.5s \(timeout\) \(after 2 attempts\)'):
+def test_a_read_that_times_out_is_retried_and_reported(fake_server, no_sleep):
+    fake_server.on('GET', '/status', Answer(200, {}, delay=1.0))
+    client, _warnings = client_for(fake_server, retries=1, timeout=0.2)
+    with pytest.raises(LMCacheError, match=r'GET .*/status failed: no answer within 0.2s \(timeout\) \(after 2 attempts\)'):
         client.request('GET', '/status')
+    assert len(fake_server.sent('GET', '/status')) == 2
 
 
-def test_redirect_on_a_write_is_an_error(fake_server, no_sleep):
-    fake_server.on('POST', '/cache/clear', Answer(307, {}, headers={'Location': 'http://elsewhere.invalid/cache/clear'}))
-    client, _warnings = client_for(fake_server)
+# -- writes are not sent twice -------------------------------------------------------------------------------------
+
+def test_a_write_answered_late_is_not_sent_again(fake_server, no_sleep):
+    fake_server.on('POST', '/cache/pins', Answer(200, {'status': 'pinned'}, delay=1.0))
+    client, _warnings = client_for(fake_server, retries=3, timeout=0.2)
+    with pytest.raises(OutcomeUnknown, match=r'POST .*/cache/pins: no answer within 0.2s \(timeout\), so it is not known '
+                                             r'whether the server carried it out'):
+        client.request('POST', '/cache/pins', json_body={})
+    assert len(fake_server.sent('POST', '/cache/pins')) == 1
+
+
+def test_a_write_whose_connection_drops_is_not_sent_again(fake_server, no_sleep):
+    fake_server.on('DELETE', '/cache/pins', Answer(drop=True))
+    with pytest.raises(OutcomeUnknown):
+        client_for(fake_server)[0].request('DELETE', '/cache/pins', json_body={})
+    assert len(fake_server.sent('DELETE', '/cache/pins')) == 1
+
+
+@pytest.mark.parametrize('status', [429, 503])
+def test_a_write_refused_with_429_or_503_is_retried(fake_server, no_sleep, status):
+    fake_server.on('POST', '/cache/delete', Answer(status, {}), Answer(200, {'status': 'deleted'}))
+    assert client_for(fake_server)[0].request('POST', '/cache/delete', json_body={}).status == 200
+    assert len(fake_server.sent('POST', '/cache/delete')) == 2
+
+
+@pytest.mark.parametrize('status', [502, 504])
+def test_a_write_answered_by_a_gateway_error_has_an_unknown_outcome(fake_server, no_sleep, status):
+    fake_server.on('POST', '/cache/delete', Answer(status, {'detail': 'upstream timed out'}))
+    with pytest.raises(OutcomeUnknown, match='it is not known whether the server carried the request out'):
+        client_for(fake_server)[0].request('POST', '/cache/delete', json_body={})
+    assert len(fake_server.sent('POST', '/cache/delete')) == 1
+
+
+def test_a_write_to_a_closed_port_is_retried_it_cannot_have_been_applied(no_sleep):
+    with pytest.raises(LMCacheError, match=r'cannot connect .*\(after 3 attempts\)'):
+        LMCacheClient('http://127.0.0.1:9', retries=2).request('POST', '/cache/clear', json_body={})
+    assert len(no_sleep) == 2
+
+
+def test_a_502_showing_a_downstream_4xx_is_not_retried(fake_server, no_sleep):
+    text = "delete to 'node-a' failed: Client error '401 Unauthorized' for url 'http://127.0.0.1:1/cache/objects'"
+    fake_server.on('GET', '/directory/keys', Answer(502, {'detail': text}))
     with pytest.raises(LMCacheHTTPError) as caught:
-        client.request('POST', '/cache/clear', json_body={'tier': 'l1'})
-    message = str(caught.value)
-    assert message.startswith('POST %s/cache/clear failed: HTTP 307' % fake_server.url)
-    assert 'redirects to http://elsewhere.invalid/cache/clear; the request was not carried out' in message
-    assert caught.value.status == 307
+        client_for(fake_server)[0].request('GET', '/directory/keys')
+    assert len(fake_server.sent('GET', '/directory/keys')) == 1
+    assert "401 Unauthorized" in str(caught.value) and 'the server behind it refused the request; not retried' in str(caught.value)
 
 
-def test_redirect_on_a_read_is_followed(fake_server, no_sleep):
-    fake_server.on('GET', '/old/status', Answer(301, {}, headers={'Location': fake_server.url + '/status'}))
-    fake_server.on('GET', '/status', Answer(200, {'ok': True}))
-    client, _warnings = client_for(fake_server)
-    assert client.request('GET', '/old/status').body == {'ok': True}
+def test_a_post_that_only_reads_is_retried_like_a_read(fake_server, no_sleep):
+    fake_server.on('POST', '/directory/lookup', Answer(502, {}), Answer(200, {'results': []}))
+    client_for(fake_server)[0].request('POST', '/directory/lookup', json_body={}, write=False)
+    assert len(fake_server.sent('POST', '/directory/lookup')) == 2
 
+
+# -- bounds: the deadline, the answer's size -------------------------------------------------------------------------
+
+class DripServer:
+    """Sends headers, then one body byte every `interval` seconds (or headers one byte at a time)."""
+
+    def __init__(self, interval=0.2, drip_headers=False):
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(5)
+        self.url = 'http://127.0.0.1:%d' % self.sock.getsockname()[1]
+        self.interval = interval
+        self.drip_headers = drip_headers
+        self.done = False
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while not self.done:
+            try:
+                connection, _address = self.sock.accept()
+            except OSError:
+                return
+            connection.recv(65536)
+            body = b'{"total_object_count": 4, "pad": "' + b'x' * 200 + b'"}'
+            head = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n' % len(body)
+            try:
+                if not self.drip_headers:
+                    connection.sendall(head)
+                for byte in (head + body if self.drip_headers else body):
+                    connection.sendall(bytes([byte]))
+                    time.sleep(self.interval)
+            except OSError:
+                pass
+            connection.close()
+
+    def close(self):
+        self.done = True
+        self.sock.close()
+
+
+@pytest.mark.parametrize('drip_headers', [False, True], ids=['body', 'headers'])
+def test_a_dripping_server_is_cut_off_at_the_deadline(drip_headers):
+    server = DripServer(interval=0.1, drip_headers=drip_headers)
+    try:
+        client = LMCacheClient(server.url, timeout=2, retries=0, deadline=Deadline(1.0))
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceeded, match='no complete answer before the task deadline of 1s'):
+            client.request('GET', '/status')
+        assert time.monotonic() - started < 1.8
+    finally:
+        server.close()
+
+
+def test_no_request_is_started_after_the_deadline(fake_server):
+    fake_server.on('GET', '/status', Answer(200, {}))
+    client, _warnings = client_for(fake_server, deadline=Deadline(0.01))
+    time.sleep(0.02)
+    with pytest.raises(DeadlineExceeded, match='GET .*/status: the task deadline of 0.01s has passed'):
+        client.request('GET', '/status')
+    assert fake_server.requests == []
+
+
+def test_an_answer_larger_than_the_cap_is_refused(fake_server, no_sleep):
+    fake_server.on('GET', '/status', Answer(200, text='{"pad": "%s"}' % ('x' * 5000)))
+    with pytest.raises(LMCacheError, match='the answer is 5011 bytes, more than the 1000 this request accepts; not read'):
+        client_for(fake_server)[0].request('GET', '/status', max_bytes=1000)
+
+
+def test_a_connection_cut_in_the_middle_of_a_body_is_not_called_a_connection_failure(no_sleep):
+    sock = socket.socket()
+    sock.bind(('127.0.0.1', 0))
+    sock.listen(5)
+
+    def serve():
+        for _ in range(2):
+            connection, _address = sock.accept()
+            connection.recv(65536)
+            connection.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"total_obj')
+            connection.close()
+    threading.Thread(target=serve, daemon=True).start()
+    client = LMCacheClient('http://127.0.0.1:%d' % sock.getsockname()[1], retries=1)
+    with pytest.raises(LMCacheError) as caught:
+        client.request('GET', '/status')
+    assert 'the connection closed in the middle of the answer (11 of 100 bytes read)' in str(caught.value)
+    assert 'cannot connect' not in str(caught.value)
+    sock.close()
+
+
+# -- redirects -------------------------------------------------------------------------------------------------------
+
+def test_a_redirect_on_a_write_is_an_error_and_not_followed(fake_server, no_sleep):
+    fake_server.on('POST', '/cache/clear', Answer(307, {}, headers={'Location': '/other/cache/clear'}))
+    with pytest.raises(LMCacheHTTPError, match=r'HTTP 307 .*redirects to /other/cache/clear; the request was not carried out'):
+        client_for(fake_server)[0].request('POST', '/cache/clear', json_body={})
+    assert fake_server.sent('POST', '/other/cache/clear') == []
+
+
+def test_a_redirect_on_a_read_is_followed_on_the_same_server(fake_server, no_sleep):
+    fake_server.on('GET', '/status', Answer(301, {}, headers={'Location': '/v2/status'}))
+    fake_server.on('GET', '/v2/status', Answer(200, {'ok': 1}))
+    assert client_for(fake_server)[0].request('GET', '/status').body == {'ok': 1}
+
+
+def test_a_redirect_to_another_server_is_not_followed_so_the_key_stays(fake_server, no_sleep):
+    fake_server.on('GET', '/status', Answer(302, {}, headers={'Location': 'http://attacker.example/status'}))
+    with pytest.raises(LMCacheHTTPError, match='not followed'):
+        client_for(fake_server, api_key='k')[0].request('GET', '/status')
+
+
+# -- error texts -------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize('body, text', [
     ({'detail': "tier 'l2' not supported; only 'l1'"}, "tier 'l2' not supported; only 'l1'"),
-    ({'detail': [{'type': 'enum', 'loc': ['body', 'tier'], 'msg': "Input should be 'l1', 'l2' or 'all'"}]},
-     "body.tier: Input should be 'l1', 'l2' or 'all'"),
-    ({'error': 'engine not initialized'}, 'engine not initialized'),
-    ({'message': 'quota exceeded'}, 'quota exceeded'),
-    ({'status': 'error', 'reason': 'engine not initialized'}, 'engine not initialized'),
-    ('plain string body', 'plain string body'),
+    ({'detail': [{'loc': ['body', 'world_size'], 'msg': 'Input should be greater than or equal to 1'}]},
+     'body.world_size: Input should be greater than or equal to 1'),
+    ({'error': 'boom'}, 'boom'),
+    ({'message': 'bad thing'}, 'bad thing'),
+    ({'reason': 'engine not initialized'}, 'engine not initialized'),
 ])
 def test_error_text_is_the_servers_own(fake_server, no_sleep, body, text):
     fake_server.on('POST', '/cache/clear', Answer(400, body))
-    client, _warnings = client_for(fake_server)
     with pytest.raises(LMCacheHTTPError) as caught:
-        client.request('POST', '/cache/clear', json_body={})
+        client_for(fake_server)[0].request('POST', '/cache/clear', json_body={})
     assert str(caught.value) == 'POST %s/cache/clear failed: HTTP 400 Bad Request: %s' % (fake_server.url, text)
 
 
 def test_html_error_body_is_reported_by_its_title(fake_server, no_sleep):
-    page = '<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1><p>nginx</p></body></html>'
-    fake_server.on('GET', '/status', Answer(502, text=page, content_type='text/html'))
-    client, _warnings = client_for(fake_server, retries=0)
-    with pytest.raises(LMCacheHTTPError, match=r'HTTP 502 Bad Gateway: 502 Bad Gateway$'):
-        client.request('GET', '/status')
+    fake_server.on('GET', '/status', Answer(404, text='<html><head><title>404 Not Found</title></head><body>nginx</body></html>',
+                                            content_type='text/html'))
+    with pytest.raises(LMCacheHTTPError, match=r'HTTP 404 Not Found: 404 Not Found$'):
+        client_for(fake_server)[0].request('GET', '/status')
 
 
-def test_non_json_success_body_is_a_clear_error(fake_server, no_sleep):
-    fake_server.on('GET', '/status', Answer(200, text='<html><body>Welcome to nginx!</body></html>', content_type='text/html'))
-    client, _warnings = client_for(fake_server)
-    with pytest.raises(LMCacheError) as caught:
-        client.request('GET', '/status').json_object()
-    assert str(caught.value) == ('GET %s/status: expected a JSON object from an LMCache server, got HTTP 200 with '
-                                 'text/html: Welcome to nginx!' % fake_server.url)
+def test_a_non_json_success_body_is_a_clear_error(fake_server, no_sleep):
+    fake_server.on('GET', '/status', Answer(200, text='<html><title>Welcome</title></html>', content_type='text/html'))
+    with pytest.raises(LMCacheError, match='expected a JSON object from an LMCache server, got HTTP 200 with text/html: Welcome'):
+        client_for(fake_server)[0].request('GET', '/status').json_object()
 
 
 def test_long_server_text_is_bounded(fake_server, no_sleep):
-    fake_server.on('GET', '/status', Answer(500, text='x' * 5000, content_type='text/plain'))
-    client, _warnings = client_for(fake_server)
+    fake_server.on('GET', '/status', Answer(400, {'detail': 'y' * 5000}))
     with pytest.raises(LMCacheHTTPError) as caught:
-        client.request('GET', '/status')
-    assert len(str(caught.value)) < 400
+        client_for(fake_server)[0].request('GET', '/status')
+    assert len(str(caught.value)) < 450
 
+
+# -- keys, URLs, TLS, proxies ----------------------------------------------------------------------------------------
 
 def test_api_key_is_sent_as_bearer_and_never_in_messages(fake_server, no_sleep):
     fake_server.on('GET', '/status', Answer(401, {'detail': 'Invalid or missing API key'}))
@@ -209,37 +338,65 @@ def test_no_authorization_header_without_a_key(fake_server):
     assert 'Authorization' not in fake_server.requests[0]['headers']
 
 
-def test_credentials_in_the_url_are_redacted(no_sleep):
-    client = LMCacheClient('http://admin:hunter2@127.0.0.1:9', retries=0)
-    with pytest.raises(LMCacheError) as caught:
-        client.request('GET', '/status')
-    assert 'hunter2' not in str(caught.value) and 'http://***@127.0.0.1:9/status' in str(caught.value)
+def test_a_netrc_entry_does_not_replace_the_key(fake_server, tmp_path, monkeypatch):
+    (tmp_path / '.netrc').write_text('machine 127.0.0.1 login admin password hunter2\n')
+    monkeypatch.setenv('HOME', str(tmp_path))
+    fake_server.on('GET', '/status', Answer(200, {}))
+    client_for(fake_server, api_key='k1')[0].request('GET', '/status')
+    assert fake_server.requests[0]['headers']['Authorization'] == 'Bearer k1'
+
+
+def test_credentials_in_a_url_are_redacted_in_messages():
     assert redact_url('https://u:p@h:1/x') == 'https://***@h:1/x'
     assert redact_url('https://h:1/x') == 'https://h:1/x'
+    assert redact_url('http://u:p@[::1') == 'http://***@[::1'
 
 
-def test_tls_options_reach_the_session(tmp_path):
-    ca = tmp_path / 'ca.pem'
-    ca.write_text('x')
-    assert LMCacheClient('https://h', ca_path=str(ca)).session.verify == str(ca)
-    assert LMCacheClient('https://h', validate_certs=False, ca_path=str(ca)).session.verify is False
-    assert LMCacheClient('https://h', client_cert='c.pem', client_key='k.pem').session.cert == ('c.pem', 'k.pem')
-    assert LMCacheClient('https://h', client_cert='both.pem').session.cert == 'both.pem'
+def test_tls_options_build_the_context_and_ignore_environment_bundles(tmp_path, monkeypatch):
+    monkeypatch.setenv('REQUESTS_CA_BUNDLE', '/nonexistent/bundle.pem')
+    monkeypatch.setenv('CURL_CA_BUNDLE', '/nonexistent/bundle.pem')
+    unverified = TLSOptions(validate_certs=False).context()
+    assert unverified.verify_mode == ssl.CERT_NONE and unverified.check_hostname is False
+    verified = TLSOptions().context()
+    assert verified.verify_mode == ssl.CERT_REQUIRED and verified.check_hostname is True
 
 
 def test_a_path_prefix_in_the_url_is_kept(fake_server):
     fake_server.on('GET', '/lmcache/status', Answer(200, {'ok': 1}))
-    client = LMCacheClient(fake_server.url + '/lmcache/')
-    assert client.request('GET', '/status').body == {'ok': 1}
+    assert LMCacheClient(fake_server.url + '/lmcache/').request('GET', '/status').body == {'ok': 1}
 
 
-def test_last_status_is_remembered_and_reset_on_connection_errors(fake_server, no_sleep):
+def test_an_http_proxy_from_the_environment_is_used_except_for_loopback(fake_server, monkeypatch):
+    fake_server.on('GET', '/status', Answer(200, {'via': 'proxy'}))
+    monkeypatch.setenv('http_proxy', fake_server.url)
+    monkeypatch.delenv('no_proxy', raising=False)
+    monkeypatch.delenv('NO_PROXY', raising=False)
+    client = LMCacheClient('http://lmcache-node.example:8080')
+    assert client.request('GET', '/status').body == {'via': 'proxy'}
+    assert fake_server.requests[0]['target'] == 'http://lmcache-node.example:8080/status'
+    monkeypatch.setenv('no_proxy', '.example')
+    assert LMCacheClient('http://lmcache-node.example:8080')._proxy is None
+    assert LMCacheClient('http://127.0.0.1:8080')._proxy is None
+
+
+def test_last_status_is_remembered_and_reset_when_there_is_no_answer(fake_server, no_sleep):
     fake_server.on('GET', '/status', Answer(200, {}))
     client, _warnings = client_for(fake_server)
     client.request('GET', '/status')
     assert client.last_status == 200
-    client.base_url = 'http://127.0.0.1:9'
+    fake_server.on('GET', '/status', Answer(drop=True))
     client.retries = 0
     with pytest.raises(LMCacheError):
         client.request('GET', '/status')
     assert client.last_status is None
+
+
+def test_connections_are_kept_alive_between_requests(no_sleep):
+    from ansible_collections.lmcache.kvcache.tests.sim.server import SimFleet
+    with SimFleet(nodes=1) as fleet:
+        client = LMCacheClient(fleet.url('node-0000'))
+        for _ in range(3):
+            client.request('GET', '/healthcheck')
+        first = client._connection
+        client.request('GET', '/healthcheck')
+        assert client._connection is first and client.requests_sent == 4
