@@ -17,13 +17,19 @@ options:
       - To manage a server from the controller, use the address it is exposed on and C(delegate_to=localhost).
       - If not set, the value of the E(LMCACHE_URL) environment variable is used.
       - A path is kept as a prefix, for servers behind a reverse proxy.
+      - Must not carry credentials (C(user:password@)); the module refuses such a URL before sending anything and masks
+        the password in its output. LMCache servers take an API key (O(api_key)).
     type: str
     default: http://127.0.0.1:8080
   api_key:
     description:
       - 'API key, sent as C(Authorization: Bearer <key>). Needed by LMCache servers started with API keys (0.5.7 and later).'
-      - If not set, the value of the E(LMCACHE_API_KEY) environment variable is used.
-      - Never shown in output or logs.
+      - If not set, the value of the E(LMCACHE_API_KEY) environment variable is used. Prefer that, or a vaulted variable,
+        to a key on the command line (C(ansible -a)), which ends up in shell history and process lists.
+      - Surrounding whitespace (a key file's trailing newline) is removed. A key with spaces inside, control or non-ASCII
+        characters is refused before any request, without showing it.
+      - Never shown in output or logs, neither as given nor as sent.
+      - An empty value sends no key.
     type: str
   validate_certs:
     description:
@@ -34,6 +40,8 @@ options:
   ca_path:
     description:
       - File with the CA certificate(s) to verify the server's TLS certificate with, instead of the system's.
+      - CA bundles named in the environment for other tools (E(REQUESTS_CA_BUNDLE), E(CURL_CA_BUNDLE)) are not
+        used: the module's options decide.
     type: path
   client_cert:
     description:
@@ -45,20 +53,35 @@ options:
     type: path
   timeout:
     description:
-      - Seconds to wait for the server to connect and to answer each request.
+      - Seconds to wait for a connection, and for each read of an answer. More than 0 and at most 3600.
+      - The whole task is bounded by O(deadline).
     type: float
     default: 10
   retries:
     description:
-      - How many times to retry a request that failed to connect, timed out, or was answered with HTTP 429, 502, 503 or 504.
-      - Retries back off exponentially with jitter (0.5 s, 1 s, 2 s, ... at most 30 s) and honour the server's C(Retry-After)
-        (at most 60 s). Every retry is reported as a warning.
-      - Other HTTP errors, such as 400, 401 or 404, are never retried.
+      - How many times to retry a read that failed to connect, timed out, or was answered with HTTP 429, 502, 503 or 504.
+        From 0 to 10.
+      - A write (a clear, a pin, a delete, a quota) is retried only when it cannot have been carried out, that is when the
+        connection was never made or the server answered 429 or 503. When a write's answer is lost, the module reads the
+        server again and applies only what is still missing, so a reference-counted pin is never added twice.
+      - Retries back off exponentially with jitter (0.5 s, 1 s, 2 s, ... at most 30 s) and honour the server's
+        C(Retry-After), in seconds or as a date. Every retry is reported as a warning.
+      - Other HTTP errors, such as 400, 401 or 404, and a 502 whose text shows the server behind the gateway refused
+        the request, are never retried.
     type: int
     default: 3
-requirements:
-  - requests (Python library, on the host the module runs on)
+  deadline:
+    description:
+      - Seconds the whole task may take, retries, waits and every answer included. More than 0 and at most 86400.
+      - A server that answers slowly, one byte at a time, is cut off at the deadline; a C(Retry-After) that would pass
+        it fails the task at once.
+    type: float
+    default: 120
 notes:
+  - The modules use only the Python standard library on the host they run on (Python 3.8 or later).
+  - HTTP(S) proxies named in E(http_proxy), E(https_proxy) and E(no_proxy) are used, except for loopback addresses.
+  - Every answer is read up to a size limit (8 MiB for most routes, more for a directory lookup of a long request);
+    a larger answer fails the task instead of filling the memory.
   - The module finds out which LMCache HTTP API generation the server speaks (G1 C(/api/*) in 0.4.1 - 0.4.4, G2 top-level
     routes in 0.4.5 - 0.5.0, G3 C(/cache/*) from 0.5.1) from its C(/openapi.json), and uses the matching routes.
   - All modules of this collection are in the action group C(lmcache.kvcache.lmcache), so C(module_defaults) can set the

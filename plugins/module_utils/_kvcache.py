@@ -3,13 +3,16 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Per-request operations (info, pin, clear, compress) on one request's KV cache, through two backends:
+"""Per-request operations (info, pin, clear, compress, prefetch) on one request's KV cache, through two backends:
 
 - TokenSequenceCache: real LMCache today. The coordinator resolves a token sequence to chunk keys
-  (/directory/lookup), pins them fleet-wide (/cache/pins, prefix-only, reference-counted) and deletes them on one
-  instance (/cache/delete, prefix-only).
+  (/directory/lookup) and pins them fleet-wide (/cache/pins, prefix-only, reference-counted). Chunks are deleted on
+  one instance either by the node itself (DELETE /cache/objects with the looked-up keys, exact range, the task's own
+  API key) or through the coordinator (/cache/delete, prefix-only, no key). Prefetch goes to the node.
 - RequestIdCache: the `lmcache kvcache` design's per-request endpoints on the node (/kvcache-info, /pin,
   /compress, /kvcache-clear), used when the server advertises them. See docs/per-request-api.md.
+
+Both take a typed Target and clients; neither knows Ansible.
 
 Private to this collection: the API may change without notice.
 """
@@ -19,23 +22,30 @@ from __future__ import annotations
 import socket
 import time
 import typing as t
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._api import CAPABILITY_ROUTES, LMCacheServer
-from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheClient, LMCacheError
-from ansible_collections.lmcache.kvcache.plugins.module_utils._module import client_for
+from ansible_collections.lmcache.kvcache.plugins.module_utils._api import (
+    CAPABILITY_ROUTES,
+    LMCacheServer,
+    read_count,
+    read_list,
+    read_string,
+)
+from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheClient, LMCacheError, LMCacheHTTPError
 from ansible_collections.lmcache.kvcache.plugins.module_utils._target import (
     CHUNK_TOKENS,
     Chunk,
-    chunk_summary,
-    ChunkRange,
+    Target,
     prefix_operations,
 )
 
 TIERS = {'l1': ('L1',), 'l2': ('L2',), 'all': ('L1', 'L2')}
 PINS_PAGE = 1000
-# The directory learns of deletes through node events: how long to wait for it to settle before reporting.
+# The directory learns of deletes and loads through node events: how long to wait for it to settle before reporting.
 DIRECTORY_SETTLE_SECONDS = 5.0
+SETTLE_POLL_SECONDS = 0.5
+# Bytes allowed per chunk-rank in a directory lookup answer (each result carries 256 token ids and its placements).
+LOOKUP_BYTES_PER_RESULT = 16 * 1024
 
 
 class Rejected(Exception):
@@ -46,51 +56,61 @@ class Rejected(Exception):
         self.reason = reason
 
 
+def _drop_token_ids(entry: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
+    """Lookup answers repeat every chunk's 256 token ids: drop them while parsing, so 1,000,000 tokens stay small."""
+    entry.pop('token_ids', None)
+    return entry
+
+
 class TokenSequenceCache:
     """A request addressed by its token sequence, through the LMCache coordinator."""
 
-    def __init__(self, coordinator: LMCacheClient, node: LMCacheServer, params: t.Mapping[str, t.Any]) -> None:
+    def __init__(self, target: Target, coordinator: t.Optional[LMCacheClient], node: LMCacheServer,
+                 node_for: t.Callable[[str], LMCacheServer]) -> None:
+        self.target = target
         self.coordinator = coordinator
         self.node = node
-        self.token_ids: t.List[int] = params['token_ids']
-        self.model_name: str = params['model_name']
-        self.world_size: int = params['world_size']
-        self.cache_salt: str = params['cache_salt']
-        self.wanted_instance: t.Optional[str] = params['instance_id']
-        # Reads report placements on this instance only (None: every instance).
-        self.scoped_instance: t.Optional[str] = self.wanted_instance
-        self.range = ChunkRange.of(params['start'], params['end'])
+        # A client for another node's URL, with the task's options (for a node-direct delete on instance_id).
+        self._node_for = node_for
+        self.token_ids: t.List[int] = target.token_ids or []
+        self.range = target.range
         complete = len(self.token_ids) // CHUNK_TOKENS
         self.last = complete - 1 if self.range.last is None else min(self.range.last, complete - 1)
+        # Reads report placements on this instance only, once scope() has been called (None: every instance).
+        self.scoped_instance: t.Optional[str] = None
         self._instances: t.Optional[t.List[t.Dict[str, t.Any]]] = None
 
     @property
     def description(self) -> str:
-        return 'the %d-token sequence of model %s (chunks %d-%d) via the coordinator %s' % (
-            len(self.token_ids), self.model_name, self.range.first, max(self.range.first, self.last),
-            self.coordinator.display_url)
+        via = ' via the coordinator %s' % self.coordinator.display_url if self.coordinator else ''
+        return 'the %d-token sequence of model %s (chunks %d-%d)%s' % (
+            len(self.token_ids), self.target.model_name, self.range.first, max(self.range.first, self.last), via)
 
-    def _body(self, chunks: int) -> t.Dict[str, t.Any]:
-        """The coordinator's request body for the prefix of `chunks` whole chunks."""
-        return dict(token_ids=self.token_ids[:chunks * CHUNK_TOKENS], model_name=self.model_name,
-                    world_size=self.world_size, cache_salt=self.cache_salt)
+    def _coordinator(self, why: str) -> LMCacheClient:
+        if self.coordinator is None:
+            raise LMCacheError('%s needs the LMCache coordinator: set coordinator_url (or LMCACHE_COORDINATOR_URL)' % why)
+        return self.coordinator
+
+    def body(self, chunks: t.Optional[int] = None) -> t.Dict[str, t.Any]:
+        """The request body for the prefix of `chunks` whole chunks (default: up to the range's last chunk)."""
+        chunks = self.last + 1 if chunks is None else chunks
+        return dict(token_ids=self.token_ids[:chunks * CHUNK_TOKENS], model_name=self.target.model_name,
+                    world_size=self.target.world_size, cache_salt=self.target.cache_salt)
+
+    def selected(self, chunks: t.Sequence[Chunk]) -> t.List[Chunk]:
+        """The chunks in the range, out of a read of the whole prefix."""
+        return [c for c in chunks if c.index >= self.range.first]
 
     # -- instances ---------------------------------------------------------------------------------------------
 
     def instances(self) -> t.List[t.Dict[str, t.Any]]:
         if self._instances is None:
-            body = self.coordinator.request('GET', '/instances').json_object()
-            self._instances = [i for i in body.get('instances', []) if isinstance(i, dict)]
+            reply = self._coordinator('finding the instance').request('GET', '/instances')
+            self._instances = [i for i in read_list(reply, reply.json_object(), 'instances') if isinstance(i, dict)]
         return self._instances
 
-    def instance_id(self, required: bool) -> t.Optional[str]:
-        """The instance meant: instance_id if given, else the one registered at the node's url."""
-        known = sorted(str(i.get('instance_id')) for i in self.instances())
-        if self.wanted_instance is not None:
-            if self.wanted_instance not in known:
-                raise LMCacheError('instance_id %r is not registered with the coordinator %s; registered: %s'
-                                   % (self.wanted_instance, self.coordinator.display_url, ', '.join(known) or 'none'))
-            return self.wanted_instance
+    def instance_at_url(self) -> t.Optional[str]:
+        """The instance registered with the coordinator at the node's url (address and port), if any."""
         node = urlsplit(self.node.client.base_url)
         addresses = {node.hostname}
         try:
@@ -100,98 +120,123 @@ class TokenSequenceCache:
         port = node.port or (443 if node.scheme == 'https' else 80)
         for instance in self.instances():
             if instance.get('ip') in addresses and instance.get('http_port') == port:
-                return instance.get('instance_id')
-        if required:
+                return str(instance.get('instance_id'))
+        return None
+
+    def instance_id(self, required: bool) -> t.Optional[str]:
+        """The instance meant: instance_id if given, else the one registered at the node's url."""
+        wanted = self.target.instance_id
+        if wanted is not None:
+            known = sorted(str(i.get('instance_id')) for i in self.instances())
+            if wanted not in known:
+                raise LMCacheError('instance_id %r is not registered with the coordinator %s; registered: %s'
+                                   % (wanted, self._coordinator('finding the instance').display_url, ', '.join(known) or 'none'))
+            return wanted
+        found = self.instance_at_url()
+        if found is None and required:
             raise LMCacheError('no instance registered with the coordinator %s serves %s; registered: %s. '
                                'Set instance_id, or url to the node meant.'
-                               % (self.coordinator.display_url, self.node.url,
+                               % (self._coordinator('finding the instance').display_url, self.node.url,
                                   ', '.join('%s (%s:%s)' % (i.get('instance_id'), i.get('ip'), i.get('http_port'))
                                             for i in self.instances()) or 'none'))
-        return None
+        return found
 
     def scope(self) -> str:
         """Narrow reads and clears to one instance: instance_id, or the node at url."""
         self.scoped_instance = self.instance_id(required=True)
         return self.scoped_instance
 
-    def require(self, capability: str) -> None:
-        if capability == 'compress':
-            raise LMCacheError(
-                '%s (LMCache %s, API %s) cannot compress a request addressed by token sequence: no LMCache release '
-                'compresses KV cache on demand, and the coordinator %s has no compress route. Servers that offer the '
-                "`lmcache kvcache` design's POST /compress take a request_id instead."
-                % (self.node.url, self.node.version or self.node.generation.releases, self.node.generation.name,
-                   self.coordinator.display_url))
-
-    def check_prefix_clear(self, tiers: t.Sequence[str]) -> None:
-        """The coordinator deletes whole prefixes: refuse when that would remove chunks before the range."""
-        if self.range.first == 0:
-            return
-        before = [c for c in self.read(first=0) if c.index < self.range.first and set(c.locations) & set(tiers)]
-        if before:
-            raise LMCacheError(
-                'the coordinator deletes a token sequence from its first chunk, so clearing chunks %d-%d on %s would '
-                'also delete chunks %s, which are before start and cached there (%s). Clear from start=0, or leave '
-                'start unset.' % (self.range.first, self.last, self.scoped_instance,
-                                  ', '.join(str(c.index) for c in before), '/'.join(sorted(tiers))))
+    def instance_node(self) -> LMCacheServer:
+        """The node of the scoped instance: the one at url, or the address it registered with the coordinator."""
+        wanted = self.target.instance_id
+        if wanted is None:
+            return self.node
+        for instance in self.instances():
+            if instance.get('instance_id') == wanted:
+                scheme = urlsplit(self.node.client.base_url).scheme
+                address = instance.get('ip')
+                host = '[%s]' % address if ':' in str(address) else address
+                url = '%s://%s:%s' % (scheme, host, instance.get('http_port'))
+                return self.node if url == self.node.client.base_url else self._node_for(url)
+        return self.node
 
     # -- reading -----------------------------------------------------------------------------------------------
 
     def _pin_counts(self) -> t.Dict[t.Tuple[t.Any, ...], int]:
+        coordinator = self._coordinator('reading pins')
         counts: t.Dict[t.Tuple[t.Any, ...], int] = {}
         offset = 0
         while True:
-            query = urlencode(dict(model_name=self.model_name, cache_salt=self.cache_salt, offset=offset, limit=PINS_PAGE))
-            body = self.coordinator.request('GET', '/cache/pins?' + query).json_object()
-            page = [p for p in body.get('pins', []) if isinstance(p, dict)]
-            for pin in page:
-                counts[_key_id(pin.get('key'))] = int(pin.get('pin_count') or 0)
+            query = urlencode(dict(model_name=self.target.model_name, cache_salt=self.target.cache_salt, offset=offset,
+                                   limit=PINS_PAGE))
+            reply = coordinator.request('GET', '/cache/pins?' + query, max_bytes=PINS_PAGE * 2048)
+            body = reply.json_object()
+            page = [p for p in read_list(reply, body, 'pins') if isinstance(p, dict)]
+            for number, pin in enumerate(page):
+                counts[_key_id(pin.get('key'))] = t.cast(int, read_count(reply, pin, 'pin_count', name='pins[%d].pin_count' % (offset + number)))
             offset += len(page)
-            if not page or offset >= int(body.get('total') or 0):
+            total = t.cast(int, read_count(reply, body, 'total'))
+            if not page or offset >= total:
                 return counts
 
-    def read(self, first: t.Optional[int] = None) -> t.List[Chunk]:
-        """The selected chunks (or all from chunk `first`) with placements and pin counts, from the coordinator.
-
-        Placements are those of the scoped instance only, once scope() has been called.
-        """
-        first = self.range.first if first is None else first
-        if self.last < first:
+    def read(self) -> t.List[Chunk]:
+        """Every chunk from 0 to the range's last, with placements (of the scoped instance only, once scope() was
+        called), the keys of each rank, and pin counts. Pins are counted over the whole prefix: plans need them."""
+        if self.last < 0:
             return []
-        reply = self.coordinator.request('POST', '/directory/lookup', json_body=self._body(self.last + 1)).json_object()
+        coordinator = self._coordinator('reading where a token sequence is cached')
+        results_expected = (self.last + 1) * self.target.world_size
+        reply = coordinator.request('POST', '/directory/lookup', json_body=self.body(), write=False,
+                                    max_bytes=1024 * 1024 + results_expected * LOOKUP_BYTES_PER_RESULT,
+                                    object_hook=_drop_token_ids)
+        results = [r for r in read_list(reply, reply.json_object(), 'results') if isinstance(r, dict)]
+        if len(results) < results_expected:
+            raise LMCacheError('POST %s: the directory answered %d chunk keys for %d chunks x world_size %d'
+                               % (reply.url, len(results), self.last + 1, self.target.world_size))
         pins = self._pin_counts()
         instance = self.scoped_instance
         chunks = []
-        results = [r for r in reply.get('results', []) if isinstance(r, dict)]
-        for index in range(first, self.last + 1):
+        for index in range(0, self.last + 1):
             # Results are chunk-major, one key per rank.
-            ranks = results[index * self.world_size:(index + 1) * self.world_size]
-            placements = sorted({(p.get('instance_id'), str(p.get('tier')).upper())
-                                 for r in ranks for p in r.get('placements', [])
+            ranks = results[index * self.target.world_size:(index + 1) * self.target.world_size]
+            placements = sorted({(str(p.get('instance_id')), str(p.get('tier')).upper())
+                                 for r in ranks for p in read_list(reply, r, 'placements', optional=True)
                                  if isinstance(p, dict) and (instance is None or p.get('instance_id') == instance)})
             chunks.append(Chunk(
                 index=index, start=index * CHUNK_TOKENS, end=(index + 1) * CHUNK_TOKENS,
                 locations=sorted({tier for _instance, tier in placements}),
                 placements=[dict(instance_id=i, tier=tier) for i, tier in placements],
                 pin_count=min((pins.get(_key_id(r.get('key')), 0) for r in ranks), default=0),
+                keys=[r.get('key') for r in ranks if isinstance(r.get('key'), dict)],
             ))
         return chunks
 
+    def read_settled(self, settled: t.Callable[[t.List[Chunk]], bool]) -> t.List[Chunk]:
+        """Read until `settled` holds or the directory has had time to learn of the change (node events)."""
+        waited = 0.0
+        while True:
+            chunks = self.read()
+            if settled(chunks) or waited >= DIRECTORY_SETTLE_SECONDS \
+                    or (self.coordinator and self.coordinator.deadline.remaining() < SETTLE_POLL_SECONDS * 4):
+                return chunks
+            time.sleep(SETTLE_POLL_SECONDS)
+            waited += SETTLE_POLL_SECONDS
+
     # -- pins --------------------------------------------------------------------------------------------------
 
-    def set_pin_counts(self, chunks: t.Sequence[Chunk], desired: t.Mapping[int, int]) -> None:
-        """Move the pin counts of `chunks` to `desired` (index -> count); chunks before them are left as they are."""
-        prefix = self.last + 1
-        current = [0] * prefix
+    def pin_operations(self, chunks: t.Sequence[Chunk], goal: t.Mapping[int, int]) -> t.List[t.Tuple[str, int]]:
+        """Prefix pins/unpins that move the counts of `chunks` (a read of the whole prefix) to `goal` (index -> count)."""
+        current = [0] * (self.last + 1)
         for chunk in chunks:
             current[chunk.index] = chunk.pin_count
-        goal = list(current)
-        for index, count in desired.items():
-            goal[index] = count
-        # Chunks before the range are not read: their counts are unknown, and the plan leaves them unchanged.
-        for operation, length in prefix_operations(current, goal):
-            method = 'POST' if operation == 'pin' else 'DELETE'
-            self.coordinator.request(method, '/cache/pins', json_body=self._body(length))
+        desired = list(current)
+        for index, count in goal.items():
+            desired[index] = count
+        return prefix_operations(current, desired)
+
+    def apply_pin_operation(self, operation: t.Tuple[str, int]) -> None:
+        kind, length = operation
+        self._coordinator('pinning').request('POST' if kind == 'pin' else 'DELETE', '/cache/pins', json_body=self.body(length))
 
     def admission(self, chunks: t.Sequence[Chunk], max_usage: float) -> None:
         """Refuse to pin while an instance holding the request's chunks is under L1 memory pressure."""
@@ -199,33 +244,63 @@ class TokenSequenceCache:
         target = self.instance_id(required=False)
         if target:
             holders.add(target)
-        usage = self.coordinator.request('GET', '/instances/usage').json_object()
-        for instance in usage.get('instances', []):
+        reply = self._coordinator('the admission check').request('GET', '/instances/usage')
+        for number, instance in enumerate(read_list(reply, reply.json_object(), 'instances')):
             if not isinstance(instance, dict) or instance.get('instance_id') not in holders:
                 continue
-            for module in instance.get('modules', []):
-                ratio = module.get('usage_ratio') if isinstance(module, dict) else None
-                if module.get('tier') == 'l1' and isinstance(ratio, (int, float)) and ratio >= max_usage:
+            for module in read_list(reply, instance, 'modules', optional=True):
+                if not isinstance(module, dict) or module.get('tier') != 'l1':
+                    continue
+                ratio = module.get('usage_ratio')
+                if ratio is None:
+                    continue
+                if not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or ratio < 0:
+                    raise LMCacheError('GET %s: cannot read instances[%d] L1 usage_ratio: %r, expected a number from 0'
+                                       % (reply.url, number, ratio))
+                if ratio >= max_usage:
                     raise Rejected('L1 memory pressure (%d%%) on %s, at or above max_usage (%d%%)'
                                    % (round(ratio * 100), instance['instance_id'], round(max_usage * 100)))
 
     # -- clear -------------------------------------------------------------------------------------------------
 
-    def clear(self, tier: str, force: bool) -> None:
-        self.coordinator.request('POST', '/cache/delete', json_body=dict(
-            self._body(self.last + 1), instance_id=self.scope(), tier=tier, force=force))
+    def node_delete_possible(self) -> bool:
+        node = self.instance_node()
+        return node.discovery.has('object_delete')
 
-    def read_settled(self, expect_gone: t.Callable[[t.List[Chunk]], bool]) -> t.List[Chunk]:
-        """Read until `expect_gone` holds or the directory has had time to learn of the change."""
-        deadline = time.monotonic() + DIRECTORY_SETTLE_SECONDS
-        while True:
-            chunks = self.read()
-            if expect_gone(chunks) or time.monotonic() >= deadline:
-                return chunks
-            time.sleep(0.5)
+    def delete_via_node(self, chunks: t.Sequence[Chunk], tier: str, force: bool) -> None:
+        """Delete exactly these chunks' keys on the instance's node, with the task's own API key."""
+        keys = [key for c in chunks for key in c.keys]
+        if keys:
+            self.instance_node().delete_objects(keys, tier, force)
 
-    def compress(self, method: str) -> None:
-        self.require('compress')
+    def delete_via_coordinator(self, tier: str, force: bool) -> None:
+        coordinator = self._coordinator('a targeted clear')
+        try:
+            coordinator.request('POST', '/cache/delete', json_body=dict(self.body(), instance_id=self.scope(), tier=tier,
+                                                                         force=force))
+        except LMCacheHTTPError as exc:
+            if exc.status == 502 and '401' in exc.server_text:
+                raise LMCacheError('%s. The node needs an API key, which the coordinator cannot send: delete on the node '
+                                   'itself (delete_via: node, with api_key)' % exc)
+            raise
+
+    # -- prefetch ----------------------------------------------------------------------------------------------
+
+    def submit_prefetch(self, node: LMCacheServer) -> t.Dict[str, t.Any]:
+        path = node.require('prefetch', 'prefetch from L2 into L1')
+        reply = node.client.request('POST', path, json_body=dict(self.body(), source_tier='l2', target_tier='l1'))
+        body = reply.json_object()
+        return dict(request_id=read_string(reply, body, 'request_id', optional=True),
+                    status=read_string(reply, body, 'status'),
+                    chunks=read_count(reply, body, 'chunks', optional=True))
+
+    @staticmethod
+    def prefetch_state(node: LMCacheServer, request_id: str) -> t.Dict[str, t.Any]:
+        reply = node.client.request('GET', '/cache/prefetches/%s' % quote(request_id, safe=''))
+        body = reply.json_object()
+        return dict(status=read_string(reply, body, 'status'),
+                    found_keys=read_count(reply, body, 'found_keys', optional=True),
+                    total_keys=read_count(reply, body, 'total_keys', optional=True))
 
 
 def _key_id(key: t.Any) -> t.Tuple[t.Any, ...]:
@@ -237,11 +312,10 @@ def _key_id(key: t.Any) -> t.Tuple[t.Any, ...]:
 class RequestIdCache:
     """A request addressed by request id, through the design's per-request endpoints on the node."""
 
-    def __init__(self, node: LMCacheServer, params: t.Mapping[str, t.Any]) -> None:
+    def __init__(self, target: Target, node: LMCacheServer) -> None:
+        self.target = target
         self.node = node
-        self.request_id: str = params['request_id']
-        self.start: t.Optional[int] = params['start']
-        self.end: t.Optional[int] = params['end']
+        self.request_id = t.cast(str, target.request_id)
 
     @property
     def description(self) -> str:
@@ -252,18 +326,17 @@ class RequestIdCache:
         if path:
             return path
         raise LMCacheError(
-            '%s (LMCache %s, API %s) has no per-request endpoint %s: no LMCache release offers the `lmcache kvcache` '
-            "design's request-id API yet (see docs/per-request-api.md). Address the request by token_ids and "
-            'model_name through the coordinator instead.'
-            % (self.node.url, self.node.version or self.node.generation.releases, self.node.generation.name,
-               ' or '.join(CAPABILITY_ROUTES[capability])))
+            '%s has no per-request endpoint %s: no LMCache release offers the `lmcache kvcache` design\'s request-id '
+            'API yet (see docs/per-request-api.md). Address the request by token_ids and model_name through the '
+            'coordinator instead.'
+            % (self.node.describe(), ' or '.join('%s %s' % (m.upper(), p) for m, p in CAPABILITY_ROUTES[capability])))
 
     def _body(self, **extra: t.Any) -> t.Dict[str, t.Any]:
         body: t.Dict[str, t.Any] = dict(request_id=self.request_id, **extra)
-        if self.start is not None:
-            body['start'] = self.start
-        if self.end is not None:
-            body['end'] = self.end
+        if self.target.start is not None:
+            body['start'] = self.target.start
+        if self.target.end is not None:
+            body['end'] = self.target.end
         return body
 
     def read(self) -> t.List[Chunk]:
@@ -272,12 +345,21 @@ class RequestIdCache:
             # An unknown request is simply not cached.
             return []
         chunks = []
-        for entry in reply.json_object().get('chunks', []):
+        entries = read_list(reply, reply.json_object(), 'chunks')
+        for number, entry in enumerate(entries):
+            where = 'chunks[%d].' % number
+            if not isinstance(entry, dict):
+                raise LMCacheError('GET %s: cannot read chunks[%d]: %r, expected an object' % (reply.url, number, entry))
+            pinned = entry.get('pinned')
+            pin_count = read_count(reply, entry, 'pin_count', optional=True, name=where + 'pin_count')
             chunks.append(Chunk(
-                index=int(entry['index']), start=int(entry['start']), end=int(entry['end']),
-                locations=sorted(str(tier) for tier in entry.get('locations', [])),
-                pin_count=int(entry.get('pin_count', 1 if entry.get('pinned') else 0)),
-                compression=entry.get('compression'), size_bytes=entry.get('size_bytes'),
+                index=t.cast(int, read_count(reply, entry, 'index', name=where + 'index')),
+                start=t.cast(int, read_count(reply, entry, 'start', name=where + 'start')),
+                end=t.cast(int, read_count(reply, entry, 'end', name=where + 'end')),
+                locations=sorted(str(tier) for tier in read_list(reply, entry, 'locations', optional=True, name=where + 'locations')),
+                pin_count=pin_count if pin_count is not None else (1 if pinned is True else 0),
+                compression=read_string(reply, entry, 'compression', optional=True, name=where + 'compression'),
+                size_bytes=read_count(reply, entry, 'size_bytes', optional=True, name=where + 'size_bytes'),
             ))
         return chunks
 
@@ -288,48 +370,13 @@ class RequestIdCache:
             raise Rejected(str(answer.get('reason') or answer.get('detail') or 'rejected by the server'))
         return answer
 
-    def set_pin_counts(self, chunks: t.Sequence[Chunk], desired: t.Mapping[int, int]) -> None:
+    def set_pinned(self, pinned: bool) -> None:
         # The design's pins are a flag per chunk: pin or unpin the selected range as a whole.
-        pin = any(count > 0 for count in desired.values())
-        self._write('POST' if pin else 'DELETE', 'pin', self._body())
-
-    def admission(self, chunks: t.Sequence[Chunk], max_usage: float) -> None:
-        """The design's server decides itself and answers REJECTED with its reason."""
-
-    def scope(self) -> str:
-        return self.node.url
-
-    def require(self, capability: str) -> None:
-        self.route(capability)
-
-    def check_prefix_clear(self, tiers: t.Sequence[str]) -> None:
-        """The design's clear takes the range itself."""
+        self._write('POST' if pinned else 'DELETE', 'pin', self._body())
 
     def clear(self, tier: str, force: bool) -> None:
         self._write('POST', 'kvcache_clear', self._body(tier=tier, force=force))
 
-    def read_settled(self, expect_gone: t.Callable[[t.List[Chunk]], bool]) -> t.List[Chunk]:
-        return self.read()
-
     def compress(self, method: str) -> None:
         self._write('POST', 'compress', self._body(method=method))
 
-
-def open_request_cache(module: t.Any, node: LMCacheServer) -> t.Union[TokenSequenceCache, RequestIdCache]:
-    """The backend for the module's target options; nothing is sent yet."""
-    params = module.params
-    if params['request_id'] is not None:
-        return RequestIdCache(node, params)
-    return TokenSequenceCache(client_for(module, params['coordinator_url']), node, params)
-
-
-def chunk_report(cache: t.Union[TokenSequenceCache, RequestIdCache], chunks: t.Sequence[Chunk]) -> t.Dict[str, t.Any]:
-    """The result fields every per-request module returns about the request's chunks."""
-    return dict(target=cache.description, chunks=[c.as_dict() for c in chunks], **chunk_summary(chunks))
-
-
-def chunk_diff(before: t.Sequence[Chunk], after: t.Sequence[Chunk], fields: t.Sequence[str]) -> t.Dict[str, t.Any]:
-    """Before/after of the given chunk fields, per chunk, as Ansible's diff shows them."""
-    def view(chunks: t.Sequence[Chunk]) -> t.Dict[str, t.Any]:
-        return {'%d:%d' % (c.start, c.end): {f: c.as_dict()[f] for f in fields} for c in chunks}
-    return dict(before=view(before), after=view(after))

@@ -10,14 +10,19 @@ Private to this collection: the API may change without notice.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import typing as t
-from dataclasses import dataclass, field
 
 from ansible.module_utils.basic import env_fallback
 
 CHUNK_TOKENS = 256
 MAX_TOKENS = 1000000
+# Token ids are vocabulary indices; engines hold them as 32-bit integers.
+MAX_TOKEN_ID = 2 ** 31 - 1
+# A token file larger than this is not a token file (1,000,000 ids as text are about 8 MB).
+MAX_TOKEN_FILE_BYTES = 64 * 1024 * 1024
 # Printable ASCII without spaces, like the ids inference engines hand out ("req-abc-123", "cmpl-8f2...").
 REQUEST_ID_PATTERN = re.compile(r'^[\x21-\x7e]{1,256}$')
 
@@ -26,6 +31,7 @@ TARGET_ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
     request_id=dict(type='str'),
     # Token ids are prompt content, but masking them (no_log) would mask every number in the output.
     token_ids=dict(type='list', elements='int', no_log=False),
+    token_ids_file=dict(type='path'),
     model_name=dict(type='str'),
     world_size=dict(type='int', default=1),
     cache_salt=dict(type='str', default='', no_log=False),
@@ -34,52 +40,119 @@ TARGET_ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
     start=dict(type='int'),
     end=dict(type='int'),
 )
-TARGET_MUTUALLY_EXCLUSIVE = [('request_id', 'token_ids')]
-TARGET_REQUIRED_ONE_OF = [('request_id', 'token_ids')]
-TARGET_REQUIRED_BY = dict(token_ids=('model_name', 'coordinator_url'))
+TARGET_MUTUALLY_EXCLUSIVE = [('request_id', 'token_ids', 'token_ids_file')]
+TARGET_REQUIRED_ONE_OF = [('request_id', 'token_ids', 'token_ids_file')]
+TARGET_REQUIRED_BY = dict(token_ids=('model_name',), token_ids_file=('model_name',))
 
 
-def target_problems(params: t.Mapping[str, t.Any]) -> t.List[str]:
-    """Everything wrong with the target options, found before any request is sent."""
-    problems = []
-    request_id, token_ids = params.get('request_id'), params.get('token_ids')
-    if request_id is not None and not REQUEST_ID_PATTERN.match(request_id):
-        problems.append('request_id must be 1 to 256 printable characters without spaces, got %r'
-                        % (request_id if len(request_id) <= 60 else request_id[:60] + '...'))
-    if token_ids is not None:
-        if not token_ids:
-            problems.append('token_ids must not be empty')
-        if len(token_ids) > MAX_TOKENS:
-            problems.append('token_ids has %d tokens; LMCache addresses at most %d' % (len(token_ids), MAX_TOKENS))
-        negative = [token for token in token_ids if token < 0]
-        if negative:
-            problems.append('token_ids must be 0 or more; got %s' % ', '.join(str(n) for n in negative[:5]))
-    if params.get('world_size') is not None and params['world_size'] < 1:
-        problems.append('world_size must be 1 or more, got %d' % params['world_size'])
-    if '/' in (params.get('cache_salt') or ''):
-        problems.append("cache_salt must not contain '/', got %r" % params['cache_salt'])
-    if params.get('model_name') is not None and not params['model_name'].strip():
-        problems.append('model_name must not be empty')
-    start, end = params.get('start'), params.get('end')
-    if start is not None and start < 0:
-        problems.append('start must be 0 or more, got %d' % start)
-    if end is not None and end < 1:
-        problems.append('end must be 1 or more, got %d' % end)
-    if start is not None and end is not None and start >= end:
-        problems.append('start must be less than end, got start=%d end=%d' % (start, end))
-    if token_ids and end is not None and end > len(token_ids):
-        problems.append('end=%d is past the end of token_ids (%d tokens)' % (end, len(token_ids)))
-    if token_ids and start is not None and start >= len(token_ids):
-        problems.append('start=%d is past the end of token_ids (%d tokens)' % (start, len(token_ids)))
-    return problems
+class Target:
+    """Which request, and which part of it, an operation acts on."""
+
+    def __init__(self, request_id: t.Optional[str] = None, token_ids: t.Optional[t.List[int]] = None,
+                 model_name: t.Optional[str] = None, world_size: int = 1, cache_salt: str = '',
+                 coordinator_url: t.Optional[str] = None, instance_id: t.Optional[str] = None,
+                 start: t.Optional[int] = None, end: t.Optional[int] = None) -> None:
+        self.request_id = request_id
+        self.token_ids = token_ids
+        self.model_name = model_name
+        self.world_size = world_size
+        self.cache_salt = cache_salt
+        self.coordinator_url = coordinator_url
+        self.instance_id = instance_id
+        self.start = start
+        self.end = end
+
+    @classmethod
+    def from_params(cls, params: t.Mapping[str, t.Any]) -> t.Optional['Target']:
+        """The target the options name (token_ids_file read here), or None when they name none."""
+        token_ids = params.get('token_ids')
+        if params.get('token_ids_file'):
+            token_ids = read_token_file(params['token_ids_file'])
+        if params.get('request_id') is None and token_ids is None:
+            return None
+        return cls(request_id=params.get('request_id'), token_ids=token_ids, model_name=params.get('model_name'),
+                   world_size=params.get('world_size') or 1, cache_salt=params.get('cache_salt') or '',
+                   coordinator_url=params.get('coordinator_url'), instance_id=params.get('instance_id'),
+                   start=params.get('start'), end=params.get('end'))
+
+    @property
+    def by_tokens(self) -> bool:
+        return self.token_ids is not None
+
+    @property
+    def range(self) -> 'ChunkRange':
+        return ChunkRange.of(self.start, self.end)
+
+    def problems(self) -> t.List[str]:
+        """Everything wrong with the target, found before any request is sent."""
+        problems = []
+        if self.request_id is not None and not REQUEST_ID_PATTERN.match(self.request_id):
+            problems.append('request_id must be 1 to 256 printable characters without spaces, got %r'
+                            % (self.request_id if len(self.request_id) <= 60 else self.request_id[:60] + '...'))
+        token_ids = self.token_ids
+        if token_ids is not None:
+            if not token_ids:
+                problems.append('token_ids must not be empty')
+            if len(token_ids) > MAX_TOKENS:
+                problems.append('token_ids has %d tokens; LMCache addresses at most %d' % (len(token_ids), MAX_TOKENS))
+            bad = [token for token in token_ids if not 0 <= token <= MAX_TOKEN_ID]
+            if bad:
+                problems.append('token_ids must be vocabulary indices from 0 to %d; got %s'
+                                % (MAX_TOKEN_ID, ', '.join(str(n) for n in bad[:5])))
+            if not self.model_name or not self.model_name.strip():
+                problems.append('model_name must not be empty')
+        if self.world_size < 1 or self.world_size > 4096:
+            problems.append('world_size must be from 1 to 4096, got %d' % self.world_size)
+        if '/' in self.cache_salt:
+            problems.append("cache_salt must not contain '/', got %r" % self.cache_salt)
+        start, end = self.start, self.end
+        if start is not None and start < 0:
+            problems.append('start must be 0 or more, got %d' % start)
+        if end is not None and end < 1:
+            problems.append('end must be 1 or more, got %d' % end)
+        if start is not None and end is not None and start >= end:
+            problems.append('start must be less than end, got start=%d end=%d' % (start, end))
+        if token_ids and end is not None and end > len(token_ids):
+            problems.append('end=%d is past the end of token_ids (%d tokens)' % (end, len(token_ids)))
+        if token_ids and start is not None and start >= len(token_ids):
+            problems.append('start=%d is past the end of token_ids (%d tokens)' % (start, len(token_ids)))
+        return problems
 
 
-@dataclass(frozen=True)
+class TokenFileError(ValueError):
+    pass
+
+
+def read_token_file(path: str) -> t.List[int]:
+    """Token ids from a file on the host running the task: a JSON list, or integers separated by spaces, commas or lines."""
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_TOKEN_FILE_BYTES:
+            raise TokenFileError('token_ids_file %s is %d bytes, more than a token file can be (%d)' % (path, size, MAX_TOKEN_FILE_BYTES))
+        with open(path, 'rb') as handle:
+            text = handle.read().decode('utf-8')
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TokenFileError('token_ids_file %s cannot be read: %s' % (path, getattr(exc, 'strerror', None) or exc))
+    stripped = text.strip()
+    try:
+        if stripped.startswith('['):
+            tokens = json.loads(stripped)
+            if not isinstance(tokens, list) or not all(isinstance(n, int) and not isinstance(n, bool) for n in tokens):
+                raise ValueError('not a list of integers')
+        else:
+            tokens = [int(word) for word in stripped.replace(',', ' ').split()]
+    except ValueError as exc:
+        raise TokenFileError('token_ids_file %s does not hold token ids (a JSON list of integers, or integers separated '
+                             'by spaces, commas or lines): %s' % (path, str(exc)[:120]))
+    return tokens
+
+
 class ChunkRange:
     """The chunks a token range [start, end) touches: first .. last, both included."""
 
-    first: int
-    last: t.Optional[int]  # None: to the end of the request
+    def __init__(self, first: int, last: t.Optional[int]) -> None:
+        self.first = first
+        self.last = last  # None: to the end of the request
 
     @classmethod
     def of(cls, start: t.Optional[int], end: t.Optional[int], chunk_tokens: int = CHUNK_TOKENS) -> 'ChunkRange':
@@ -90,20 +163,31 @@ class ChunkRange:
     def __contains__(self, index: object) -> bool:
         return isinstance(index, int) and index >= self.first and (self.last is None or index <= self.last)
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ChunkRange) and (self.first, self.last) == (other.first, other.last)
 
-@dataclass
+    def __repr__(self) -> str:
+        return 'ChunkRange(%r, %r)' % (self.first, self.last)
+
+
 class Chunk:
     """One chunk of a request's KV cache as the modules report it."""
 
-    index: int
-    start: int
-    end: int
-    # Tiers holding it ('L1', 'L2'), and where the coordinator knows it, which instance holds which.
-    locations: t.List[str] = field(default_factory=list)
-    placements: t.List[t.Dict[str, str]] = field(default_factory=list)
-    pin_count: int = 0
-    compression: t.Optional[str] = None
-    size_bytes: t.Optional[int] = None
+    def __init__(self, index: int, start: int, end: int, locations: t.Optional[t.List[str]] = None,
+                 placements: t.Optional[t.List[t.Dict[str, t.Any]]] = None, pin_count: int = 0,
+                 compression: t.Optional[str] = None, size_bytes: t.Optional[int] = None,
+                 keys: t.Optional[t.List[t.Dict[str, t.Any]]] = None) -> None:
+        self.index = index
+        self.start = start
+        self.end = end
+        # Tiers holding it ('L1', 'L2'), and where the coordinator knows it, which instance holds which.
+        self.locations = locations or []
+        self.placements = placements or []
+        self.pin_count = pin_count
+        self.compression = compression
+        self.size_bytes = size_bytes
+        # The coordinator's object keys of the chunk, one per rank (for node-direct deletes); not reported.
+        self.keys = keys or []
 
     @property
     def cached(self) -> bool:
@@ -112,6 +196,13 @@ class Chunk:
     @property
     def pinned(self) -> bool:
         return self.pin_count > 0
+
+    def copy(self, **changes: t.Any) -> 'Chunk':
+        fields = dict(index=self.index, start=self.start, end=self.end, locations=list(self.locations),
+                      placements=[dict(p) for p in self.placements], pin_count=self.pin_count,
+                      compression=self.compression, size_bytes=self.size_bytes, keys=self.keys)
+        fields.update(changes)
+        return Chunk(**fields)
 
     def as_dict(self) -> t.Dict[str, t.Any]:
         return dict(index=self.index, start=self.start, end=self.end, locations=self.locations,

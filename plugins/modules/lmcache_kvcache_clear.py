@@ -15,15 +15,22 @@ description:
   - Clears the KV objects held in an LMCache server's L1 (CPU memory) cache, on every LMCache API generation
     (C(POST /api/clear-cache) on G1, C(POST /clear-cache) on G2, C(POST /cache/clear) on G3).
   - Reads the server's status before and after, and reports how many objects and bytes were freed.
-    The task reports a change only when L1 held objects before; clearing an empty cache sends no clear at all.
+    The task reports a change when L1 held objects and the clear was sent; clearing an empty cache sends no clear at all.
+  - The server does not say how many objects it removed. RV(objects_cleared) is what L1 held just before the clear, less
+    the objects in-flight requests held locked when the clear is not forced (they stay). Objects stored while the clear
+    runs show in RV(after), not as a smaller RV(objects_cleared). Several tasks clearing one server at once may each
+    report the same objects.
   - L2 data (for example an C(fs) adapter's files) is not touched by an instance-wide clear.
   - B(Targeted clear.) With O(token_ids) (or O(request_id)), only that request's chunks in the range O(start) to
     O(end) are deleted, from the tiers O(tier) of one instance (O(instance_id), or the node at O(url)), through the
-    LMCache coordinator's C(/cache/delete). Chunks pinned in L2 are skipped unless O(force=true).
-    C(changed) comes from the coordinator's placements before and after, never from its counters (they count keys
-    submitted, not removed).
-  - The coordinator deletes a token sequence from its first chunk. A targeted clear with O(start) after the first chunk
-    is refused when chunks before O(start) are cached on that instance, rather than deleting them too.
+    node itself (C(DELETE /cache/objects) with the chunk keys the coordinator's directory gives) or through the LMCache
+    coordinator (C(/cache/delete)), see O(delete_via). Pinned chunks are skipped unless O(force=true), except by
+    O(tier=l1): pins protect L2 copies only.
+    C(changed) comes from the coordinator's placements before and after, never from the servers' counters (they count
+    keys submitted, not removed).
+  - The coordinator deletes a token sequence from its first chunk. Through it, a targeted clear with O(start) after the
+    first chunk is refused when chunks before O(start) are cached on that instance, rather than deleting them too. On the
+    node itself, exactly the chunks of the range are deleted.
 author:
   - LMCache maintainers (@LMCache)
 options:
@@ -43,6 +50,18 @@ options:
     type: str
     choices: [l1, l2, all]
     default: l1
+  delete_via:
+    description:
+      - How a targeted clear by token sequence deletes the chunks.
+      - V(node) deletes exactly the range's chunk keys on the node itself (C(DELETE /cache/objects), LMCache 0.5.1 and
+        later), with this task's API key. The node must be reachable: O(url), or the address O(instance_id) registered.
+      - V(coordinator) asks the coordinator (C(POST /cache/delete)), which deletes from the first chunk and cannot send
+        an API key: a node started with API keys refuses it (the coordinator answers HTTP 502).
+      - V(auto) deletes on the node when the task talks to it (the instance is the one at O(url)) or an API key is set,
+        and the node offers the route; otherwise through the coordinator.
+    type: str
+    choices: [auto, node, coordinator]
+    default: auto
 extends_documentation_fragment:
   - lmcache.kvcache.connection
   - lmcache.kvcache.target
@@ -62,17 +81,13 @@ seealso:
 '''
 
 EXAMPLES = r'''
-- name: Clear the LMCache L1 cache on every GPU host, one host at a time
-  hosts: gpu
-  serial: 1
-  tasks:
-    - name: Clear L1
-      lmcache.kvcache.lmcache_kvcache_clear:
-      register: cleared
+- name: Clear the LMCache L1 cache of this GPU host
+  lmcache.kvcache.lmcache_kvcache_clear:
+  register: cleared
 
-    - name: Show what was freed
-      ansible.builtin.debug:
-        msg: "{{ cleared.msg }}"
+- name: Show what was freed
+  ansible.builtin.debug:
+    msg: "{{ cleared.msg }}"
 
 - name: Force a clear even of objects that in-flight requests use, on a server with an API key
   lmcache.kvcache.lmcache_kvcache_clear:
@@ -101,25 +116,30 @@ EXAMPLES = r'''
 
 RETURN = r'''
 url:
-  description: The server's URL, without any credentials.
+  description: The node's URL, without any credentials.
   returned: always
   type: str
   sample: http://127.0.0.1:8080
 status:
-  description: HTTP status of the last answer from the server.
+  description: HTTP status of the task's last request; V(null) when it got no answer (for example, connection refused).
   returned: always
   type: int
   sample: 200
 api_generation:
-  description: The server's HTTP API generation, V(G1), V(G2) or V(G3).
-  returned: success
+  description: The node's HTTP API generation, V(G1), V(G2) or V(G3); V(null) if the task failed before finding it out.
+  returned: always
   type: str
   sample: G3
 version:
-  description: The server's version as it reports it; V(null) for G1 servers, which do not report one.
-  returned: success
+  description: The node's version as it reports it; V(null) for G1 servers, which do not report one, or if not read.
+  returned: always
   type: str
   sample: 0.5.6-g3e11e108
+coordinator_url:
+  description: In a targeted clear by token sequence, the coordinator's URL, without any credentials.
+  returned: when a request was targeted by token sequence
+  type: str
+  sample: http://127.0.0.1:9300
 tier:
   description: The tier(s) cleared, V(l1), V(l2) or V(all).
   returned: success
@@ -135,6 +155,11 @@ instance:
   returned: when a request was targeted
   type: str
   sample: node-a
+delete_via:
+  description: In a targeted clear, how the chunks were deleted, V(node) or V(coordinator) (see O(delete_via)).
+  returned: when a request was targeted
+  type: str
+  sample: node
 chunks_changed:
   description: In a targeted clear, indexes of the chunks removed from at least one tier (in check mode, that would be).
   returned: when a request was targeted
@@ -142,10 +167,69 @@ chunks_changed:
   elements: int
   sample: [0, 1]
 chunks:
-  description: In a targeted clear, the request's chunks on the instance afterwards; see M(lmcache.kvcache.lmcache_kvcache_info).
+  description: In a targeted clear, the request's chunks in the range on the instance afterwards (in check mode, as they would be).
   returned: when a request was targeted
   type: list
   elements: dict
+  contains:
+    index:
+      description: Chunk number in the request, from 0.
+      type: int
+      sample: 0
+    start:
+      description: First token of the chunk.
+      type: int
+      sample: 0
+    end:
+      description: Token after the last one of the chunk.
+      type: int
+      sample: 256
+    locations:
+      description: Tiers of the instance holding the chunk, V(L1) and/or V(L2); empty when it holds none.
+      type: list
+      elements: str
+      sample: [L2]
+    placements:
+      description: Which instance holds the chunk in which tier.
+      type: list
+      elements: dict
+      sample: [{instance_id: node-a, tier: L2}]
+    pinned:
+      description: Whether the chunk is pinned.
+      type: bool
+      sample: false
+    pin_count:
+      description: How many pins the chunk holds.
+      type: int
+      sample: 0
+    compression:
+      description: Compression method of the stored chunk, where the server reports it.
+      type: str
+      sample: null
+    size_bytes:
+      description: Stored size of the chunk, where the server reports it.
+      type: int
+      sample: null
+total_chunks:
+  description: In a targeted clear, chunks in the range.
+  returned: when a request was targeted
+  type: int
+  sample: 2
+cached_chunks:
+  description: In a targeted clear, chunks in the range the instance still holds in some tier.
+  returned: when a request was targeted
+  type: int
+  sample: 0
+cached_tokens:
+  description: In a targeted clear, tokens covered by those chunks.
+  returned: when a request was targeted
+  type: int
+  sample: 0
+pinned_chunks:
+  description: In a targeted clear, chunks in the range that are pinned.
+  returned: when a request was targeted
+  type: int
+  sample: 0
 forced:
   description:
     - Whether the clear dropped (or in check mode, would drop) objects in use too. V(true) when O(force=true), and
@@ -154,7 +238,7 @@ forced:
   type: bool
   sample: false
 before:
-  description: L1 contents before an instance-wide clear.
+  description: L1 contents just before an instance-wide clear.
   returned: success, instance-wide
   type: dict
   contains:
@@ -166,8 +250,11 @@ before:
       description: Bytes of L1 in use.
       type: int
       sample: 16777216
+  sample: {objects: 4, bytes_used: 16777216}
 after:
-  description: L1 contents after an instance-wide clear, as the server reports them; in check mode, what they would be.
+  description:
+    - L1 contents after an instance-wide clear, as the server reports them; in check mode, what they would be.
+    - On a serving node this includes objects stored since the clear.
   returned: success, instance-wide
   type: dict
   contains:
@@ -179,131 +266,33 @@ after:
       description: Bytes of L1 in use.
       type: int
       sample: 0
+  sample: {objects: 0, bytes_used: 0}
 objects_cleared:
-  description: Objects removed from L1 by an instance-wide clear (in check mode, that would be removed).
+  description:
+    - Objects an instance-wide clear removed (in check mode, would remove), as far as the server's counts tell, see the
+      description above.
   returned: success, instance-wide
   type: int
   sample: 4
 bytes_cleared:
-  description: Bytes of L1 freed by an instance-wide clear (in check mode, that would be freed).
+  description: Bytes of L1 those objects held.
   returned: success, instance-wide
   type: int
   sample: 16777216
 msg:
-  description: What was done, in a sentence.
+  description: What was done, in a sentence; on failure, the method, URL, HTTP status and the server's own error text.
   returned: always
   type: str
   sample: Cleared 4 objects (16.00 MB) from L1 of http://127.0.0.1:8080 (LMCache 0.5.6-g3e11e108, API G3).
 '''
 
-import copy
-
-from ansible.module_utils.common.text.formatters import bytes_to_human
-
-from ansible_collections.lmcache.kvcache.plugins.module_utils._kvcache import (
-    TIERS,
-    chunk_diff,
-    chunk_report,
-    open_request_cache,
-)
-from ansible_collections.lmcache.kvcache.plugins.module_utils._module import run_module
-
-
-def _counts(usage):
-    return dict(objects=usage.objects, bytes_used=usage.bytes_used)
-
-
-def run(module, server):
-    if module.params['request_id'] is not None or module.params['token_ids'] is not None:
-        return run_targeted(module, server)
-    if module.params['tier'] != 'l1':
-        module.fail_json(msg='an instance-wide clear supports only tier=l1 (LMCache clears L1 only); '
-                             'tier=%s needs a targeted clear (token_ids or request_id)' % module.params['tier'])
-    return run_instance_wide(module, server)
-
-
-def run_targeted(module, server):
-    tier, force = module.params['tier'], module.params['force']
-    tiers = TIERS[tier]
-    cache = open_request_cache(module, server)
-    cache.require('kvcache_clear')
-    instance = cache.scope()
-    before = cache.read()
-    held = [c for c in before if set(c.locations) & set(tiers)]
-    if held:
-        cache.check_prefix_clear(tiers)
-    if held and not module.check_mode:
-        cache.clear(tier, force)
-        after = cache.read_settled(lambda chunks: not any(set(c.locations) & set(tiers) for c in chunks))
-    else:
-        after = copy.deepcopy(before)
-        for chunk in after:
-            chunk.locations = [location for location in chunk.locations if location not in tiers]
-            chunk.placements = [p for p in chunk.placements if p['tier'] not in tiers]
-    after_locations = dict((c.index, set(c.locations)) for c in after)
-    removed = [c.index for c in before if set(c.locations) - after_locations.get(c.index, set())]
-    remaining = [a.index for a in after if set(a.locations) & set(tiers)]
-    if remaining and not module.check_mode:
-        module.warn('chunks %s of %s are still in %s on %s (pinned or in use; force=true deletes them too)'
-                    % (', '.join(map(str, remaining)), cache.description, '/'.join(tiers), instance))
-    result = dict(chunk_report(cache, after), url=server.url, tier=tier, instance=instance, changed=bool(removed),
-                  chunks_changed=removed)
-    if removed:
-        result['msg'] = '%s %d chunks (%s) of %s from %s on %s.' % (
-            'Would delete' if module.check_mode else 'Deleted', len(removed), ', '.join(map(str, removed)),
-            cache.description, '/'.join(tiers), instance)
-    else:
-        result['msg'] = 'Nothing to delete: no chunk of %s is in %s on %s.' % (cache.description, '/'.join(tiers), instance)
-    if module._diff:
-        result['diff'] = chunk_diff(before, after, ('locations',))
-    return result
-
-
-def run_instance_wide(module, server):
-    force = module.params['force']
-    before = server.status().l1
-    forced = force or not server.force_honoured
-    if module.check_mode or before.objects == 0:
-        after = dict(objects=0, bytes_used=0) if before.objects else _counts(before)
-    else:
-        server.clear_l1(force)
-        after = _counts(server.status().l1)
-        if after['objects']:
-            module.warn('%d object(s) still in L1 after the clear (in use by in-flight requests, or stored since)%s'
-                        % (after['objects'], '' if forced else '; force=true drops objects in use too'))
-    objects_cleared = max(0, before.objects - after['objects'])
-    bytes_cleared = max(0, before.bytes_used - after['bytes_used'])
-    where = 'L1 of %s (LMCache %s, API %s)' % (server.url, server.version or server.generation.releases, server.generation.name)
-    if not before.objects:
-        msg = '%s is already empty.' % where
-    else:
-        msg = '%s %d objects (%s) from %s.' % ('Would clear' if module.check_mode else 'Cleared', objects_cleared,
-                                               bytes_to_human(bytes_cleared), where)
-    if before.objects and forced and not force:
-        msg += ' This server always force-clears: objects in use by in-flight requests are dropped too.'
-    result = dict(
-        server.facts(),
-        changed=objects_cleared > 0,
-        tier='l1',
-        forced=forced,
-        before=_counts(before),
-        after=after,
-        objects_cleared=objects_cleared,
-        bytes_cleared=bytes_cleared,
-        msg=msg,
-    )
-    if module._diff:
-        result['diff'] = dict(before=dict(l1=_counts(before)), after=dict(l1=after))
-    return result
+from ansible_collections.lmcache.kvcache.plugins.module_utils._module import run
+from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_node import ClearInstance
+from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_request import ClearRequest
 
 
 def main():
-    run_module(
-        dict(
-            force=dict(type='bool', default=False),
-            tier=dict(type='str', default='l1', choices=['l1', 'l2', 'all']),
-        ),
-        run, supports_check_mode=True, target='optional')
+    run(ClearInstance, for_request=ClearRequest)
 
 
 if __name__ == '__main__':

@@ -67,10 +67,28 @@ url:
   type: str
   sample: http://127.0.0.1:8080
 status:
-  description: HTTP status of the last answer from the node, or of the failed request on failure.
+  description: HTTP status of the task's last request (to the node or the coordinator); V(null) when it got no answer.
   returned: always
   type: int
   sample: 200
+api_generation:
+  description:
+    - The HTTP API generation of the node at O(url), V(G1), V(G2) or V(G3).
+    - V(null) when the task did not contact the node, as for a request addressed by token sequence, which goes through
+      the coordinator only.
+  returned: always
+  type: str
+  sample: G3
+version:
+  description: The version of the node at O(url) as it reports it; V(null) when not contacted, or for G1 servers.
+  returned: always
+  type: str
+  sample: 0.5.6-g3e11e108
+coordinator_url:
+  description: The coordinator's URL, without any credentials.
+  returned: when the request is addressed by token sequence
+  type: str
+  sample: http://127.0.0.1:9300
 target:
   description: The request, as the module addressed it.
   returned: success
@@ -104,6 +122,45 @@ chunks:
   returned: success
   type: list
   elements: dict
+  contains:
+    index:
+      description: Chunk number in the request, from 0.
+      type: int
+      sample: 0
+    start:
+      description: First token of the chunk.
+      type: int
+      sample: 0
+    end:
+      description: Token after the last one of the chunk.
+      type: int
+      sample: 256
+    locations:
+      description: Tiers holding the chunk, V(L1) and/or V(L2); empty when it is not cached.
+      type: list
+      elements: str
+      sample: [L1, L2]
+    placements:
+      description: Which instance holds the chunk in which tier, where the coordinator knows it.
+      type: list
+      elements: dict
+      sample: [{instance_id: node-a, tier: L1}, {instance_id: node-a, tier: L2}]
+    pinned:
+      description: Whether the chunk is pinned.
+      type: bool
+      sample: true
+    pin_count:
+      description: How many pins the chunk holds (the coordinator counts pins; each unpin removes one).
+      type: int
+      sample: 1
+    compression:
+      description: Compression method of the stored chunk; V(null) when uncompressed or unknown.
+      type: str
+      sample: null
+    size_bytes:
+      description: Stored size of the chunk where the server reports it, else V(null).
+      type: int
+      sample: 4194304
 total_chunks:
   description: Chunks in the range.
   returned: success
@@ -131,50 +188,12 @@ msg:
   sample: Compressed 4 chunks of request req-abc-123 on http://127.0.0.1:8080 with zstd (16.00 MB -> 4.00 MB).
 '''
 
-import copy
-
-from ansible.module_utils.common.text.formatters import bytes_to_human
-
-from ansible_collections.lmcache.kvcache.plugins.module_utils._kvcache import chunk_diff, chunk_report, open_request_cache
-from ansible_collections.lmcache.kvcache.plugins.module_utils._module import run_module
-
-
-def _stored_bytes(chunks):
-    return sum(c.size_bytes or 0 for c in chunks if c.cached)
-
-
-def run(module, server):
-    method = module.params['method']
-    cache = open_request_cache(module, server)
-    cache.require('compress')
-    before = cache.read()
-    changing = [c for c in before if c.cached and c.compression != method]
-    result_indexes = [c.index for c in changing]
-    if changing and not module.check_mode:
-        cache.compress(method)
-        after = cache.read()
-    else:
-        after = copy.deepcopy(before)
-        for chunk in after:
-            if chunk.index in result_indexes:
-                chunk.compression = method
-    result = dict(chunk_report(cache, after), url=server.url, method=method, changed=bool(changing),
-                  chunks_changed=result_indexes,
-                  bytes_before=_stored_bytes(before), bytes_after=_stored_bytes(after))
-    if not changing:
-        result['msg'] = 'Nothing to compress: the cached chunks of %s are already %s.' % (cache.description, method)
-    else:
-        result['msg'] = '%s %d chunks of %s with %s (%s -> %s).' % (
-            'Would compress' if module.check_mode else 'Compressed', len(changing), cache.description, method,
-            bytes_to_human(result['bytes_before']), bytes_to_human(result['bytes_after']))
-    if module._diff:
-        result['diff'] = chunk_diff(before, after, ('compression', 'size_bytes'))
-    return result
+from ansible_collections.lmcache.kvcache.plugins.module_utils._module import run
+from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_request import Compress
 
 
 def main():
-    run_module(dict(method=dict(type='str', required=True, choices=['zstd', 'lz4', 'fp8', 'cachegen'])),
-               run, supports_check_mode=True, target='required')
+    run(Compress)
 
 
 if __name__ == '__main__':

@@ -57,10 +57,28 @@ url:
   type: str
   sample: http://127.0.0.1:8080
 status:
-  description: HTTP status of the last answer from the node, or of the failed request on failure.
+  description: HTTP status of the task's last request (to the node or the coordinator); V(null) when it got no answer.
   returned: always
   type: int
   sample: 200
+api_generation:
+  description:
+    - The HTTP API generation of the node at O(url), V(G1), V(G2) or V(G3).
+    - V(null) when the task did not contact the node, as for a request addressed by token sequence, which goes through
+      the coordinator only.
+  returned: always
+  type: str
+  sample: G3
+version:
+  description: The version of the node at O(url) as it reports it; V(null) when not contacted, or for G1 servers.
+  returned: always
+  type: str
+  sample: 0.5.6-g3e11e108
+coordinator_url:
+  description: The coordinator's URL, without any credentials.
+  returned: when the request is addressed by token sequence
+  type: str
+  sample: http://127.0.0.1:9300
 target:
   description: The request, as the module addressed it.
   returned: success
@@ -130,20 +148,19 @@ pinned_chunks:
   returned: success
   type: int
   sample: 0
+msg:
+  description: What was found, in a sentence; on failure, the method, URL, HTTP status and the server's own error text.
+  returned: always
+  type: str
+  sample: 4 of 4 chunks of the 1025-token sequence of model test-model (chunks 0-3) via the coordinator http://127.0.0.1:9300 are cached, 0 pinned.
 '''
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._kvcache import chunk_report, open_request_cache
-from ansible_collections.lmcache.kvcache.plugins.module_utils._module import run_module
-
-
-def run(module, server):
-    cache = open_request_cache(module, server)
-    cache.require('kvcache_info')
-    return dict(chunk_report(cache, cache.read()), changed=False, url=server.url)
+from ansible_collections.lmcache.kvcache.plugins.module_utils._module import run
+from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_request import Info
 
 
 def main():
-    run_module({}, run, supports_check_mode=True, target='required')
+    run(Info)
 
 
 if __name__ == '__main__':

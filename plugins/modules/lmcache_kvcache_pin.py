@@ -110,10 +110,28 @@ url:
   type: str
   sample: http://127.0.0.1:8080
 status:
-  description: HTTP status of the last answer from the node, or of the failed request on failure.
+  description: HTTP status of the task's last request (to the node or the coordinator); V(null) when it got no answer.
   returned: always
   type: int
   sample: 200
+api_generation:
+  description:
+    - The HTTP API generation of the node at O(url), V(G1), V(G2) or V(G3).
+    - V(null) when the task did not contact the node, as for a request addressed by token sequence, which goes through
+      the coordinator only.
+  returned: always
+  type: str
+  sample: G3
+version:
+  description: The version of the node at O(url) as it reports it; V(null) when not contacted, or for G1 servers.
+  returned: always
+  type: str
+  sample: 0.5.6-g3e11e108
+coordinator_url:
+  description: The coordinator's URL, without any credentials.
+  returned: when the request is addressed by token sequence
+  type: str
+  sample: http://127.0.0.1:9300
 target:
   description: The request, as the module addressed it.
   returned: success
@@ -151,6 +169,45 @@ chunks:
   returned: success
   type: list
   elements: dict
+  contains:
+    index:
+      description: Chunk number in the request, from 0.
+      type: int
+      sample: 0
+    start:
+      description: First token of the chunk.
+      type: int
+      sample: 0
+    end:
+      description: Token after the last one of the chunk.
+      type: int
+      sample: 256
+    locations:
+      description: Tiers holding the chunk, V(L1) and/or V(L2); empty when it is not cached.
+      type: list
+      elements: str
+      sample: [L1, L2]
+    placements:
+      description: Which instance holds the chunk in which tier, where the coordinator knows it.
+      type: list
+      elements: dict
+      sample: [{instance_id: node-a, tier: L1}, {instance_id: node-a, tier: L2}]
+    pinned:
+      description: Whether the chunk is pinned.
+      type: bool
+      sample: true
+    pin_count:
+      description: How many pins the chunk holds (the coordinator counts pins; each unpin removes one).
+      type: int
+      sample: 1
+    compression:
+      description: Compression method of the stored chunk; V(null) when uncompressed or unknown.
+      type: str
+      sample: null
+    size_bytes:
+      description: Stored size of the chunk where the server reports it, else V(null).
+      type: int
+      sample: 4194304
 total_chunks:
   description: Chunks in the range.
   returned: success
@@ -178,73 +235,12 @@ msg:
   sample: Pinned 2 chunks (2, 3) of request req-abc-123 on http://127.0.0.1:8080.
 '''
 
-import copy
-
-from ansible_collections.lmcache.kvcache.plugins.module_utils._kvcache import (
-    Rejected,
-    chunk_diff,
-    chunk_report,
-    open_request_cache,
-)
-from ansible_collections.lmcache.kvcache.plugins.module_utils._module import run_module
-
-
-def run(module, server):
-    params = module.params
-    if not 0 < params['max_usage'] <= 1:
-        module.fail_json(msg='max_usage must be greater than 0 and at most 1, got %s' % params['max_usage'])
-    present = params['state'] == 'present'
-    cache = open_request_cache(module, server)
-    cache.require('pin')
-    before = cache.read()
-    if present:
-        changing = [c for c in before if not c.pinned and (c.cached or params['include_uncached'])]
-    else:
-        changing = [c for c in before if c.pinned]
-    desired = dict((c.index, 1 if present else 0) for c in changing)
-    result = dict(url=server.url, state=params['state'], rejected=False, reason=None,
-                  chunks_changed=[c.index for c in changing], uncached_chunks=[c.index for c in before if not c.cached])
-    action = 'pin' if present else 'unpin'
-    verb = 'Would %s' % action if module.check_mode else '%sned' % action.capitalize()
-    try:
-        if changing and present:
-            cache.admission(before, params['max_usage'])
-        if changing and not module.check_mode:
-            cache.set_pin_counts(before, desired)
-    except Rejected as rejection:
-        message = 'Pin of %s REJECTED: %s' % (cache.description, rejection.reason)
-        result.update(changed=False, rejected=True, reason=rejection.reason, chunks_changed=[], msg=message)
-        if params['fail_on_rejected']:
-            module.fail_json(**result)
-        return result
-    if changing and not module.check_mode:
-        after = cache.read()
-    else:
-        after = copy.deepcopy(before)
-        for chunk in after:
-            chunk.pin_count = desired.get(chunk.index, chunk.pin_count)
-    result.update(chunk_report(cache, after), changed=bool(changing))
-    if changing:
-        result['msg'] = '%s %d chunks (%s) of %s.' % (verb, len(changing), ', '.join(map(str, result['chunks_changed'])),
-                                                      cache.description)
-    else:
-        result['msg'] = 'Nothing to %s: %s is already as asked.' % (action, cache.description)
-    if result['uncached_chunks'] and present and not params['include_uncached']:
-        result['msg'] += ' Not cached, so not pinned: chunks %s.' % ', '.join(map(str, result['uncached_chunks']))
-    if module._diff:
-        result['diff'] = chunk_diff(before, after, ('pinned', 'pin_count'))
-    return result
+from ansible_collections.lmcache.kvcache.plugins.module_utils._module import run
+from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_request import Pin
 
 
 def main():
-    run_module(
-        dict(
-            state=dict(type='str', default='present', choices=['present', 'absent']),
-            include_uncached=dict(type='bool', default=False),
-            max_usage=dict(type='float', default=0.8),
-            fail_on_rejected=dict(type='bool', default=True),
-        ),
-        run, supports_check_mode=True, target='required')
+    run(Pin)
 
 
 if __name__ == '__main__':

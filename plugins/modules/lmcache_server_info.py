@@ -13,7 +13,10 @@ short_description: Report an LMCache server's health, version, API generation an
 version_added: 0.1.0
 description:
   - Reads an LMCache server's health, version and HTTP API generation, the optional endpoints it offers, and its L1 cache
-    usage (objects, bytes used and total, usage ratio against the eviction watermark), its L2 adapters and active sessions.
+    usage (objects, bytes used and total, usage ratio against the eviction watermark), its L2 adapters, per-tenant
+    quotas, whether it can prefetch, and its active sessions.
+  - A value the server reports in a shape the module cannot read (a count as a string, a missing L1 section) fails the
+    task with a message naming the field; it is never reported as 0.
   - Works on every LMCache API generation (0.4.1 and later).
   - A server that is still starting (its health check answers HTTP 503) is reported with RV(healthy=false) and the
     server's reason; the task does not fail. An unreachable server, or one that is not an LMCache server, fails the task.
@@ -25,6 +28,7 @@ extends_documentation_fragment:
   - lmcache.kvcache.attributes.info_module
 seealso:
   - module: lmcache.kvcache.lmcache_kvcache_clear
+  - module: lmcache.kvcache.lmcache_quota
 '''
 
 EXAMPLES = r'''
@@ -57,10 +61,17 @@ url:
   type: str
   sample: http://127.0.0.1:8080
 status:
-  description: HTTP status of the server's health check (200 healthy, 503 starting); of the failed request on failure.
+  description:
+    - HTTP status of the server's health check (200 healthy, 503 starting); on failure, of the failed request, or
+      V(null) when it got no answer.
   returned: always
   type: int
   sample: 200
+msg:
+  description: The server's state in a sentence; on failure, the method, URL, HTTP status and the server's own error text.
+  returned: always
+  type: str
+  sample: http://127.0.0.1:8080 (LMCache 0.5.6-g3e11e108, API G3) is healthy; L1 holds 4 objects (16.00 MB of 1.00 GB).
 healthy:
   description: Whether the server's health check answered that it is healthy.
   returned: success
@@ -74,24 +85,25 @@ health_reason:
 api_generation:
   description:
     - The server's HTTP API generation. V(G1) (C(/api/*), 0.4.1 - 0.4.4), V(G2) (top-level routes, 0.4.5 - 0.5.0) or
-      V(G3) (C(/cache/*), 0.5.1 and later).
-  returned: success
+      V(G3) (C(/cache/*), 0.5.1 and later); V(null) if the task failed before finding it out.
+  returned: always
   type: str
   sample: G3
 version:
-  description: The server's version as it reports it; V(null) for G1 servers, which do not report one.
-  returned: success
+  description: The server's version as it reports it; V(null) for G1 servers, which do not report one, or if not read.
+  returned: always
   type: str
   sample: 0.5.6-g3e11e108
 capabilities:
   description:
     - Optional endpoints the server offers, by name. Known names are V(version), V(config), V(metrics), V(l2_objects),
-      V(l2_adapters), V(quota), V(prefetch), and the per-request V(kvcache_info), V(pin), V(compress) and V(kvcache_clear).
+      V(object_delete), V(l2_adapters), V(quota), V(prefetch), and the per-request V(kvcache_info), V(pin), V(compress)
+      and V(kvcache_clear).
     - Empty when the server does not publish its routes (no C(/openapi.json)).
   returned: success
   type: list
   elements: str
-  sample: [config, l2_adapters, l2_objects, metrics, prefetch, quota, version]
+  sample: [config, l2_adapters, l2_objects, metrics, object_delete, prefetch, quota, version]
 chunk_size:
   description: Tokens per cached chunk; V(null) while the server is not healthy.
   returned: success
@@ -101,6 +113,7 @@ l1:
   description: L1 (CPU memory) cache usage; V(null) while the server is not healthy.
   returned: success
   type: dict
+  sample: {objects: 4, bytes_used: 16777216, bytes_total: 1073741824, usage_ratio: 0.015625}
   contains:
     objects:
       description: Number of KV objects (chunks) in L1.
@@ -129,11 +142,56 @@ above_eviction_watermark:
   type: bool
   sample: false
 l2_adapters:
-  description: The server's L2 adapters as it reports them in C(/status) (empty when none are configured).
+  description:
+    - The server's L2 adapters, from C(/config/adapters) (LMCache 0.5.1 and later) or else from C(/status). Empty when
+      none are configured or the server is not healthy.
   returned: success
   type: list
   elements: dict
-  sample: [{type: FSL2Adapter, is_healthy: true, base_path: /var/cache/lmcache/l2}]
+  sample: [{index: 0, type: fs, tier: l2, primary: true}]
+  contains:
+    index:
+      description: The adapter's position in the server's configuration; V(null) when only C(/status) tells.
+      type: int
+      sample: 0
+    type:
+      description: The adapter's kind, for example V(fs).
+      type: str
+      sample: fs
+    tier:
+      description: The tier it serves.
+      type: str
+      sample: l2
+    primary:
+      description: Whether it is the primary L2 adapter; V(null) when only C(/status) tells.
+      type: bool
+      sample: true
+quotas:
+  description:
+    - Per-tenant (cache salt) quotas set on the server, by salt order; V(null) when the server has no quota routes or
+      is not healthy.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{cache_salt: tenant-a, limit_gb: 0.5, current_usage_gb: 0.0}]
+  contains:
+    cache_salt:
+      description: The tenant's cache salt.
+      type: str
+      sample: tenant-a
+    limit_gb:
+      description: The quota, in GB.
+      type: float
+      sample: 0.5
+    current_usage_gb:
+      description: What the tenant's cached data uses now, in GB, where the server reports it.
+      type: float
+      sample: 0.0
+prefetch_supported:
+  description: Whether the server can warm a request's chunks from L2 into L1 (C(POST /cache/prefetches)).
+  returned: success
+  type: bool
+  sample: true
 active_sessions:
   description: Number of active sessions on the server; V(null) while the server is not healthy.
   returned: success
@@ -141,43 +199,12 @@ active_sessions:
   sample: 0
 '''
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._module import run_module
-
-
-def run(module, server):
-    health = server.health()
-    result = dict(
-        server.facts(),
-        changed=False,
-        status=health.status,
-        healthy=health.healthy,
-        health_reason=health.reason,
-        capabilities=server.discovery.capabilities,
-        chunk_size=None,
-        l1=None,
-        eviction_watermark=None,
-        above_eviction_watermark=False,
-        l2_adapters=[],
-        active_sessions=None,
-    )
-    if health.healthy:
-        # A starting server has no engine yet and so no status to read.
-        status = server.status()
-        watermark = status.eviction_watermark
-        ratio = status.l1.usage_ratio
-        result.update(
-            chunk_size=status.chunk_size,
-            l1=status.l1.as_dict(),
-            eviction_watermark=watermark,
-            above_eviction_watermark=bool(watermark is not None and ratio is not None and ratio >= watermark),
-            l2_adapters=status.l2_adapters,
-            active_sessions=status.active_sessions,
-        )
-    return result
+from ansible_collections.lmcache.kvcache.plugins.module_utils._module import run
+from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_node import ServerInfo
 
 
 def main():
-    run_module({}, run, supports_check_mode=True)
+    run(ServerInfo)
 
 
 if __name__ == '__main__':

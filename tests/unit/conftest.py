@@ -42,3 +42,12 @@ def run_module(capsys: pytest.CaptureFixture[str]) -> t.Callable[..., t.Dict[str
         result['warnings'] = [w['event']['msg'] if isinstance(w, dict) else w for w in result.get('warnings', [])]
         return result
     return run
+
+
+@pytest.fixture
+def sim() -> t.Iterator[t.Any]:
+    """A simulated fleet (tests/sim): two 0.5.6 nodes holding 4 L1 objects each, and a coordinator."""
+    from ansible_collections.lmcache.kvcache.tests.sim.server import SimFleet
+    fleet = SimFleet(nodes=2, objects=4).start()
+    yield fleet
+    fleet.stop()

@@ -10,6 +10,7 @@ import pytest
 from ansible_collections.lmcache.kvcache.plugins.module_utils._api import LMCacheServer
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheClient, LMCacheError
 from ansible_collections.lmcache.kvcache.plugins.module_utils._kvcache import Rejected, TokenSequenceCache
+from ansible_collections.lmcache.kvcache.plugins.module_utils._target import Target
 from ansible_collections.lmcache.kvcache.tests.unit.fake_server import Answer
 
 
@@ -26,7 +27,8 @@ def lookup(chunks, ranks=1, placements=None):
 def cache_for(coordinator, node_url='http://127.0.0.1:8080', **params):
     base = dict(token_ids=[1] * 1025, model_name='m', world_size=1, cache_salt='', instance_id=None, start=None, end=None)
     base.update(params)
-    return TokenSequenceCache(LMCacheClient(coordinator.url), LMCacheServer(LMCacheClient(node_url)), base)
+    return TokenSequenceCache(Target(**base), LMCacheClient(coordinator.url), LMCacheServer(LMCacheClient(node_url)),
+                              lambda url: LMCacheServer(LMCacheClient(url)))
 
 
 def test_pin_list_is_read_page_by_page(fake_server):
@@ -47,12 +49,27 @@ def test_a_chunk_counts_as_pinned_only_if_every_rank_is(fake_server):
     assert [c.pin_count for c in chunks] == [1, 0]
 
 
-def test_range_reads_only_its_chunks_and_sends_the_prefix(fake_server):
+def test_a_range_reads_the_whole_prefix_and_selects_its_chunks(fake_server):
     fake_server.on('POST', '/directory/lookup', Answer(body=lookup(3)))
     fake_server.on('GET', '/cache/pins', Answer(body={'total': 0, 'pins': []}))
-    chunks = cache_for(fake_server, start=300, end=700).read()
-    assert [(c.index, c.start, c.end) for c in chunks] == [(1, 256, 512), (2, 512, 768)]
+    cache = cache_for(fake_server, start=300, end=700)
+    chunks = cache.read()
+    assert [c.index for c in chunks] == [0, 1, 2]
+    assert [(c.index, c.start, c.end) for c in cache.selected(chunks)] == [(1, 256, 512), (2, 512, 768)]
     assert len(fake_server.sent('POST', '/directory/lookup')[0]['body']['token_ids']) == 768
+
+
+def test_a_lookup_with_fewer_keys_than_chunks_is_an_error(fake_server):
+    fake_server.on('POST', '/directory/lookup', Answer(body=lookup(2)))
+    with pytest.raises(LMCacheError, match='the directory answered 2 chunk keys for 4 chunks x world_size 1'):
+        cache_for(fake_server).read()
+
+
+def test_a_pin_count_that_cannot_be_read_is_an_error(fake_server):
+    fake_server.on('POST', '/directory/lookup', Answer(body=lookup(4)))
+    fake_server.on('GET', '/cache/pins', Answer(body={'total': 1, 'pins': [{'key': key(0), 'pin_count': 'one'}]}))
+    with pytest.raises(LMCacheError, match=r"cannot read pins\[0\].pin_count from the answer: 'one'"):
+        cache_for(fake_server).read()
 
 
 def test_range_pin_sends_pin_to_end_then_unpin_before_start(fake_server):
@@ -62,7 +79,8 @@ def test_range_pin_sends_pin_to_end_then_unpin_before_start(fake_server):
     fake_server.on('DELETE', '/cache/pins', Answer(body={'status': 'unpinned'}))
     cache = cache_for(fake_server, start=512)
     chunks = cache.read()
-    cache.set_pin_counts(chunks, {2: 1, 3: 1})
+    for operation in cache.pin_operations(chunks, {0: 0, 1: 0, 2: 1, 3: 1}):
+        cache.apply_pin_operation(operation)
     sent = [(r['method'], len(r['body']['token_ids'])) for r in fake_server.requests
             if r['path'] == '/cache/pins' and r['method'] != 'GET']
     assert sent == [('POST', 1024), ('DELETE', 512)]
@@ -88,7 +106,7 @@ def test_admission_rejects_at_max_usage_on_a_holder(fake_server):
         {'instance_id': 'node-b', 'modules': [{'tier': 'l1', 'usage_ratio': 0.99}]}]}))
     fake_server.on('POST', '/directory/lookup', Answer(body=lookup(1)))
     fake_server.on('GET', '/cache/pins', Answer(body={'total': 0, 'pins': []}))
-    cache = cache_for(fake_server)
+    cache = cache_for(fake_server, token_ids=[1] * 256)
     chunks = cache.read()
     with pytest.raises(Rejected) as caught:
         cache.admission(chunks, 0.9)

@@ -9,7 +9,13 @@ import itertools
 
 import pytest
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._target import ChunkRange, prefix_operations, target_problems
+from ansible_collections.lmcache.kvcache.plugins.module_utils._target import (
+    ChunkRange,
+    Target,
+    TokenFileError,
+    prefix_operations,
+    read_token_file,
+)
 
 
 def coordinator_after(counts, operations):
@@ -50,10 +56,10 @@ def test_chunk_range(start, end, first, last):
     assert first in chunks and (last is None or last + 1 not in chunks) and (first == 0 or first - 1 not in chunks)
 
 
-def params(**overrides):
+def problems(**overrides):
     base = dict(request_id=None, token_ids=[1] * 600, model_name='m', world_size=1, cache_salt='', start=None, end=None)
     base.update(overrides)
-    return base
+    return '; '.join(Target(**base).problems())
 
 
 @pytest.mark.parametrize('overrides, problem', [
@@ -62,9 +68,11 @@ def params(**overrides):
     (dict(token_ids=None, request_id='x' * 257), 'request_id must be 1 to 256 printable characters without spaces'),
     (dict(token_ids=None, request_id='naïve'), 'request_id must be 1 to 256 printable characters without spaces'),
     (dict(token_ids=[]), 'token_ids must not be empty'),
-    (dict(token_ids=[1, -5]), 'token_ids must be 0 or more; got -5'),
+    (dict(token_ids=[1, -5]), 'token_ids must be vocabulary indices from 0 to 2147483647; got -5'),
+    (dict(token_ids=[1, 2 ** 40]), 'token_ids must be vocabulary indices from 0 to 2147483647; got 1099511627776'),
     (dict(token_ids=[0] * 1000001), 'token_ids has 1000001 tokens; LMCache addresses at most 1000000'),
-    (dict(world_size=0), 'world_size must be 1 or more, got 0'),
+    (dict(world_size=0), 'world_size must be from 1 to 4096, got 0'),
+    (dict(world_size=10 ** 6), 'world_size must be from 1 to 4096, got 1000000'),
     (dict(cache_salt='tenant/a'), "cache_salt must not contain '/'"),
     (dict(model_name=' '), 'model_name must not be empty'),
     (dict(start=-1), 'start must be 0 or more, got -1'),
@@ -74,10 +82,34 @@ def params(**overrides):
     (dict(start=600), 'start=600 is past the end of token_ids (600 tokens)'),
 ])
 def test_target_problems(overrides, problem):
-    assert problem in '; '.join(target_problems(params(**overrides)))
+    assert problem in problems(**overrides)
 
 
 def test_good_targets_have_no_problems():
-    assert target_problems(params()) == []
-    assert target_problems(params(token_ids=None, request_id='req-abc-123', start=0, end=512)) == []
-    assert target_problems(params(start=0, end=600, cache_salt='tenant-a', world_size=8)) == []
+    assert problems() == ''
+    assert problems(token_ids=None, request_id='req-abc-123', start=0, end=512) == ''
+    assert problems(start=0, end=600, cache_salt='tenant-a', world_size=8) == ''
+
+
+@pytest.mark.parametrize('text', ['[1, 2, 3]', '1 2 3', '1,2,3\n', '1\n2\n3\n'])
+def test_token_files_in_each_accepted_form(tmp_path, text):
+    path = tmp_path / 'tokens'
+    path.write_text(text)
+    assert read_token_file(str(path)) == [1, 2, 3]
+
+
+@pytest.mark.parametrize('text, problem', [
+    ('[1, "x"]', 'does not hold token ids'),
+    ('1 2 three', 'does not hold token ids'),
+    ('{"a": 1}', 'does not hold token ids'),
+])
+def test_token_files_that_hold_something_else_are_refused(tmp_path, text, problem):
+    path = tmp_path / 'tokens'
+    path.write_text(text)
+    with pytest.raises(TokenFileError, match=problem):
+        read_token_file(str(path))
+
+
+def test_a_missing_token_file_is_named(tmp_path):
+    with pytest.raises(TokenFileError, match='token_ids_file .*/nope cannot be read: No such file or directory'):
+        read_token_file(str(tmp_path / 'nope'))

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ansible_collections.lmcache.kvcache.plugins.modules import lmcache_kvcache_clear
@@ -73,19 +75,52 @@ def test_older_servers_always_force_and_say_so(fake_server, run_module, generati
     assert len(fake_server.sent('POST', clear)) == 1
 
 
-def test_objects_left_after_a_non_forced_clear_are_warned_about(fake_server, run_module):
+def locked_status(objects, locked):
+    body = status_body(objects)
+    body['storage_manager']['l1_manager']['read_locked_count'] = locked
+    return body
+
+
+def test_objects_in_use_stay_after_a_non_forced_clear_and_are_warned_about(fake_server, run_module):
     fake_server.lmcache('G3', objects=4)
-    fake_server.on('GET', '/status', Answer(body=status_body(4)), Answer(body=status_body(1)))
+    fake_server.on('GET', '/status', Answer(body=locked_status(4, 1)), Answer(body=locked_status(1, 1)))
     result = run_module(lmcache_kvcache_clear, {'url': fake_server.url})
-    assert result['objects_cleared'] == 3 and result['after']['objects'] == 1
-    assert any('1 object(s) still in L1' in w and 'force=true' in w for w in result['warnings'])
+    assert result['objects_cleared'] == 3 and result['bytes_cleared'] == 3 * MB4 and result['after']['objects'] == 1
+    assert any('1 object(s) in L1 after the clear' in w and 'force=true' in w for w in result['warnings'])
 
 
-def test_a_clear_that_removed_nothing_is_not_a_change(fake_server, run_module):
-    fake_server.lmcache('G3', objects=2)
-    fake_server.on('GET', '/status', Answer(body=status_body(2)))
+def test_a_clear_on_a_serving_node_that_stores_more_meanwhile_is_still_a_change(fake_server, run_module):
+    # The server cleared 4 objects, then in-flight requests stored 6: the clear changed the server.
+    fake_server.lmcache('G3', objects=4)
+    fake_server.on('GET', '/status', Answer(body=status_body(4)), Answer(body=status_body(6)))
     result = run_module(lmcache_kvcache_clear, {'url': fake_server.url})
-    assert result['changed'] is False and result['objects_cleared'] == 0
+    assert result['changed'] is True and result['objects_cleared'] == 4
+    assert result['before']['objects'] == 4 and result['after']['objects'] == 6
+    assert len(fake_server.sent('POST', '/cache/clear')) == 1
+
+
+@pytest.mark.parametrize('count', ['4', None, -4, 4.5, True])
+def test_an_unreadable_object_count_fails_and_sends_no_clear(fake_server, run_module, count):
+    body = status_body(4)
+    body['storage_manager']['l1_manager']['total_object_count'] = count
+    if count is None:
+        del body['storage_manager']['l1_manager']['total_object_count']
+    fake_server.lmcache('G3', objects=4)
+    fake_server.on('GET', '/status', Answer(body=body))
+    result = run_module(lmcache_kvcache_clear, {'url': fake_server.url})
+    assert result['failed'] is True and result['changed'] is False
+    assert 'cannot read storage_manager.l1_manager.total_object_count' in result['msg']
+    assert fake_server.sent('POST', '/cache/clear') == []
+
+
+def test_a_clear_whose_answer_is_lost_is_reconciled_from_a_fresh_read(fake_server, run_module):
+    fake_server.lmcache('G3', objects=4)
+    fake_server.on('POST', '/cache/clear', Answer(200, {'status': 'ok'}, delay=0.5))
+    fake_server.on('GET', '/status', Answer(body=status_body(4)), Answer(body=status_body(0)))
+    result = run_module(lmcache_kvcache_clear, {'url': fake_server.url, 'timeout': 0.2})
+    assert result['changed'] is True and 'failed' not in result
+    assert len(fake_server.sent('POST', '/cache/clear')) == 1
+    assert any('a fresh read shows it was carried out' in w for w in result['warnings'])
 
 
 def test_server_error_on_clear_fails_with_its_text(fake_server, run_module):
@@ -103,12 +138,18 @@ def test_server_error_on_clear_fails_with_its_text(fake_server, run_module):
     ({'url': '127.0.0.1:8080'}, "url must be an http:// or https:// URL with a host, got '127.0.0.1:8080'"),
     ({'url': 'http://'}, "url must be an http:// or https:// URL with a host, got 'http://'"),
     ({'url': 'ftp://host'}, "url must be an http:// or https:// URL with a host, got 'ftp://host'"),
-    ({'url': 'http://h:99999'}, "url has an invalid port: 'http://h:99999'"),
-    ({'timeout': 0}, 'timeout must be greater than 0 seconds, got 0.0'),
-    ({'timeout': -1}, 'timeout must be greater than 0 seconds, got -1.0'),
-    ({'retries': -1}, 'retries must be 0 or more, got -1'),
+    ({'url': 'http://h:99999'}, "url is not a valid URL (Port out of range 0-65535)"),
+    ({'url': 'http://[::1'}, "url is not a valid URL (Invalid IPv6 URL)"),
+    ({'url': 'http://bad host'}, "url must not contain spaces or control characters"),
+    ({'timeout': 0}, 'timeout must be greater than 0 and at most 3600 seconds, got 0.0'),
+    ({'timeout': 'nan'}, 'timeout must be a finite number of seconds, got nan'),
+    ({'retries': -1}, 'retries must be from 0 to 10, got -1'),
+    ({'retries': 1000}, 'retries must be from 0 to 10, got 1000'),
+    ({'deadline': 'inf'}, 'deadline must be a finite number of seconds, got inf'),
     ({'ca_path': '/nonexistent/ca.pem'}, 'ca_path /nonexistent/ca.pem does not exist or is not a file'),
     ({'client_key': '/tmp/key.pem'}, 'missing parameter(s) required by \'client_key\': client_cert'),
+    ({'tier': 'l2'}, 'an instance-wide clear supports only tier=l1'),
+    ({'api_key': 'two words'}, 'api_key contains characters an HTTP header cannot carry'),
 ])
 def test_bad_input_fails_before_any_request(fake_server, run_module, args, message):
     fake_server.lmcache('G3', objects=4)
@@ -126,3 +167,87 @@ def test_url_and_api_key_come_from_the_environment(fake_server, run_module, monk
     assert result['url'] == fake_server.url
     assert all(r['headers']['Authorization'] == 'Bearer env-key' for r in fake_server.requests)
     assert 'env-key' not in str(result)
+
+
+def test_a_password_in_the_url_is_refused_and_masked_everywhere(fake_server, run_module):
+    url = fake_server.url.replace('http://', 'http://admin:hunter2@')
+    result = run_module(lmcache_kvcache_clear, {'url': url, 'api_key': 'k'})
+    assert result['failed'] is True and 'url must not carry credentials' in result['msg']
+    assert 'hunter2' not in json.dumps(result)
+    assert fake_server.requests == []
+
+
+def test_a_key_read_with_its_newline_is_sent_without_it_and_never_shown(fake_server, run_module):
+    fake_server.lmcache('G3', objects=0)
+    fake_server.on('GET', '/status', Answer(500, {'detail': 'boom'}))
+    result = run_module(lmcache_kvcache_clear, {'url': fake_server.url, 'api_key': 's3cr3t-key\n'})
+    assert all(r['headers']['Authorization'] == 'Bearer s3cr3t-key' for r in fake_server.requests)
+    assert 's3cr3t' not in json.dumps(result)
+
+
+# -- targeted clears, on the simulated fleet (the state is checked on it afterwards) --------------------------------------
+
+TOKENS = [0] + [9906] * 1024
+
+
+def targeted(sim, **args):
+    return dict(dict(url=sim.url('node-0000'), coordinator_url=sim.coordinator_url, token_ids=TOKENS,
+                     model_name='test-model'), **args)
+
+
+def tiers_on(sim, node, index):
+    from ansible_collections.lmcache.kvcache.tests.sim.server import key_id, key_of
+    ident = key_id(key_of(TOKENS, index, 'test-model', '', 0))
+    return sorted(tier for tier in ('L1', 'L2') if ident in sim.by_name[node].tiers[tier])
+
+
+def test_a_targeted_clear_deletes_the_range_on_the_node_itself(sim, run_module):
+    sim.store('node-0000', TOKENS)
+    sim.store('node-0001', TOKENS)
+    result = run_module(lmcache_kvcache_clear, targeted(sim, start=256, tier='all'))
+    assert result['changed'] is True and result['chunks_changed'] == [1, 2, 3] and result['delete_via'] == 'node'
+    assert [tiers_on(sim, 'node-0000', i) for i in range(4)] == [['L1', 'L2'], [], [], []]
+    assert tiers_on(sim, 'node-0001', 1) == ['L1', 'L2']
+    again = run_module(lmcache_kvcache_clear, targeted(sim, start=256, tier='all'))
+    assert again['changed'] is False
+
+
+def test_through_the_coordinator_a_range_after_cached_chunks_is_refused(sim, run_module):
+    sim.store('node-0000', TOKENS)
+    result = run_module(lmcache_kvcache_clear, targeted(sim, start=256, delete_via='coordinator'))
+    assert result['failed'] is True and 'would also delete chunks 0' in result['msg']
+    assert tiers_on(sim, 'node-0000', 1) == ['L1', 'L2']
+
+
+def test_a_targeted_clear_in_check_mode_deletes_nothing(sim, run_module):
+    sim.store('node-0000', TOKENS)
+    result = run_module(lmcache_kvcache_clear, targeted(sim, tier='l1'), check_mode=True, diff=True)
+    assert result['changed'] is True and result['msg'].startswith('Would delete 4 chunks')
+    assert result['diff']['after']['0:256'] == {'locations': ['L2']}
+    assert all(tiers_on(sim, 'node-0000', i) == ['L1', 'L2'] for i in range(4))
+
+
+def test_pinned_chunks_keep_their_l2_copy_unless_forced(sim, run_module):
+    sim.store('node-0000', TOKENS)
+    sim.coordinator.pin({'token_ids': TOKENS, 'model_name': 'test-model', 'world_size': 1}, 1)
+    kept = run_module(lmcache_kvcache_clear, targeted(sim, tier='l2'))
+    assert kept['changed'] is False and tiers_on(sim, 'node-0000', 0) == ['L1', 'L2']
+    forced = run_module(lmcache_kvcache_clear, targeted(sim, tier='l2', force=True))
+    assert forced['changed'] is True and tiers_on(sim, 'node-0000', 0) == ['L1']
+
+
+def test_a_keyed_node_is_cleared_on_the_node_with_the_key(sim, run_module):
+    node = sim.add_node('keyed', api_key='k-123')
+    sim.store(node, TOKENS)
+    via_coordinator = run_module(lmcache_kvcache_clear, dict(targeted(sim, delete_via='coordinator', tier='l1'),
+                                                             url=sim.url(node), api_key='k-123'))
+    assert via_coordinator['failed'] is True and '502' in via_coordinator['msg'] and 'cannot send' in via_coordinator['msg']
+    assert len([r for r in node.requests if r == ('DELETE', '/cache/objects')]) == 0
+    direct = run_module(lmcache_kvcache_clear, dict(targeted(sim, tier='l1'), url=sim.url(node), api_key='k-123'))
+    assert direct['changed'] is True and direct['delete_via'] == 'node'
+    assert all(tiers_on(sim, 'keyed', i) == ['L2'] for i in range(4))
+
+
+def test_a_targeted_clear_needs_the_coordinator(sim, run_module):
+    result = run_module(lmcache_kvcache_clear, dict(targeted(sim), coordinator_url=None))
+    assert result['failed'] is True and 'token_ids needs coordinator_url' in result['msg']

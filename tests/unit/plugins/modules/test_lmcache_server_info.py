@@ -57,3 +57,32 @@ def test_unreachable_server_fails_naming_the_address(run_module, no_sleep):
     assert result['msg'] == ('GET http://127.0.0.1:9/openapi.json failed: cannot connect to http://127.0.0.1:9 '
                              '(Connection refused) (after 2 attempts)')
     assert result['status'] is None and 'exception' not in result
+
+
+def test_reports_quotas_adapters_and_prefetch_support(sim, run_module):
+    sim.by_name['node-0000'].quotas.update({'tenant-b': 1.0, 'tenant-a': 0.5})
+    result = run_module(lmcache_server_info, {'url': sim.url('node-0000')})
+    assert result['quotas'] == [{'cache_salt': 'tenant-a', 'limit_gb': 0.5, 'current_usage_gb': 0.0},
+                                {'cache_salt': 'tenant-b', 'limit_gb': 1.0, 'current_usage_gb': 0.0}]
+    assert result['l2_adapters'] == [{'index': 0, 'type': 'fs', 'tier': 'l2', 'primary': True}]
+    assert result['prefetch_supported'] is True and 'object_delete' in result['capabilities']
+    assert result['msg'].endswith('is healthy; L1 holds 4 objects (16.00 MB of 1.00 GB).')
+
+
+def test_null_counts_are_an_error_not_zero(fake_server, run_module):
+    body = status_body(4)
+    body['storage_manager']['l1_manager']['total_object_count'] = None
+    body['storage_manager']['l1_manager']['memory_total_bytes'] = None
+    fake_server.lmcache('G3')
+    fake_server.on('GET', '/status', Answer(body=body))
+    result = run_module(lmcache_server_info, {'url': fake_server.url})
+    assert result['failed'] is True
+    assert 'cannot read storage_manager.l1_manager.total_object_count from the answer: None (null)' in result['msg']
+    assert 'l1' not in result
+
+
+def test_every_result_field_is_there_on_failure(run_module, no_sleep):
+    result = run_module(lmcache_server_info, {'url': 'http://127.0.0.1:9', 'retries': 0})
+    assert result['failed'] is True and result['status'] is None
+    assert (result['url'], result['api_generation'], result['version']) == ('http://127.0.0.1:9', None, None)
+    assert 'cannot connect to http://127.0.0.1:9 (Connection refused)' in result['msg']

@@ -1,0 +1,240 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Instance-wide operations on one node: server info, clear, per-tenant quotas. Each is an argument spec and a plan.
+
+Private to this collection: the API may change without notice.
+"""
+
+from __future__ import annotations
+
+import math
+import typing as t
+
+from ansible.module_utils.common.text.formatters import bytes_to_human
+
+from ansible_collections.lmcache.kvcache.plugins.module_utils._api import L1Usage, Quota
+from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheError
+from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Operation, Plan
+from ansible_collections.lmcache.kvcache.plugins.module_utils._target import Target
+
+# A quota larger than this is not a quota (LMCache's own CLI takes GB; no host has a petabyte of cache).
+MAX_QUOTA_GB = 1024.0 * 1024.0
+
+
+class ServerInfo(Operation):
+    """Health, version, generation, capabilities, L1 usage, L2 adapters, quotas."""
+
+    def read(self) -> t.Dict[str, t.Any]:
+        node = self.node
+        health = node.health()
+        info: t.Dict[str, t.Any] = dict(
+            healthy=health.healthy, health_reason=health.reason, health_status=health.status,
+            version=node.version, capabilities=node.discovery.capabilities, chunk_size=None, l1=None,
+            eviction_watermark=None, above_eviction_watermark=False, l2_adapters=[], active_sessions=None,
+            quotas=None, prefetch_supported=node.discovery.has('prefetch'))
+        if health.healthy:
+            # A starting server has no engine yet and so no status to read.
+            status = node.status()
+            watermark, ratio = status.eviction_watermark, status.l1.usage_ratio
+            adapters = node.l2_adapters()
+            info.update(
+                chunk_size=status.chunk_size, l1=status.l1.as_dict(), eviction_watermark=watermark,
+                above_eviction_watermark=bool(watermark is not None and ratio is not None and ratio >= watermark),
+                l2_adapters=adapters if adapters is not None else [_status_adapter(a) for a in status.l2_adapters],
+                active_sessions=status.active_sessions)
+            if node.discovery.has('quota'):
+                info['quotas'] = [q.as_dict() for q in sorted(node.quotas().values(), key=lambda q: q.cache_salt)]
+        return info
+
+    def report(self, before: t.Dict[str, t.Any], after: t.Any, plan: Plan) -> t.Dict[str, t.Any]:
+        result = dict(before)
+        result['status'] = result.pop('health_status')
+        return result
+
+    def message(self, before: t.Any, after: t.Any, plan: t.Optional[Plan]) -> str:
+        if not before['healthy']:
+            return '%s is not healthy: %s' % (self.node.describe(), before['health_reason'])
+        l1 = before['l1']
+        return '%s is healthy; L1 holds %d objects (%s of %s).' % (
+            self.node.describe(), l1['objects'], bytes_to_human(l1['bytes_used']), bytes_to_human(l1['bytes_total']))
+
+
+def _status_adapter(adapter: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
+    """An L2 adapter as /status describes it (before /config/adapters), in /config/adapters' shape."""
+    kind = str(adapter.get('type') or adapter.get('type_name') or 'unknown')
+    return dict(index=None, type=kind[:-len('L2Adapter')].lower() if kind.endswith('L2Adapter') else kind, tier='l2',
+                primary=None)
+
+
+class ClearInstance(Operation):
+    """Clear a node's whole L1."""
+
+    argument_spec = dict(
+        force=dict(type='bool', default=False),
+        tier=dict(type='str', default='l1', choices=['l1', 'l2', 'all']),
+        delete_via=dict(type='str', default='auto', choices=['auto', 'node', 'coordinator']),
+    )
+    target = 'optional'
+
+    @classmethod
+    def option_problems(cls, params: t.Mapping[str, t.Any], request: t.Optional[Target]) -> t.List[str]:
+        if request is None and params['tier'] != 'l1':
+            return ['an instance-wide clear supports only tier=l1 (LMCache clears L1 only); tier=%s needs a targeted '
+                    'clear (token_ids or request_id)' % params['tier']]
+        return []
+
+    @property
+    def forced(self) -> bool:
+        return bool(self.params['force']) or not self.node.force_honoured
+
+    def read(self) -> L1Usage:
+        return self.node.status().l1
+
+    def plan(self, before: L1Usage) -> Plan:
+        if not before.objects:
+            return Plan(after=before)
+        kept = 0 if self.forced or before.locked_objects is None else before.locked_objects
+        kept_bytes = before.bytes_used * kept // before.objects
+        return Plan(['clear'], after=L1Usage(kept, kept_bytes, before.bytes_total, None, kept))
+
+    def apply(self, plan: Plan) -> None:
+        self.node.clear_l1(self.params['force'])
+
+    def read_after(self, plan: Plan, before: L1Usage) -> L1Usage:
+        after = self.node.status().l1
+        if after.objects:
+            self.ctx.warn('%d object(s) in L1 after the clear of %s: in use by in-flight requests, or stored since%s'
+                          % (after.objects, self.node.url, '' if self.forced else '; force=true drops objects in use too'))
+        return after
+
+    def changed(self, before: L1Usage, current: L1Usage) -> bool:
+        return current.objects < before.objects
+
+    def report(self, before: L1Usage, after: L1Usage, plan: Plan) -> t.Dict[str, t.Any]:
+        cleared = plan.after if self.ctx.check_mode else None
+        objects, byte_count = _cleared(before, self.forced) if plan.changes else (0, 0)
+        return dict(tier='l1', forced=self.forced, before=before.counts(), after=(cleared or after).counts(),
+                    objects_cleared=objects, bytes_cleared=byte_count)
+
+    def message(self, before: t.Optional[L1Usage], after: t.Any, plan: t.Optional[Plan]) -> str:
+        where = 'L1 of %s' % self.node.describe()
+        if before is None or not before.objects:
+            return '%s is already empty.' % where
+        objects, byte_count = _cleared(before, self.forced)
+        msg = '%s %d objects (%s) from %s.' % ('Would clear' if self.ctx.check_mode else 'Cleared', objects,
+                                              bytes_to_human(byte_count), where)
+        if self.forced and not self.params['force']:
+            msg += ' This server always force-clears: objects in use by in-flight requests are dropped too.'
+        return msg
+
+    def diff(self, before: L1Usage, after: L1Usage) -> t.Dict[str, t.Any]:
+        return dict(before=dict(l1=before.counts()), after=dict(l1=after.counts()))
+
+
+def _cleared(before: L1Usage, forced: bool) -> t.Tuple[int, int]:
+    """What a clear removes, as far as the server's counts tell: the objects L1 held just before it, less those
+    in-flight requests held locked when the clear is not forced (they stay). The server itself reports no count."""
+    kept = 0 if forced or before.locked_objects is None else before.locked_objects
+    objects = before.objects - kept
+    return objects, (before.bytes_used * objects // before.objects if before.objects else 0)
+
+
+class TenantQuota(Operation):
+    """Declarative per-tenant (cache salt) quota on a node."""
+
+    argument_spec = dict(
+        cache_salt=dict(type='str', required=True, no_log=False),
+        limit_gb=dict(type='float'),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+    )
+    required_if = [('state', 'present', ('limit_gb',))]
+
+    @classmethod
+    def option_problems(cls, params: t.Mapping[str, t.Any], request: t.Optional[Target]) -> t.List[str]:
+        problems = []
+        salt = params['cache_salt']
+        if not salt or '/' in salt or salt.strip() != salt or any(ord(c) < 32 for c in salt):
+            problems.append("cache_salt must be a non-empty tenant salt without '/', control characters or surrounding "
+                            "spaces, got %r" % salt)
+        limit = params.get('limit_gb')
+        if limit is not None and (math.isnan(limit) or math.isinf(limit) or not 0 < limit <= MAX_QUOTA_GB):
+            problems.append('limit_gb must be greater than 0 and at most %d (GB), got %s' % (MAX_QUOTA_GB, limit))
+        if params['state'] == 'absent' and limit is not None:
+            problems.append('limit_gb is only for state=present')
+        return problems
+
+    @property
+    def present(self) -> bool:
+        return self.params['state'] == 'present'
+
+    def read(self) -> t.Optional[Quota]:
+        return self.node.quota(self.params['cache_salt'])
+
+    def plan(self, before: t.Optional[Quota]) -> Plan:
+        salt = self.params['cache_salt']
+        if self.present:
+            limit = float(self.params['limit_gb'])
+            if before is not None and before.limit_gb is not None and math.isclose(before.limit_gb, limit, rel_tol=1e-9):
+                return Plan(after=before)
+            return Plan(['set'], after=Quota(salt, limit, before.usage_gb if before else None))
+        if before is None:
+            return Plan(after=None)
+        return Plan(['remove'], after=None)
+
+    def apply(self, plan: Plan) -> None:
+        if self.present:
+            self.node.set_quota(self.params['cache_salt'], float(self.params['limit_gb']))
+        else:
+            self.node.remove_quota(self.params['cache_salt'])
+
+    def read_after(self, plan: Plan, before: t.Optional[Quota]) -> t.Optional[Quota]:
+        after = self.read()
+        wanted = plan.after
+        if (after is None) != (wanted is None) or (after and wanted and not math.isclose(
+                after.limit_gb or 0.0, wanted.limit_gb or 0.0, rel_tol=1e-9)):
+            raise LMCacheError('%s: the quota of %r reads back as %s after it was %s, not as asked'
+                               % (self.node.describe(), self.params['cache_salt'], _quota_text(after),
+                                  'set' if self.present else 'removed'))
+        return after
+
+    def changed(self, before: t.Optional[Quota], current: t.Optional[Quota]) -> bool:
+        return _quota_text(before) != _quota_text(current)
+
+    def report(self, before: t.Optional[Quota], after: t.Optional[Quota], plan: Plan) -> t.Dict[str, t.Any]:
+        return dict(cache_salt=self.params['cache_salt'], state=self.params['state'],
+                    quota=after.as_dict() if after else None, previous_limit_gb=before.limit_gb if before else None)
+
+    def message(self, before: t.Optional[Quota], after: t.Any, plan: t.Optional[Plan]) -> str:
+        salt = self.params['cache_salt']
+        where = self.node.describe()
+        if plan is not None and not plan.changes:
+            if before is None:
+                return 'Tenant %r has no quota on %s: nothing to remove.' % (salt, where)
+            return 'The quota of tenant %r on %s is already %s.' % (salt, where, _quota_text(before))
+        if self.present:
+            return '%s the quota of tenant %r on %s to %s GB (was %s).' % (
+                'Would set' if self.ctx.check_mode else 'Set', salt, where, _number(self.params['limit_gb']),
+                _quota_text(before))
+        return ('%s the quota of tenant %r on %s (was %s). Its cached data is over budget from the next eviction cycle '
+                'and may be evicted.' % ('Would remove' if self.ctx.check_mode else 'Removed', salt, where, _quota_text(before)))
+
+    def diff(self, before: t.Optional[Quota], after: t.Optional[Quota]) -> t.Dict[str, t.Any]:
+        salt = self.params['cache_salt']
+        result: t.Dict[str, t.Any] = dict(before={'quota': {salt: before.limit_gb} if before else {}},
+                                          after={'quota': {salt: after.limit_gb} if after else {}})
+        if before is not None and after is None:
+            result['after_header'] = 'quota removed: the tenant\'s cached data may be evicted at the next eviction cycle'
+        return result
+
+
+def _number(value: float) -> str:
+    return ('%.6f' % value).rstrip('0').rstrip('.')
+
+
+def _quota_text(quota: t.Optional[Quota]) -> str:
+    if quota is None:
+        return 'not set'
+    return '%s GB' % _number(quota.limit_gb) if quota.limit_gb is not None else 'set, with no limit reported'

@@ -1,0 +1,276 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The one run skeleton of every operation: check options, read, plan, apply (or predict in check mode), re-read,
+and report `changed`, `msg`, `diff` and the fields every result carries.
+
+An operation (one per module) is an argument spec plus read / plan / apply / report. The skeleton owns the rest,
+the same way for a module on a GPU host and for each endpoint of the controller-side fan-out. Nothing here knows
+AnsibleModule: _module.py wraps it for modules, the fan-out action plugin for many endpoints at once.
+
+Private to this collection: the API may change without notice.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible_collections.lmcache.kvcache.plugins.module_utils._api import LMCacheServer
+from ansible_collections.lmcache.kvcache.plugins.module_utils._client import (
+    Deadline,
+    LMCacheClient,
+    LMCacheError,
+    OutcomeUnknown,
+)
+from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import (
+    CONNECTION_ARGUMENT_SPEC,
+    CONNECTION_REQUIRED_BY,
+    Connector,
+    api_key_secrets,
+    connection_problems,
+    url_secrets,
+)
+from ansible_collections.lmcache.kvcache.plugins.module_utils._kvcache import Rejected
+from ansible_collections.lmcache.kvcache.plugins.module_utils._target import (
+    TARGET_ARGUMENT_SPEC,
+    TARGET_MUTUALLY_EXCLUSIVE,
+    TARGET_REQUIRED_BY,
+    TARGET_REQUIRED_ONE_OF,
+    Target,
+    TokenFileError,
+)
+
+# How many times a write whose outcome was lost is reconciled (re-read, re-planned, the rest applied).
+MAX_RECONCILE_ROUNDS = 3
+
+
+class Context:
+    """What a run needs besides its own options: check and diff mode, warnings, and clients sharing one deadline."""
+
+    def __init__(self, params: t.Mapping[str, t.Any], check_mode: bool = False, diff: bool = False,
+                 warn: t.Callable[[str], None] = lambda message: None, deadline: t.Optional[Deadline] = None) -> None:
+        self.params = params
+        self.check_mode = check_mode
+        self.diff = diff
+        self.warn = warn
+        self.connector = Connector(params, warn, deadline)
+        self.clients: t.List[LMCacheClient] = []
+        self.node = self.node_for(params['url'])
+        self._coordinator: t.Optional[LMCacheClient] = None
+
+    def client(self, url: str) -> LMCacheClient:
+        client = self.connector.client(url)
+        self.clients.append(client)
+        return client
+
+    def node_for(self, url: str) -> LMCacheServer:
+        return LMCacheServer(self.client(url))
+
+    @property
+    def coordinator(self) -> t.Optional[LMCacheClient]:
+        if self._coordinator is None and self.params.get('coordinator_url'):
+            self._coordinator = self.client(self.params['coordinator_url'])
+        return self._coordinator
+
+    @property
+    def last_status(self) -> t.Optional[int]:
+        """The HTTP status of this run's last request (None: it got no answer)."""
+        return self.connector.last_status
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+
+
+class Plan:
+    """What an operation would change: `changes` (empty: nothing), the state it would leave (`after`), and `goal`,
+    which a re-plan after a lost answer aims for again."""
+
+    def __init__(self, changes: t.Sequence[t.Any] = (), after: t.Any = None, goal: t.Any = None) -> None:
+        self.changes = list(changes)
+        self.after = after
+        self.goal = goal
+
+
+class Operation:
+    """One task against one LMCache endpoint. Subclasses set the class attributes and implement read, plan, apply
+    (writing operations only), report and message."""
+
+    # The module's own options (merged with the connection options, and the target options when `target` is set).
+    argument_spec: t.Dict[str, t.Dict[str, t.Any]] = {}
+    # None: instance-wide; 'optional' or 'required': takes the per-request target options.
+    target: t.Optional[str] = None
+    mutually_exclusive: t.List[t.Sequence[str]] = []
+    required_if: t.List[t.Sequence[t.Any]] = []
+    # The option that says whether a rejected operation fails the task; None: the operation is never rejected.
+    rejection_option: t.Optional[str] = None
+
+    def __init__(self, params: t.Mapping[str, t.Any], ctx: Context, request: t.Optional[Target]) -> None:
+        self.params = params
+        self.ctx = ctx
+        self.node = ctx.node
+        self.request = request
+
+    @classmethod
+    def option_problems(cls, params: t.Mapping[str, t.Any], request: t.Optional[Target]) -> t.List[str]:
+        """What the argument spec cannot check; found before any request is sent."""
+        return []
+
+    def read(self) -> t.Any:
+        raise NotImplementedError
+
+    def plan(self, before: t.Any) -> Plan:
+        return Plan(after=before)
+
+    def replan(self, current: t.Any, plan: Plan) -> Plan:
+        """After a write whose answer was lost: what is still to do to reach the plan's goal from `current`."""
+        return self.plan(current)
+
+    def apply(self, plan: Plan) -> None:
+        raise NotImplementedError('%s changes nothing' % type(self).__name__)
+
+    def read_after(self, plan: Plan, before: t.Any) -> t.Any:
+        return self.read()
+
+    def report(self, before: t.Any, after: t.Any, plan: Plan) -> t.Dict[str, t.Any]:
+        return {}
+
+    def message(self, before: t.Any, after: t.Any, plan: t.Optional[Plan]) -> str:
+        return ''
+
+    def diff(self, before: t.Any, after: t.Any) -> t.Optional[t.Dict[str, t.Any]]:
+        return None
+
+    def changed(self, before: t.Any, current: t.Any) -> bool:
+        """Whether the server's state moved from `before` (used when a run fails half-way)."""
+        return self.plan(current).changes != self.plan(before).changes
+
+    def rejected_report(self, reason: str) -> t.Dict[str, t.Any]:
+        return {}
+
+    def facts(self) -> t.Dict[str, t.Any]:
+        """The fields every result carries; never sends a request."""
+        return dict(url=self.node.url, api_generation=self.node.known_generation_name, version=self.node.known_version,
+                    status=self.ctx.last_status)
+
+    @property
+    def verb(self) -> str:
+        """'Would ' in check mode, '' otherwise: for messages."""
+        return 'Would ' if self.ctx.check_mode else ''
+
+
+def argument_spec(operation: t.Type[Operation]) -> t.Tuple[t.Dict[str, t.Any], t.Dict[str, t.Any]]:
+    """(argument spec, AnsibleModule keyword arguments) of an operation."""
+    spec = dict(CONNECTION_ARGUMENT_SPEC)
+    required_by = dict(CONNECTION_REQUIRED_BY)
+    kwargs: t.Dict[str, t.Any] = dict(mutually_exclusive=list(operation.mutually_exclusive),
+                                      required_if=list(operation.required_if))
+    if operation.target:
+        spec.update(TARGET_ARGUMENT_SPEC)
+        required_by.update(TARGET_REQUIRED_BY)
+        kwargs['mutually_exclusive'] = TARGET_MUTUALLY_EXCLUSIVE + kwargs['mutually_exclusive']
+        if operation.target == 'required':
+            kwargs['required_one_of'] = list(TARGET_REQUIRED_ONE_OF)
+    spec.update(operation.argument_spec)
+    kwargs['required_by'] = required_by
+    return spec, kwargs
+
+
+def secrets(params: t.Mapping[str, t.Any]) -> t.List[str]:
+    """Every value to mask in output: the key as given and as sent, credentials in a URL."""
+    values = api_key_secrets(params.get('api_key'))
+    for option in ('url', 'coordinator_url'):
+        values += url_secrets(params.get(option))
+    return values
+
+
+def check(operation: t.Type[Operation], params: t.Mapping[str, t.Any]) -> t.Tuple[t.Optional[Target], t.List[str]]:
+    """The request target and every problem with the options, before any request is sent."""
+    problems = connection_problems(params, url_options=('url', 'coordinator_url'))
+    request = None
+    if operation.target:
+        try:
+            request = Target.from_params(params)
+        except TokenFileError as exc:
+            problems.append(str(exc))
+        if request is not None:
+            problems += request.problems()
+    problems += operation.option_problems(params, request)
+    return request, problems
+
+
+def failure(op: Operation, message: str, status: t.Optional[int] = None, **extra: t.Any) -> t.Dict[str, t.Any]:
+    result = op.facts()
+    if status is not None:
+        result['status'] = status
+    result.update(extra, msg=message, failed=True)
+    result.setdefault('changed', False)
+    return result
+
+
+def execute(op: Operation) -> t.Dict[str, t.Any]:
+    """Run one operation to its result (a failure is a result with failed=true, never an exception)."""
+    before: t.Any = None
+    applying = False
+    try:
+        before = op.read()
+        plan = op.plan(before)
+        if plan.changes and not op.ctx.check_mode:
+            applying = True
+            plan = _apply(op, plan)
+            after = op.read_after(plan, before)
+        else:
+            after = plan.after
+        report = op.report(before, after, plan)
+        message = op.message(before, after, plan)
+        # Facts last: the report and the message may have read more of the server (its version).
+        result = op.facts()
+        result.update(report, changed=bool(plan.changes), msg=message)
+        if op.ctx.diff:
+            diff = op.diff(before, after)
+            if diff is not None:
+                result['diff'] = diff
+        return result
+    except Rejected as rejection:
+        result = op.facts()
+        result.update(changed=False, rejected=True, reason=rejection.reason, msg='REJECTED: %s' % rejection.reason)
+        result.update(op.rejected_report(rejection.reason))
+        if op.rejection_option and op.params.get(op.rejection_option):
+            result['failed'] = True
+        return result
+    except LMCacheError as exc:
+        extra: t.Dict[str, t.Any] = {}
+        message = str(exc)
+        if applying:
+            # Part of the change may have happened: say whether the server's state moved, from a fresh read.
+            try:
+                extra['changed'] = op.changed(before, op.read())
+            except LMCacheError as again:
+                extra['changed'] = True
+                message += '; the state could not be read back to see what changed (%s)' % again
+        return failure(op, message, getattr(exc, 'status', None), **extra)
+    finally:
+        op.ctx.close()
+
+
+def _apply(op: Operation, plan: Plan) -> Plan:
+    """Apply the plan; when a write's answer is lost, re-read and apply what is still missing (never blindly resend)."""
+    rounds = 0
+    while True:
+        try:
+            op.apply(plan)
+            return plan
+        except OutcomeUnknown as lost:
+            rounds += 1
+            current = op.read()
+            remaining = op.replan(current, plan)
+            if not remaining.changes:
+                op.ctx.warn('%s; a fresh read shows it was carried out' % lost)
+                return plan
+            if rounds >= MAX_RECONCILE_ROUNDS:
+                raise LMCacheError('%s; after %d attempts to reconcile, the server still differs from what was asked'
+                                   % (lost, rounds))
+            op.ctx.warn('%s; a fresh read shows it was not (fully) carried out: applying the rest' % lost)
+            plan = Plan(remaining.changes, plan.after, plan.goal)

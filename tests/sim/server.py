@@ -1,0 +1,663 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A simulated LMCache fleet with fault injection: many nodes and a coordinator, in one process.
+
+It stands in only where genuine servers cannot serve: fleets of 1,000 nodes, injected faults, the soak. Nodes answer
+like a genuine 0.5.6 node (its recorded /openapi.json and /status, in data/), or 0.5.0 (G2), 0.4.4 (G1) and
+0.5.7rc3 (API keys); the coordinator like a genuine 0.5.6 coordinator (instances, usage, directory lookup,
+reference-counted prefix pins, targeted deletes). Each node listens on its own loopback address (127.0.x.y), all on
+one port. State is plain Python, readable by the tests that check it after each operation.
+
+    fleet = SimFleet(nodes=1000).start()      # in a thread of this process, or:
+    python tests/sim/server.py --nodes 1000 --port 18080 --coordinator-port 19300 --ready-file F   # a process
+
+Faults (SimFleet.fault, or POST /_sim/fault on the coordinator's address) apply to the next `times` matching requests:
+delay, drip, reset, reset_mid_body, status (with headers), html, truncate, body, huge, redirect, apply_then_delay,
+apply_then_reset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import hashlib
+import ipaddress
+import itertools
+import json
+import os
+import re
+import resource
+import sys
+import threading
+import typing as t
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CHUNK = 256
+OBJECT_BYTES = 4 * 1024 * 1024
+L1_TOTAL = 1073741824
+
+
+def _load(name: str) -> t.Any:
+    with open(os.path.join(HERE, 'data', name)) as handle:
+        return json.load(handle)
+
+
+OPENAPI_056 = _load('openapi-0.5.6.json')
+OPENAPI_057 = _load('openapi-0.5.7rc3.json')
+STATUS_056 = _load('status-0.5.6.json')
+VERSIONS = {'0.5.6': '0.5.6-g3e11e108', '0.5.7': '0.5.7rc3.dev0-gbf85b41fa', '0.5.0': '0.5.0-g389b9cfc', '0.4.4': None}
+G2_ROUTES = ['/', '/clear-cache', '/conf', '/healthcheck', '/kvcache/check', '/quota', '/quota/{cache_salt}', '/status',
+             '/version', '/l2/adapters', '/l2/keys']
+G1_ROUTES = ['/', '/api/clear-cache', '/api/healthcheck', '/api/status']
+
+
+def _openapi(paths: t.Iterable[str]) -> bytes:
+    methods = {'/clear-cache': 'post', '/api/clear-cache': 'post'}
+    return json.dumps({'openapi': '3.1.0', 'info': {'title': 'LMCache HTTP API', 'version': '1.0.0'},
+                       'paths': dict((p, {methods.get(p, 'get'): {}}) for p in paths)}).encode()
+
+
+OPENAPI_BYTES = {'0.5.6': json.dumps(OPENAPI_056).encode(), '0.5.7': json.dumps(OPENAPI_057).encode(),
+                 '0.5.0': _openapi(G2_ROUTES), '0.4.4': _openapi(G1_ROUTES)}
+
+
+def chunk_hash(token_ids: t.Sequence[int], index: int, model: str, salt: str) -> str:
+    """A prefix-chained chunk hash, as LMCache keys chunks (not its blake3, but the same shape)."""
+    digest = hashlib.sha256(('%s|%s|' % (model, salt)).encode())
+    digest.update(json.dumps(list(token_ids[:(index + 1) * CHUNK])).encode())
+    return digest.hexdigest()
+
+
+def key_of(token_ids: t.Sequence[int], index: int, model: str, salt: str, rank: int) -> t.Dict[str, t.Any]:
+    return {'chunk_hash_hex': chunk_hash(token_ids, index, model, salt), 'model_name': model,
+            'kv_rank': 16777216 + rank * 256 + 256, 'object_group_id': 0, 'cache_salt': salt}
+
+
+def key_id(key: t.Mapping[str, t.Any]) -> t.Tuple[t.Any, ...]:
+    return (key.get('chunk_hash_hex'), key.get('kv_rank'), key.get('object_group_id'), key.get('model_name'),
+            key.get('cache_salt', ''))
+
+
+class Fault:
+    def __init__(self, kind: str, node: str = '*', method: str = '*', path: str = '*', times: int = 1,
+                 **params: t.Any) -> None:
+        self.kind = kind
+        self.node = node
+        self.method = method
+        self.path = path
+        self.times = times
+        self.params = params
+
+    def matches(self, node: str, method: str, path: str) -> bool:
+        return (self.node in ('*', node) and self.method in ('*', method)
+                and (self.path == '*' or re.fullmatch(self.path, path) is not None))
+
+
+class Node:
+    """One simulated LMCache MP server."""
+
+    def __init__(self, name: str, address: str, version: str = '0.5.6', objects: int = 0,
+                 api_key: t.Optional[str] = None) -> None:
+        self.name = name
+        self.address = address
+        self.version = version
+        self.anonymous_objects = objects
+        self.locked_objects = 0
+        self.api_key = api_key
+        self.starting = False
+        self.quotas: t.Dict[str, float] = {}
+        self.prefetches: t.Dict[str, t.Dict[str, t.Any]] = {}
+        self.layouts: t.Set[str] = {'test-model'}
+        # Keyed objects per tier: key id -> key
+        self.tiers: t.Dict[str, t.Dict[t.Tuple[t.Any, ...], t.Dict[str, t.Any]]] = {'L1': {}, 'L2': {}}
+        self.clears = 0
+        self.requests: t.List[t.Tuple[str, str]] = []
+
+    @property
+    def generation(self) -> str:
+        return {'0.4.4': 'G1', '0.5.0': 'G2'}.get(self.version, 'G3')
+
+    @property
+    def objects(self) -> int:
+        return self.anonymous_objects + len(self.tiers['L1'])
+
+    @objects.setter
+    def objects(self, value: int) -> None:
+        self.anonymous_objects = value - len(self.tiers['L1'])
+
+    def status(self) -> t.Dict[str, t.Any]:
+        body = copy.deepcopy(STATUS_056)
+        storage = body['storage_manager']
+        used = self.objects * OBJECT_BYTES
+        for l1 in (storage['l1_manager'], storage['l1_managers']['_default']):
+            l1.update(total_object_count=self.objects, memory_used_bytes=used, memory_total_bytes=L1_TOTAL,
+                      memory_usage_ratio=used / L1_TOTAL, read_locked_count=self.locked_objects)
+        storage['l1_usage'] = [used, L1_TOTAL]
+        if self.generation != 'G3':
+            del storage['l1_managers']
+        return body
+
+    def clear(self, force: bool) -> None:
+        kept = 0 if force or self.version not in ('0.5.6', '0.5.7') else min(self.locked_objects, self.objects)
+        self.tiers['L1'] = {}
+        self.anonymous_objects = kept
+        self.clears += 1
+
+
+class Coordinator:
+    """A simulated LMCache coordinator over the simulated nodes."""
+
+    def __init__(self, fleet: 'SimFleet') -> None:
+        self.fleet = fleet
+        self.pins: t.Dict[t.Tuple[t.Any, ...], int] = {}
+        self.pin_keys: t.Dict[t.Tuple[t.Any, ...], t.Dict[str, t.Any]] = {}
+        self.pin_writes = 0
+
+    def keys(self, body: t.Mapping[str, t.Any]) -> t.List[t.Dict[str, t.Any]]:
+        tokens = body.get('token_ids') or []
+        model, salt, world = body.get('model_name'), body.get('cache_salt', ''), int(body.get('world_size', 1))
+        return [key_of(tokens, index, model, salt, rank) for index in range(len(tokens) // CHUNK) for rank in range(world)]
+
+    def pin(self, body: t.Mapping[str, t.Any], delta: int) -> t.Dict[str, t.Any]:
+        keys = self.keys(body)
+        self.pin_writes += 1
+        for key in keys:
+            ident = key_id(key)
+            count = max(0, self.pins.get(ident, 0) + delta)
+            if count:
+                self.pins[ident] = count
+                self.pin_keys[ident] = key
+            else:
+                self.pins.pop(ident, None)
+        return {'requested': len(keys) // max(1, int(body.get('world_size', 1))), 'affected': len(keys),
+                'status': 'pinned' if delta > 0 else 'unpinned'}
+
+    def lookup(self, body: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+        results = []
+        for key in self.keys(body):
+            ident = key_id(key)
+            placements = [{'instance_id': node.name, 'incarnation': 1, 'tier': tier.lower(), 'backend': 'dram' if tier == 'L1' else 'fs',
+                           'size_bytes': OBJECT_BYTES, 'shared': False}
+                          for node in self.fleet.nodes.values() for tier in ('L1', 'L2') if ident in node.tiers[tier]]
+            results.append({'key': key, 'placements': placements, 'token_ids': [0] * CHUNK, 'access_count': 1})
+        return {'chunks': len(results), 'results': results}
+
+    def delete(self, body: t.Mapping[str, t.Any]) -> t.Tuple[int, t.Dict[str, t.Any]]:
+        node = self.fleet.by_name.get(body.get('instance_id'))
+        if node is None:
+            return 404, {'detail': "no MP server registered with instance_id='%s'" % body.get('instance_id')}
+        if node.api_key:
+            return 502, {'detail': "delete to '%s' failed: Client error '401 Unauthorized' for url 'http://%s/cache/objects'"
+                         % (node.name, node.address)}
+        tier, force = body.get('tier', 'all'), bool(body.get('force'))
+        keys = self.keys(body)
+        skipped = 0
+        for key in keys:
+            ident = key_id(key)
+            pinned = self.pins.get(ident, 0) > 0
+            if tier in ('l1',) or force or not pinned:
+                for name in ({'l1': ['L1'], 'l2': ['L2'], 'all': ['L1', 'L2']}[tier]):
+                    node.tiers[name].pop(ident, None)
+            else:
+                skipped += 1
+        return 200, {'instance_id': node.name, 'requested': len(keys), 'affected': len(keys) - skipped,
+                     'skipped': skipped, 'status': 'deleted' if keys else 'noop'}
+
+
+class Response:
+    def __init__(self, status: int, body: t.Any = None, raw: t.Optional[bytes] = None,
+                 headers: t.Optional[t.Dict[str, str]] = None, content_type: str = 'application/json') -> None:
+        self.status = status
+        self.payload = raw if raw is not None else json.dumps(body).encode()
+        self.headers = dict(headers or {})
+        self.headers.setdefault('content-type', content_type)
+
+
+REASONS = {200: 'OK', 202: 'Accepted', 301: 'Moved Permanently', 302: 'Found', 307: 'Temporary Redirect', 400: 'Bad Request',
+           401: 'Unauthorized', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 422: 'Unprocessable Entity',
+           429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable',
+           504: 'Gateway Timeout'}
+
+
+class SimFleet:
+    """Nodes on 127.0.x.y:port, optionally a coordinator on 127.0.0.1:coordinator_port, served by one event loop."""
+
+    def __init__(self, nodes: int = 0, port: int = 0, coordinator: bool = True, coordinator_port: int = 0,
+                 first_address: str = '127.0.1.1', version: str = '0.5.6', objects: int = 4) -> None:
+        self.port = port
+        self.coordinator_port = coordinator_port
+        self.coordinator = Coordinator(self) if coordinator else None
+        self.nodes: t.Dict[str, Node] = {}
+        self.by_name: t.Dict[str, Node] = {}
+        self.faults: t.List[Fault] = []
+        self._addresses = self._address_iter(first_address)
+        self._lock = threading.Lock()
+        self.loop: t.Optional[asyncio.AbstractEventLoop] = None
+        self._servers: t.List[t.Any] = []
+        self._thread: t.Optional[threading.Thread] = None
+        for number in range(nodes):
+            self.add_node('node-%04d' % number, version=version, objects=objects)
+
+    @staticmethod
+    def _address_iter(first: str) -> t.Iterator[str]:
+        start = int(ipaddress.IPv4Address(first))
+        for offset in itertools.count():
+            address = ipaddress.IPv4Address(start + offset)
+            if str(address).endswith('.0') or str(address).endswith('.255'):
+                continue
+            yield str(address)
+
+    def add_node(self, name: str, version: str = '0.5.6', objects: int = 0, api_key: t.Optional[str] = None) -> Node:
+        node = Node(name, next(self._addresses), version, objects, api_key)
+        self.nodes[node.address] = node
+        self.by_name[name] = node
+        if self.loop is not None:
+            asyncio.run_coroutine_threadsafe(self._listen([node.address], self.port), self.loop).result()
+        return node
+
+    def url(self, node: t.Union[str, Node]) -> str:
+        node = self.by_name[node] if isinstance(node, str) else node
+        return 'http://%s:%d' % (node.address, self.port)
+
+    @property
+    def coordinator_url(self) -> str:
+        return 'http://127.0.0.1:%d' % self.coordinator_port
+
+    def fault(self, kind: str, **options: t.Any) -> Fault:
+        fault = Fault(kind, **options)
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults = []
+
+    def store(self, node: t.Union[str, Node], token_ids: t.Sequence[int], model: str = 'test-model', salt: str = '',
+              tiers: t.Sequence[str] = ('L1', 'L2'), world_size: int = 1, chunks: t.Optional[int] = None) -> None:
+        """Cache a token sequence's chunks on a node, as an engine storing it would."""
+        node = self.by_name[node] if isinstance(node, str) else node
+        count = len(token_ids) // CHUNK if chunks is None else chunks
+        for index in range(count):
+            for rank in range(world_size):
+                key = key_of(token_ids, index, model, salt, rank)
+                for tier in tiers:
+                    node.tiers[tier][key_id(key)] = key
+
+    def pin_count(self, token_ids: t.Sequence[int], index: int, model: str = 'test-model', salt: str = '') -> int:
+        assert self.coordinator is not None
+        return self.coordinator.pins.get(key_id(key_of(token_ids, index, model, salt, 0)), 0)
+
+    # -- serving -------------------------------------------------------------------------------------------------
+
+    def start(self) -> 'SimFleet':
+        ready = threading.Event()
+        errors: t.List[BaseException] = []
+
+        def serve() -> None:
+            self.loop = asyncio.new_event_loop()
+            try:
+                self.loop.run_until_complete(self._start_servers())
+            except BaseException as exc:  # pragma: no cover - reported to the starting thread
+                errors.append(exc)
+                ready.set()
+                return
+            ready.set()
+            self.loop.run_forever()
+
+        _raise_fd_limit()
+        self._thread = threading.Thread(target=serve, name='sim-fleet', daemon=True)
+        self._thread.start()
+        ready.wait(60)
+        if errors:
+            raise errors[0]
+        return self
+
+    async def _start_servers(self) -> None:
+        if not self.port:
+            import socket
+            with socket.socket() as probe:
+                probe.bind(('127.0.1.1', 0))
+                self.port = probe.getsockname()[1]
+        await self._listen(list(self.nodes), self.port)
+        if self.coordinator is not None:
+            server = await asyncio.start_server(self._handle, host='127.0.0.1', port=self.coordinator_port, backlog=1024)
+            self.coordinator_port = server.sockets[0].getsockname()[1]
+            self._servers.append(server)
+
+    async def _listen(self, addresses: t.List[str], port: int) -> None:
+        for index in range(0, len(addresses), 256):
+            batch = addresses[index:index + 256]
+            if batch:
+                self._servers.append(await asyncio.start_server(self._handle, host=batch, port=port, backlog=256))
+
+    def stop(self) -> None:
+        if self.loop is None:
+            return
+
+        async def close() -> None:
+            for server in self._servers:
+                server.close()
+            current = asyncio.current_task()
+            for task in asyncio.all_tasks():
+                if task is not current:
+                    task.cancel()
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        if self._thread:
+            self._thread.join(10)
+        self.loop = None
+
+    def __enter__(self) -> 'SimFleet':
+        return self.start()
+
+    def __exit__(self, *exc: t.Any) -> None:
+        self.stop()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        local = writer.get_extra_info('sockname')[0]
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b'\r\n\r\n')
+                except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+                    return
+                lines = head.decode('latin-1').split('\r\n')
+                method, target, _version = (lines[0].split(' ') + ['', '', ''])[:3]
+                headers = dict((k.strip().lower(), v.strip()) for k, _, v in (line.partition(':') for line in lines[1:] if line))
+                length = int(headers.get('content-length') or 0)
+                raw = await reader.readexactly(length) if length else b''
+                path, _, query = target.partition('?')
+                if path.startswith('http://'):
+                    path = '/' + path.split('/', 3)[3] if path.count('/') >= 3 else '/'
+                keep = await self._answer(local, method, path, query, headers, raw, writer)
+                if not keep or headers.get('connection', '').lower() == 'close':
+                    break
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            try:
+                writer.close()
+            except Exception:  # pragma: no cover
+                pass
+
+    def _take_fault(self, node: str, method: str, path: str) -> t.Optional[Fault]:
+        with self._lock:
+            for fault in self.faults:
+                if fault.times and fault.matches(node, method, path):
+                    fault.times -= 1
+                    return fault
+        return None
+
+    async def _answer(self, local: str, method: str, path: str, query: str, headers: t.Dict[str, str], raw: bytes,
+                      writer: asyncio.StreamWriter) -> bool:
+        node = self.nodes.get(local)
+        name = node.name if node else 'coordinator'
+        if node is None and path.startswith('/_sim/'):
+            response = self._control(method, path, raw)
+            await self._send(writer, response)
+            return True
+        fault = self._take_fault(name, method, path)
+        if node is not None:
+            node.requests.append((method, path))
+        if fault is not None and fault.kind in ('delay',):
+            await asyncio.sleep(fault.params.get('seconds', 1.0))
+        if fault is not None and fault.kind == 'reset':
+            _reset(writer)
+            return False
+        if fault is not None and fault.kind in ('status', 'html', 'body', 'huge', 'redirect'):
+            await self._send(writer, _fault_response(fault))
+            return True
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            await self._send(writer, Response(400, {'detail': 'invalid JSON'}))
+            return True
+        with self._lock:
+            response = self._node(node, method, path, query, headers, body) if node else self._coordinate(method, path, query, body)
+        if fault is not None and fault.kind == 'apply_then_delay':
+            await asyncio.sleep(fault.params.get('seconds', 30.0))
+        if fault is not None and fault.kind == 'apply_then_reset':
+            _reset(writer)
+            return False
+        if fault is not None and fault.kind in ('drip', 'truncate', 'reset_mid_body'):
+            await self._send_faulty(writer, response, fault)
+            return False
+        await self._send(writer, response)
+        return True
+
+    async def _send(self, writer: asyncio.StreamWriter, response: Response) -> None:
+        head = 'HTTP/1.1 %d %s\r\ncontent-length: %d\r\n%s\r\n' % (
+            response.status, REASONS.get(response.status, 'Status'), len(response.payload),
+            ''.join('%s: %s\r\n' % item for item in response.headers.items()))
+        writer.write(head.encode('latin-1') + response.payload)
+        await writer.drain()
+
+    async def _send_faulty(self, writer: asyncio.StreamWriter, response: Response, fault: Fault) -> None:
+        head = 'HTTP/1.1 %d %s\r\ncontent-length: %d\r\n%s\r\n' % (
+            response.status, REASONS.get(response.status, 'Status'),
+            len(response.payload) + (100 if fault.kind == 'truncate' else 0),
+            ''.join('%s: %s\r\n' % item for item in response.headers.items()))
+        writer.write(head.encode('latin-1'))
+        await writer.drain()
+        if fault.kind == 'drip':
+            for byte in response.payload:
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(fault.params.get('interval', 0.5))
+            return
+        half = response.payload[:max(1, len(response.payload) // 2)]
+        writer.write(half if fault.kind == 'reset_mid_body' else response.payload)
+        await writer.drain()
+        if fault.kind == 'reset_mid_body':
+            _reset(writer)
+        else:
+            writer.close()
+
+    # -- the node's routes ---------------------------------------------------------------------------------------
+
+    def _node(self, node: Node, method: str, path: str, query: str, headers: t.Dict[str, str], body: t.Any) -> Response:
+        prefix = '/api' if node.generation == 'G1' else ''
+        public = (path in ('/', prefix + '/healthcheck'))
+        if node.api_key and not public:
+            given = headers.get('authorization', '')
+            if given != 'Bearer %s' % node.api_key and headers.get('x-lmcache-api-key') != node.api_key:
+                return Response(401, {'detail': 'Invalid or missing API key'}, headers={'www-authenticate': 'Bearer'})
+        route = (method, path[len(prefix):] if prefix and path.startswith(prefix) else path)
+        if path == '/openapi.json' and method == 'GET':
+            return Response(200, raw=OPENAPI_BYTES[node.version])
+        if route == ('GET', '/'):
+            return Response(200, {'status': 'ok', 'service': 'LMCache HTTP API'})
+        if route == ('GET', '/healthcheck'):
+            if node.starting:
+                return Response(503, {'status': 'unhealthy', 'reason': 'engine not initialized'})
+            return Response(200, {'status': 'healthy'})
+        if route == ('GET', '/status'):
+            return Response(200, node.status())
+        if route == ('GET', '/version') and VERSIONS[node.version]:
+            return Response(200, VERSIONS[node.version])
+        clear_path = {'G1': '/clear-cache', 'G2': '/clear-cache', 'G3': '/cache/clear'}[node.generation]
+        if route[1] == clear_path:
+            if method != 'POST':
+                return Response(405, {'detail': 'Method Not Allowed'})
+            tier = (body or {}).get('tier', 'l1') if node.generation == 'G3' else 'l1'
+            if tier != 'l1':
+                return Response(400, {'detail': "tier '%s' not supported; only 'l1'" % tier})
+            node.clear(bool((body or {}).get('force')) if node.generation == 'G3' else True)
+            return Response(200, {'status': 'ok', 'cleared': {'tier': 'l1'}} if node.generation == 'G3' else {'status': 'ok'})
+        if node.generation != 'G3':
+            return Response(404, {'detail': 'Not Found'})
+        if route == ('GET', '/config/adapters'):
+            return Response(200, {'adapters': [{'index': 0, 'type_name': 'fs', 'tier': 'l2', 'primary': True, 'reconfigurable': False}]})
+        if route == ('GET', '/quota'):
+            return Response(200, {'users': dict((salt, {'cache_salt': salt, 'limit_gb': limit, 'current_usage_gb': 0.0,
+                                                         'exists': True}) for salt, limit in node.quotas.items())})
+        if path.startswith('/quota/'):
+            salt = path[len('/quota/'):]
+            if method == 'GET':
+                if salt in node.quotas:
+                    return Response(200, {'cache_salt': salt, 'limit_gb': node.quotas[salt], 'current_usage_gb': 0.0, 'exists': True})
+                return Response(200, {'cache_salt': salt, 'limit_gb': None, 'current_usage_gb': 0.0, 'exists': False})
+            if method == 'PUT':
+                limit = (body or {}).get('limit_gb')
+                if not isinstance(limit, (int, float)) or limit <= 0:
+                    return Response(422, {'detail': [{'loc': ['body', 'limit_gb'], 'msg': 'Input should be greater than 0'}]})
+                node.quotas[salt] = float(limit)
+                return Response(200, {'cache_salt': salt, 'limit_gb': float(limit), 'status': 'ok'})
+            if method == 'DELETE':
+                return Response(200, {'cache_salt': salt, 'status': 'removed' if node.quotas.pop(salt, None) is not None else 'not_found'})
+        if route == ('POST', '/cache/prefetches'):
+            return self._prefetch(node, body or {})
+        if method == 'GET' and path.startswith('/cache/prefetches/'):
+            job = node.prefetches.get(path.rsplit('/', 1)[1])
+            return Response(200, job) if job else Response(404, {'detail': 'unknown prefetch request'})
+        if route == ('DELETE', '/cache/objects'):
+            tier = (body or {}).get('tier', 'l2')
+            deleted = 0
+            for key in (body or {}).get('keys', []):
+                for name in {'l1': ['L1'], 'l2': ['L2'], 'all': ['L1', 'L2']}[tier]:
+                    if node.tiers[name].pop(key_id(key), None) is not None:
+                        deleted += 1
+            return Response(200, {'deleted': deleted, 'skipped': 0, 'ok': True})
+        return Response(404, {'detail': 'Not Found'})
+
+    def _prefetch(self, node: Node, body: t.Mapping[str, t.Any]) -> Response:
+        model = body.get('model_name')
+        if model not in node.layouts:
+            return Response(503, {'detail': 'no layout registered for model_name=%s' % model})
+        tokens = body.get('token_ids') or []
+        chunks = len(tokens) // CHUNK
+        if not chunks:
+            return Response(202, {'request_id': None, 'chunks': 0, 'status': 'noop'})
+        assert self.coordinator is not None
+        found = 0
+        keys = self.coordinator.keys(body)
+        for key in keys:
+            ident = key_id(key)
+            if ident in node.tiers['L2']:
+                node.tiers['L1'][ident] = key
+                found += 1
+        job = uuid.uuid4().hex
+        node.prefetches[job] = {'request_id': job, 'status': 'completed', 'found_keys': found, 'total_keys': len(keys)}
+        return Response(202, {'request_id': job, 'chunks': chunks, 'status': 'submitted'})
+
+    # -- the coordinator's routes --------------------------------------------------------------------------------
+
+    def _coordinate(self, method: str, path: str, query: str, body: t.Any) -> Response:
+        coordinator = self.coordinator
+        if coordinator is None:
+            return Response(404, {'detail': 'Not Found'})
+        route = (method, path)
+        if route == ('GET', '/healthz'):
+            return Response(200, {'status': 'healthy'})
+        if route == ('GET', '/instances'):
+            return Response(200, {'instances': [
+                {'instance_id': node.name, 'ip': node.address, 'http_port': self.port, 'registration_time': 1795805837.7,
+                 'metadata': {'model': 'test-model', 'rack': 'r%d' % (number % 4)}, 'p2p_advertised_url': '', 'mq_port': 0}
+                for number, node in enumerate(self.nodes.values())]})
+        if route == ('GET', '/instances/usage'):
+            return Response(200, {'instances': [
+                {'instance_id': node.name, 'registered': True, 'declared_capacity': True, 'modules': [
+                    {'tier': 'l1', 'backend': 'dram', 'shared': False, 'used_bytes': node.objects * OBJECT_BYTES,
+                     'capacity_bytes': L1_TOTAL, 'usage_ratio': node.objects * OBJECT_BYTES / L1_TOTAL},
+                    {'tier': 'l2', 'backend': 'fs', 'shared': False, 'used_bytes': len(node.tiers['L2']) * OBJECT_BYTES,
+                     'capacity_bytes': 0, 'usage_ratio': None}]}
+                for node in self.nodes.values()], 'shared_modules': []})
+        if route == ('POST', '/directory/lookup'):
+            return Response(200, coordinator.lookup(body or {}))
+        if path == '/cache/pins' and method in ('POST', 'DELETE'):
+            return Response(200, coordinator.pin(body or {}, 1 if method == 'POST' else -1))
+        if route == ('GET', '/cache/pins'):
+            params = dict(part.partition('=')[::2] for part in query.split('&') if part)
+            pins = [{'key': coordinator.pin_keys[ident], 'pin_count': count} for ident, count in sorted(coordinator.pins.items())
+                    if params.get('model_name') in (None, ident[3])]
+            offset, limit = int(params.get('offset', 0)), int(params.get('limit', 100))
+            return Response(200, {'total': len(pins), 'pins': pins[offset:offset + limit]})
+        if route == ('POST', '/cache/delete'):
+            status, answer = coordinator.delete(body or {})
+            return Response(status, answer)
+        return Response(404, {'detail': 'Not Found'})
+
+    def _control(self, method: str, path: str, raw: bytes) -> Response:
+        body = json.loads(raw) if raw else {}
+        if path == '/_sim/fault' and method == 'POST':
+            self.fault(**body)
+            return Response(200, {'status': 'ok'})
+        if path == '/_sim/reset' and method == 'POST':
+            self.clear_faults()
+            for node in self.nodes.values():
+                node.objects = body.get('objects', 4)
+                node.requests = []
+                node.clears = 0
+            return Response(200, {'status': 'ok'})
+        if path == '/_sim/state' and method == 'GET':
+            return Response(200, {'nodes': dict((n.name, {'objects': n.objects, 'clears': n.clears, 'requests': len(n.requests)})
+                                                for n in self.nodes.values())})
+        return Response(404, {'detail': 'Not Found'})
+
+
+def _fault_response(fault: Fault) -> Response:
+    params = fault.params
+    if fault.kind == 'status':
+        return Response(params.get('status', 500), params.get('body', {'detail': 'injected failure'}),
+                        headers=params.get('headers'))
+    if fault.kind == 'html':
+        return Response(params.get('status', 200), raw=b'<html><head><title>Welcome to nginx!</title></head><body>hi</body></html>',
+                        content_type='text/html')
+    if fault.kind == 'body':
+        return Response(params.get('status', 200), params.get('body'))
+    if fault.kind == 'huge':
+        return Response(200, raw=b'{"pad": "' + b'x' * params.get('bytes', 20 * 1024 * 1024) + b'"}')
+    return Response(params.get('status', 307), {'detail': 'moved'}, headers={'location': params.get('location', '/elsewhere')})
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Close with a TCP reset, the way a crashed server or a proxy cuts a connection."""
+    sock = writer.get_extra_info('socket')
+    if sock is not None:
+        import socket
+        import struct
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        except OSError:
+            pass
+    writer.close()
+
+
+def _raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def main(argv: t.Optional[t.List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--nodes', type=int, default=1000)
+    parser.add_argument('--port', type=int, default=0)
+    parser.add_argument('--coordinator-port', type=int, default=0)
+    parser.add_argument('--objects', type=int, default=4)
+    parser.add_argument('--ready-file', help='write {"port", "coordinator_port", "nodes": [[name, url]]} here when serving')
+    args = parser.parse_args(argv)
+    fleet = SimFleet(nodes=args.nodes, port=args.port, coordinator_port=args.coordinator_port, objects=args.objects)
+    _raise_fd_limit()
+    loop = asyncio.new_event_loop()
+    fleet.loop = loop
+    loop.run_until_complete(fleet._start_servers())
+    if args.ready_file:
+        with open(args.ready_file + '.tmp', 'w') as handle:
+            json.dump({'port': fleet.port, 'coordinator_port': fleet.coordinator_port,
+                       'nodes': [[n.name, fleet.url(n)] for n in fleet.nodes.values()]}, handle)
+        os.rename(args.ready_file + '.tmp', args.ready_file)
+    try:
+        loop.run_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
