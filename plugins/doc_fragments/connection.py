@@ -41,7 +41,7 @@ options:
     description:
       - File with the CA certificate(s) to verify the server's TLS certificate with, instead of the system's.
       - CA bundles named in the environment for other tools (E(REQUESTS_CA_BUNDLE), E(CURL_CA_BUNDLE)) are not
-        used: the module's options decide.
+        used; the module's options decide.
     type: path
   client_cert:
     description:

@@ -25,7 +25,7 @@ options:
         256 tokens by a hash chained over all tokens before it, so a slice from the middle finds nothing.
       - Addressed through the LMCache coordinator (O(coordinator_url)); requires O(model_name).
       - At most 1,000,000 tokens, each a vocabulary index from 0 to 2147483647. A trailing partial chunk is never cached.
-      - For long sequences use O(token_ids_file): ansible-core checks a list argument element by element, which takes
+      - For long sequences use O(token_ids_file). ansible-core checks a list argument element by element, which takes
         about a minute for 1,000,000 tokens before the module even starts.
     type: list
     elements: int

@@ -14,6 +14,7 @@ Private to this collection: the API may change without notice.
 from __future__ import annotations
 
 import re
+import threading
 import typing as t
 from urllib.parse import quote
 
@@ -309,13 +310,33 @@ def _generation_from_routes(routes: t.Mapping[str, t.FrozenSet[str]]) -> t.Optio
     return None
 
 
+class DiscoveryCache:
+    """Discoveries by exact version string, shared by the endpoints of one fan-out: a fleet mostly runs one release,
+    and its route list need not be fetched and parsed a thousand times. Servers that report no version are always
+    discovered in full."""
+
+    def __init__(self) -> None:
+        self._by_version: t.Dict[str, Discovery] = {}
+        self._lock = threading.Lock()
+
+    def get(self, version: str) -> t.Optional[Discovery]:
+        with self._lock:
+            return self._by_version.get(version)
+
+    def put(self, version: str, discovery: Discovery) -> None:
+        if discovery.source == 'openapi':
+            with self._lock:
+                self._by_version.setdefault(version, discovery)
+
+
 class LMCacheServer:
     """One LMCache MP server (a node), its API discovered once per task."""
 
-    def __init__(self, client: LMCacheClient) -> None:
+    def __init__(self, client: LMCacheClient, discoveries: t.Optional[DiscoveryCache] = None) -> None:
         self.client = client
         self._discovery: t.Optional[Discovery] = None
         self._version: t.Any = _MISSING
+        self._discoveries = discoveries
 
     @property
     def url(self) -> str:
@@ -324,7 +345,7 @@ class LMCacheServer:
     @property
     def discovery(self) -> Discovery:
         if self._discovery is None:
-            self._discovery = self._discover()
+            self._discovery = self._discover_by_version()
         return self._discovery
 
     @property
@@ -339,6 +360,22 @@ class LMCacheServer:
     @property
     def generation(self) -> Generation:
         return self.discovery.generation
+
+    def _discover_by_version(self) -> Discovery:
+        """The version first (G2 and later have /version), then the route list, unless a release seen before by this
+        task (the fan-out shares a cache) already gave it."""
+        reply = self.client.request('GET', '/version', accept=(404, 405))
+        version = None
+        if reply.status == 200:
+            if not isinstance(reply.body, str) or not reply.body.strip():
+                raise _unreadable(reply, 'the version', reply.body if reply.is_json else reply.text, 'a version string')
+            version = reply.body
+        cached = self._discoveries.get(version) if version and self._discoveries is not None else None
+        discovery = cached or self._discover()
+        self._version = version if discovery.has('version') else None
+        if version and self._discoveries is not None and cached is None and discovery.has('version'):
+            self._discoveries.put(version, discovery)
+        return discovery
 
     def _discover(self) -> Discovery:
         # 401 is raised as is: without a key nothing else would work either.
@@ -367,14 +404,7 @@ class LMCacheServer:
     @property
     def version(self) -> t.Optional[str]:
         """The server's version string where it tells it (G2 and later), else None."""
-        if self._version is _MISSING:
-            if not self.discovery.has('version'):
-                self._version = None
-            else:
-                reply = self.client.request('GET', '/version')
-                if not isinstance(reply.body, str) or not reply.body.strip():
-                    raise _unreadable(reply, 'the version', reply.body if reply.is_json else reply.text, 'a version string')
-                self._version = reply.body
+        self.discovery  # pylint: disable=pointless-statement
         return self._version
 
     def describe(self) -> str:

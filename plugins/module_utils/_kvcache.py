@@ -65,6 +65,9 @@ def _drop_token_ids(entry: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
 class TokenSequenceCache:
     """A request addressed by its token sequence, through the LMCache coordinator."""
 
+    # Coordinator pins protect L2 copies: a delete of L1 removes a pinned chunk's L1 copy, any other delete spares it.
+    pins_protect = frozenset(('L2',))
+
     def __init__(self, target: Target, coordinator: t.Optional[LMCacheClient], node: LMCacheServer,
                  node_for: t.Callable[[str], LMCacheServer]) -> None:
         self.target = target
@@ -311,6 +314,9 @@ def _key_id(key: t.Any) -> t.Tuple[t.Any, ...]:
 
 class RequestIdCache:
     """A request addressed by request id, through the design's per-request endpoints on the node."""
+
+    # The design pins a request to L1: a pinned chunk is spared by any delete unless forced.
+    pins_protect = frozenset(('L1', 'L2'))
 
     def __init__(self, target: Target, node: LMCacheServer) -> None:
         self.target = target

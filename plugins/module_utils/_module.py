@@ -34,10 +34,7 @@ def run(operation: t.Type[Operation], for_request: t.Optional[t.Type[Operation]]
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True, **kwargs)
     # Masked everywhere in the output, the invocation included, whatever happens next.
     module.no_log_values.update(secrets(module.params))
-    request, problems = check(operation, module.params)
-    if request is not None and for_request is not None:
-        operation = for_request
-        problems += operation.option_problems(module.params, request)
+    operation, request, problems = check(operation, module.params, for_request)
     if problems:
         module.fail_json(msg='; '.join(problems), changed=False, status=None, url=redact_url(module.params['url'] or ''),
                          api_generation=None, version=None)

@@ -268,9 +268,12 @@ class ClearRequest(RequestOperation):
         return 'coordinator'
 
     def deleting(self, chunks: t.Sequence[Chunk]) -> t.List[Chunk]:
-        """Chunks in the range held in the tiers; pins protect L2 copies, so pinned chunks stay unless force or l1."""
-        force, tier = self.params['force'], self.params['tier']
-        return [c for c in self.selected(chunks) if set(c.locations) & self.tiers and (force or not c.pinned or tier == 'l1')]
+        """Chunks in the range held in the tiers, except pinned ones where pins protect a tier asked for (unless force)."""
+        return [c for c in self.selected(chunks) if set(c.locations) & self.tiers and not self.kept_pinned(c)]
+
+    def kept_pinned(self, chunk: Chunk) -> bool:
+        return chunk.pinned and not self.params['force'] and bool(self.tiers & self.cache.pins_protect) \
+            and bool(set(chunk.locations) & self.tiers)
 
     def plan(self, before: t.List[Chunk]) -> Plan:
         deleting = self.deleting(before)
@@ -326,11 +329,16 @@ class ClearRequest(RequestOperation):
 
     def message(self, before: t.List[Chunk], after: t.Any, plan: t.Optional[Plan]) -> str:
         tiers = '/'.join(sorted(self.tiers))
+        kept = [c for c in self.selected(before or []) if self.kept_pinned(c)]
         if plan is None or not plan.changes:
-            return 'Nothing to delete: no chunk of %s is in %s on %s.' % (self.cache.description, tiers, self.instance)
-        return '%s %d chunks (%s) of %s from %s on %s.' % (
-            'Would delete' if self.ctx.check_mode else 'Deleted', len(plan.changes),
-            ', '.join(map(str, plan.changes)), self.cache.description, tiers, self.instance)
+            msg = 'Nothing to delete: no unpinned chunk of %s is in %s on %s.' % (self.cache.description, tiers, self.instance)
+        else:
+            msg = '%s %d chunks (%s) of %s from %s on %s.' % (
+                'Would delete' if self.ctx.check_mode else 'Deleted', len(plan.changes),
+                ', '.join(map(str, plan.changes)), self.cache.description, tiers, self.instance)
+        if kept:
+            msg += ' Pinned, so kept: chunks %s (force=true deletes them too).' % _indexes(kept)
+        return msg
 
     def diff(self, before: t.List[Chunk], after: t.List[Chunk]) -> t.Dict[str, t.Any]:
         return self.chunk_diff(before, after, ('locations',))
@@ -360,22 +368,22 @@ class Prefetch(RequestOperation):
                             % len(request.token_ids or []))
         return problems
 
-    def read(self) -> t.Optional[t.List[Chunk]]:
-        """What of the request this node holds, where the coordinator can tell; None without a coordinator."""
+    def read(self) -> t.Union[t.List[Chunk], int]:
+        """The request's chunks on this node, where the coordinator can tell; else the node's L1 object count."""
         cache = t.cast(TokenSequenceCache, self.cache)
         self.node.require('prefetch', 'prefetch from L2 into L1')
         if self.ctx.coordinator is None:
-            return None
+            return self.node.status().l1.objects
         cache.scope()
         return cache.read()
 
     def warmable(self, chunks: t.Sequence[Chunk]) -> t.List[Chunk]:
         return [c for c in self.selected(chunks) if 'L1' not in c.locations and 'L2' in c.locations]
 
-    def plan(self, before: t.Optional[t.List[Chunk]]) -> Plan:
-        if before is None:
-            # Without the coordinator the node is the only judge: submit, and let the job say what it loaded.
-            return Plan(['submit'], after=None)
+    def plan(self, before: t.Union[t.List[Chunk], int]) -> Plan:
+        if isinstance(before, int):
+            # Without the coordinator the node alone knows what it holds: submit, and see whether L1 grew.
+            return Plan(['submit'], after=before)
         warm = set(c.index for c in self.warmable(before))
         after = [c.copy(locations=sorted(set(c.locations) | {'L1'})) if c.index in warm else c for c in before]
         return Plan(sorted(warm), after=after)
@@ -400,30 +408,37 @@ class Prefetch(RequestOperation):
             raise LMCacheError('prefetch %s of %s on %s ended with status %r' % (
                 job['request_id'], cache.description, self.node.url, self.job['status']))
 
-    def read_after(self, plan: Plan, before: t.Optional[t.List[Chunk]]) -> t.Optional[t.List[Chunk]]:
-        if before is None or not self.params['wait']:
+    def read_after(self, plan: Plan, before: t.Union[t.List[Chunk], int]) -> t.Union[t.List[Chunk], int]:
+        if isinstance(before, int):
+            return self.node.status().l1.objects if self.params['wait'] else before
+        if not self.params['wait']:
             return plan.after
         warm = set(plan.changes)
         cache = t.cast(TokenSequenceCache, self.cache)
         return cache.read_settled(lambda chunks: all('L1' in c.locations for c in chunks if c.index in warm))
 
-    def report(self, before: t.Optional[t.List[Chunk]], after: t.Optional[t.List[Chunk]], plan: Plan) -> t.Dict[str, t.Any]:
+    def changed_after(self, before: t.Union[t.List[Chunk], int], after: t.Union[t.List[Chunk], int], plan: Plan) -> bool:
+        if isinstance(before, int) and not self.ctx.check_mode and self.params['wait']:
+            return t.cast(int, after) > before
+        return bool(plan.changes)
+
+    def report(self, before: t.Union[t.List[Chunk], int], after: t.Union[t.List[Chunk], int], plan: Plan) -> t.Dict[str, t.Any]:
         job = getattr(self, 'job', {})
         result: t.Dict[str, t.Any] = dict(target=self.cache.description, prefetch_id=job.get('request_id'),
                                           prefetch_status=job.get('status'), found_keys=job.get('found_keys'),
                                           total_keys=job.get('total_keys'))
-        if after is not None:
+        if isinstance(before, list) and isinstance(after, list):
             result.update(self.chunk_report(after))
-            before_l1 = set(c.index for c in (before or []) if 'L1' in c.locations)
+            before_l1 = set(c.index for c in before if 'L1' in c.locations)
             result['chunks_warmed'] = [c.index for c in self.selected(after) if 'L1' in c.locations and c.index not in before_l1]
             result['chunks_not_in_l2'] = [c.index for c in self.selected(after) if not c.locations]
         else:
             result.update(chunks_warmed=None, chunks_not_in_l2=None)
         return result
 
-    def message(self, before: t.Optional[t.List[Chunk]], after: t.Any, plan: t.Optional[Plan]) -> str:
+    def message(self, before: t.Union[t.List[Chunk], int, None], after: t.Any, plan: t.Optional[Plan]) -> str:
         description = self.cache.description
-        if before is not None and plan is not None and not plan.changes:
+        if isinstance(before, list) and plan is not None and not plan.changes:
             missing = [c for c in self.selected(before) if 'L1' not in c.locations]
             if not missing:
                 return 'Nothing to prefetch: every chunk of %s is in L1 on %s.' % (description, self.node.url)
@@ -431,14 +446,14 @@ class Prefetch(RequestOperation):
                 _indexes(missing), description, self.node.url)
         if self.ctx.check_mode:
             return 'Would prefetch %s chunks of %s from L2 into L1 on %s.' % (
-                len(plan.changes) if before is not None and plan else 'the', description, self.node.url)
+                len(plan.changes) if isinstance(before, list) and plan else 'the', description, self.node.url)
         job = getattr(self, 'job', {})
         if not self.params['wait']:
             return 'Submitted prefetch %s of %s on %s (not waited for).' % (job.get('request_id'), description, self.node.url)
         return 'Prefetched %s of %s keys of %s from L2 into L1 on %s.' % (
             job.get('found_keys'), job.get('total_keys'), description, self.node.url)
 
-    def diff(self, before: t.Optional[t.List[Chunk]], after: t.Optional[t.List[Chunk]]) -> t.Optional[t.Dict[str, t.Any]]:
-        if before is None or after is None:
+    def diff(self, before: t.Union[t.List[Chunk], int], after: t.Union[t.List[Chunk], int]) -> t.Optional[t.Dict[str, t.Any]]:
+        if not isinstance(before, list) or not isinstance(after, list):
             return None
         return self.chunk_diff(before, after, ('locations',))

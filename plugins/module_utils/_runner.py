@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._api import LMCacheServer
+from ansible_collections.lmcache.kvcache.plugins.module_utils._api import DiscoveryCache, LMCacheServer
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import (
     Deadline,
     LMCacheClient,
@@ -50,8 +50,10 @@ class Context:
     """What a run needs besides its own options: check and diff mode, warnings, and clients sharing one deadline."""
 
     def __init__(self, params: t.Mapping[str, t.Any], check_mode: bool = False, diff: bool = False,
-                 warn: t.Callable[[str], None] = lambda message: None, deadline: t.Optional[Deadline] = None) -> None:
+                 warn: t.Callable[[str], None] = lambda message: None, deadline: t.Optional[Deadline] = None,
+                 discoveries: t.Optional[DiscoveryCache] = None) -> None:
         self.params = params
+        self.discoveries = discoveries
         self.check_mode = check_mode
         self.diff = diff
         self.warn = warn
@@ -66,7 +68,7 @@ class Context:
         return client
 
     def node_for(self, url: str) -> LMCacheServer:
-        return LMCacheServer(self.client(url))
+        return LMCacheServer(self.client(url), self.discoveries)
 
     @property
     def coordinator(self) -> t.Optional[LMCacheClient]:
@@ -143,6 +145,10 @@ class Operation:
     def diff(self, before: t.Any, after: t.Any) -> t.Optional[t.Dict[str, t.Any]]:
         return None
 
+    def changed_after(self, before: t.Any, after: t.Any, plan: Plan) -> bool:
+        """Whether the run changed the server; by default, whether the plan had anything to do."""
+        return bool(plan.changes)
+
     def changed(self, before: t.Any, current: t.Any) -> bool:
         """Whether the server's state moved from `before` (used when a run fails half-way)."""
         return self.plan(current).changes != self.plan(before).changes
@@ -186,9 +192,12 @@ def secrets(params: t.Mapping[str, t.Any]) -> t.List[str]:
     return values
 
 
-def check(operation: t.Type[Operation], params: t.Mapping[str, t.Any]) -> t.Tuple[t.Optional[Target], t.List[str]]:
-    """The request target and every problem with the options, before any request is sent."""
-    problems = connection_problems(params, url_options=('url', 'coordinator_url'))
+def check(operation: t.Type[Operation], params: t.Mapping[str, t.Any], for_request: t.Optional[t.Type[Operation]] = None,
+          url_options: t.Sequence[str] = ('url', 'coordinator_url')
+          ) -> t.Tuple[t.Type[Operation], t.Optional[Target], t.List[str]]:
+    """The operation to run (for_request instead when a request is targeted), the request target, and every problem
+    with the options, before any request is sent."""
+    problems = connection_problems(params, url_options=url_options)
     request = None
     if operation.target:
         try:
@@ -198,7 +207,10 @@ def check(operation: t.Type[Operation], params: t.Mapping[str, t.Any]) -> t.Tupl
         if request is not None:
             problems += request.problems()
     problems += operation.option_problems(params, request)
-    return request, problems
+    if request is not None and for_request is not None:
+        operation = for_request
+        problems += operation.option_problems(params, request)
+    return operation, request, problems
 
 
 def failure(op: Operation, message: str, status: t.Optional[int] = None, **extra: t.Any) -> t.Dict[str, t.Any]:
@@ -227,7 +239,7 @@ def execute(op: Operation) -> t.Dict[str, t.Any]:
         message = op.message(before, after, plan)
         # Facts last: the report and the message may have read more of the server (its version).
         result = op.facts()
-        result.update(report, changed=bool(plan.changes), msg=message)
+        result.update(report, changed=op.changed_after(before, after, plan), msg=message)
         if op.ctx.diff:
             diff = op.diff(before, after)
             if diff is not None:
@@ -239,6 +251,8 @@ def execute(op: Operation) -> t.Dict[str, t.Any]:
         result.update(op.rejected_report(rejection.reason))
         if op.rejection_option and op.params.get(op.rejection_option):
             result['failed'] = True
+        else:
+            op.ctx.warn(result['msg'])
         return result
     except LMCacheError as exc:
         extra: t.Dict[str, t.Any] = {}

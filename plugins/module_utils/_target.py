@@ -71,7 +71,8 @@ class Target:
         if params.get('request_id') is None and token_ids is None:
             return None
         return cls(request_id=params.get('request_id'), token_ids=token_ids, model_name=params.get('model_name'),
-                   world_size=params.get('world_size') or 1, cache_salt=params.get('cache_salt') or '',
+                   world_size=1 if params.get('world_size') is None else params['world_size'],
+                   cache_salt=params.get('cache_salt') or '',
                    coordinator_url=params.get('coordinator_url'), instance_id=params.get('instance_id'),
                    start=params.get('start'), end=params.get('end'))
 

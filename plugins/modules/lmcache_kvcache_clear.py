@@ -25,7 +25,7 @@ description:
     O(end) are deleted, from the tiers O(tier) of one instance (O(instance_id), or the node at O(url)), through the
     node itself (C(DELETE /cache/objects) with the chunk keys the coordinator's directory gives) or through the LMCache
     coordinator (C(/cache/delete)), see O(delete_via). Pinned chunks are skipped unless O(force=true), except by
-    O(tier=l1): pins protect L2 copies only.
+    O(tier=l1), since pins protect L2 copies only.
     C(changed) comes from the coordinator's placements before and after, never from the servers' counters (they count
     keys submitted, not removed).
   - The coordinator deletes a token sequence from its first chunk. Through it, a targeted clear with O(start) after the
@@ -54,9 +54,9 @@ options:
     description:
       - How a targeted clear by token sequence deletes the chunks.
       - V(node) deletes exactly the range's chunk keys on the node itself (C(DELETE /cache/objects), LMCache 0.5.1 and
-        later), with this task's API key. The node must be reachable: O(url), or the address O(instance_id) registered.
+        later), with this task's API key. The node must be reachable, at O(url) or at the address O(instance_id) registered.
       - V(coordinator) asks the coordinator (C(POST /cache/delete)), which deletes from the first chunk and cannot send
-        an API key: a node started with API keys refuses it (the coordinator answers HTTP 502).
+        an API key, so a node started with API keys refuses it (the coordinator answers HTTP 502).
       - V(auto) deletes on the node when the task talks to it (the instance is the one at O(url)) or an API key is set,
         and the node offers the route; otherwise through the coordinator.
     type: str

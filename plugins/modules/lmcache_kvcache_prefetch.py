@@ -19,7 +19,8 @@ description:
     (it answers HTTP 503 "no layout registered" otherwise).
   - Idempotent with O(coordinator_url). The module reads from the coordinator's directory which chunks of the range
     this node holds in L1 and L2, submits nothing when every chunk is already in L1 (or in neither tier), and reports
-    the chunks warmed. Without a coordinator it cannot know, so it submits and reports the node's job result.
+    the chunks warmed. Without a coordinator it cannot know, so it submits, and reports a change when the node's L1
+    object count grew while the prefetch ran (the node counts chunks already in L1 as found too).
   - With O(wait=true) the module polls the job until it completes, for at most O(wait_timeout) seconds.
 author:
   - LMCache maintainers (@LMCache)
@@ -46,7 +47,8 @@ attributes:
   idempotent:
     description: With O(coordinator_url), a second run finds the chunks in L1 and reports no change.
     support: partial
-    details: Without O(coordinator_url), the module cannot read the node's L1 and submits a prefetch every time.
+    details: Without O(coordinator_url), the module cannot read which chunks are in L1 and submits a prefetch every time;
+      C(changed) then says whether L1 grew.
 seealso:
   - module: lmcache.kvcache.lmcache_kvcache_info
   - module: lmcache.kvcache.lmcache_kvcache_clear

@@ -63,7 +63,17 @@ def test_g1_has_no_optional_endpoints_and_no_version(fake_server):
     server = server_for(fake_server)
     assert server.discovery.capabilities == []
     assert server.version is None
-    assert fake_server.sent('GET', '/version') == []
+    # Asked once (404 on G1), before the route list.
+    assert len(fake_server.sent('GET', '/version')) == 1 and fake_server.requests[0]['path'] == '/version'
+
+
+def test_a_fleet_of_one_release_is_discovered_once(fake_server):
+    from ansible_collections.lmcache.kvcache.plugins.module_utils._api import DiscoveryCache
+    fake_server.lmcache('G3')
+    cache = DiscoveryCache()
+    for _ in range(3):
+        assert LMCacheServer(LMCacheClient(fake_server.url), cache).generation.name == 'G3'
+    assert len(fake_server.sent('GET', '/openapi.json')) == 1 and len(fake_server.sent('GET', '/version')) == 3
 
 
 @pytest.mark.parametrize('openapi_answer', [

@@ -68,5 +68,9 @@ def test_bad_prefetches_submit_nothing(sim, run_module, args, problem):
 
 def test_without_a_coordinator_the_job_result_is_reported(sim, run_module):
     sim.store('node-0000', TOKENS, tiers=('L2',))
-    result = run_module(lmcache_kvcache_prefetch, prefetch(sim, coordinator_url=None))
+    args = dict((k, v) for k, v in prefetch(sim).items() if k != 'coordinator_url')
+    result = run_module(lmcache_kvcache_prefetch, args)
     assert result['found_keys'] == 2 and result['chunks_warmed'] is None and in_l1(sim) == [True, True]
+    assert result['changed'] is True
+    again = run_module(lmcache_kvcache_prefetch, args)
+    assert again['changed'] is False and again['found_keys'] == 2

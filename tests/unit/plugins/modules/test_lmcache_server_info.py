@@ -54,7 +54,7 @@ def test_runs_fully_in_check_mode(fake_server, run_module):
 def test_unreachable_server_fails_naming_the_address(run_module, no_sleep):
     result = run_module(lmcache_server_info, {'url': 'http://127.0.0.1:9', 'retries': 1})
     assert result['failed'] is True
-    assert result['msg'] == ('GET http://127.0.0.1:9/openapi.json failed: cannot connect to http://127.0.0.1:9 '
+    assert result['msg'] == ('GET http://127.0.0.1:9/version failed: cannot connect to http://127.0.0.1:9 '
                              '(Connection refused) (after 2 attempts)')
     assert result['status'] is None and 'exception' not in result
 

@@ -1,0 +1,334 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""lmcache_fanout: one task that runs an operation against many LMCache endpoints at once, from the controller.
+
+Each endpoint runs the very operation its module runs on a host (module_utils/_registry.py), with the same client,
+checks, messages and result fields; only the transport differs: threads in this process instead of one Python
+process per host. See docs/docsite/rst/fleet_scale.rst for why this is an action plugin.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import math
+import time
+import typing as t
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.lmcache.kvcache.plugins.module_utils._api import DiscoveryCache
+from ansible_collections.lmcache.kvcache.plugins.module_utils._client import Deadline, redact_url
+from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import CONNECTION_ARGUMENT_SPEC, url_problems
+from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import OPERATIONS
+from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Context, argument_spec, check, execute, failure, secrets
+
+MAX_CONCURRENCY = 1024
+MAX_WARNINGS = 20
+# The per-request operations that act on the whole fleet through the coordinator: one task, not one per endpoint.
+FLEET_WIDE = frozenset(('pin', 'info'))
+
+FANOUT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
+    CONNECTION_ARGUMENT_SPEC,
+    operation=dict(type='str', required=True, choices=sorted(OPERATIONS)),
+    args=dict(type='dict', default={}),
+    hosts=dict(type='raw'),
+    endpoints=dict(type='list', elements='raw'),
+    url_var=dict(type='str', default='lmcache_url'),
+    concurrency=dict(type='int', default=64),
+    batches=dict(type='list', elements='raw'),
+    max_fail_percentage=dict(type='float', default=0.0),
+)
+FANOUT_MUTUALLY_EXCLUSIVE = [('hosts', 'endpoints')]
+# Options of the fan-out itself, which never reach an operation.
+OWN_OPTIONS = frozenset(('operation', 'args', 'hosts', 'endpoints', 'url_var', 'concurrency', 'batches', 'max_fail_percentage'))
+
+
+class FanoutError(Exception):
+    """A problem with the fan-out's own options: nothing was sent to any endpoint."""
+
+
+def batch_sizes(batches: t.Optional[t.List[t.Any]], total: int, writes: bool) -> t.List[int]:
+    """The sizes of the consecutive batches, like a play's `serial` (the last size repeats)."""
+    spec = batches if batches else ([1, '100%'] if writes else ['100%'])
+    sizes = []
+    for item in spec:
+        text = str(item).strip()
+        try:
+            size = math.ceil(total * float(text[:-1]) / 100.0) if text.endswith('%') else int(text)
+        except ValueError:
+            raise FanoutError('batches takes numbers of endpoints or percentages such as 25%%, got %r' % (item,))
+        if text.endswith('%') and not 0 < float(text[:-1]) <= 100:
+            raise FanoutError('a batch percentage must be more than 0%% and at most 100%%, got %r' % (item,))
+        if size < 1:
+            raise FanoutError('a batch must hold at least 1 endpoint, got %r' % (item,))
+        sizes.append(size)
+    result = []
+    remaining = total
+    index = 0
+    while remaining > 0:
+        size = min(sizes[min(index, len(sizes) - 1)], remaining)
+        result.append(size)
+        remaining -= size
+        index += 1
+    return result
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp: t.Any = None, task_vars: t.Optional[t.Dict[str, t.Any]] = None) -> t.Dict[str, t.Any]:
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        try:
+            plan = self._prepare(task_vars)
+        except FanoutError as exc:
+            result.update(failed=True, changed=False, msg=str(exc))
+            return result
+        result.update(self._fan_out(*plan))
+        return result
+
+    # -- options -------------------------------------------------------------------------------------------------
+
+    def _prepare(self, task_vars: t.Dict[str, t.Any]) -> t.Tuple[t.Any, ...]:
+        validated = ArgumentSpecValidator(FANOUT_SPEC, mutually_exclusive=FANOUT_MUTUALLY_EXCLUSIVE).validate(dict(self._task.args))
+        if validated.error_messages:
+            raise FanoutError('lmcache_fanout: %s' % '; '.join(validated.error_messages))
+        own = validated.validated_parameters
+        entry = OPERATIONS[own['operation']]
+        hosts_in_play = task_vars.get('ansible_play_hosts_all') or []
+        if len(hosts_in_play) > 1 and not self._task.run_once:
+            raise FanoutError('lmcache_fanout runs against every endpoint itself: run it once (run_once: true, or a play '
+                              'on localhost), not once per host of the play (%d hosts)' % len(hosts_in_play))
+        if not 1 <= own['concurrency'] <= MAX_CONCURRENCY:
+            raise FanoutError('concurrency must be from 1 to %d, got %d' % (MAX_CONCURRENCY, own['concurrency']))
+        if not 0 <= own['max_fail_percentage'] <= 100:
+            raise FanoutError('max_fail_percentage must be from 0 to 100, got %s' % own['max_fail_percentage'])
+        # The operation's options: `args`, over the connection options given to the fan-out (or module_defaults).
+        operation_args = dict((k, v) for k, v in self._task.args.items() if k not in OWN_OPTIONS and k != 'url')
+        operation_args.update(own['args'])
+        if 'url' in own['args']:
+            raise FanoutError('args.url is not used by the fan-out: each endpoint\'s URL comes from its host (url_var) or endpoints')
+        spec, kwargs = argument_spec(entry.operation)
+        operation_args['url'] = 'http://fan-out.invalid'
+        checked = ArgumentSpecValidator(spec, **kwargs).validate(operation_args)
+        if checked.error_messages:
+            raise FanoutError('lmcache_fanout %s: %s' % (own['operation'], '; '.join(checked.error_messages)))
+        params = checked.validated_parameters
+        operation, request, problems = check(entry.operation, params, entry.for_request, url_options=('coordinator_url',))
+        if problems:
+            raise FanoutError('lmcache_fanout %s: %s' % (own['operation'], '; '.join(problems)))
+        if own['operation'] in FLEET_WIDE and request is not None and request.by_tokens:
+            raise FanoutError('%s by token sequence goes through the coordinator and covers the whole fleet: run '
+                              'lmcache.kvcache.%s once instead of once per endpoint' % (own['operation'], entry.module))
+        endpoints = self._endpoints(own, task_vars)
+        sizes = batch_sizes(own['batches'], len(endpoints), entry.writes)
+        return own, operation, request, params, endpoints, sizes, secrets(params)
+
+    def _endpoints(self, own: t.Dict[str, t.Any], task_vars: t.Dict[str, t.Any]) -> t.List[t.Tuple[str, t.Any]]:
+        """(name, URL or a problem) per endpoint, from `endpoints`, or from the hosts' url_var."""
+        if own['endpoints'] is not None:
+            endpoints = []
+            for number, item in enumerate(own['endpoints']):
+                if isinstance(item, str):
+                    endpoints.append((redact_url(item), item))
+                elif isinstance(item, dict) and isinstance(item.get('url'), str):
+                    endpoints.append((str(item.get('name') or redact_url(item['url'])), item['url']))
+                else:
+                    raise FanoutError('endpoints[%d] must be a URL or a dict with url (and name), got %r' % (number, item))
+        else:
+            hostvars = task_vars.get('hostvars') or {}
+            names = self._host_names(own['hosts'], task_vars)
+            endpoints = []
+            for name in names:
+                variables = hostvars.get(name) if hasattr(hostvars, 'get') else None
+                url = variables.get(own['url_var']) if variables is not None else None
+                endpoints.append((name, url if url else _NotRun('host %s has no %s: set it in the inventory, or url_var'
+                                                                % (name, own['url_var']))))
+        if not endpoints:
+            raise FanoutError('lmcache_fanout has no endpoint to run on: hosts matched no host and endpoints is empty')
+        return _unique_names(endpoints)
+
+    def _host_names(self, hosts: t.Any, task_vars: t.Dict[str, t.Any]) -> t.List[str]:
+        groups = task_vars.get('groups') or {}
+        if hosts is None:
+            names = list(task_vars.get('ansible_play_hosts') or [])
+            if names == ['localhost'] or not names:
+                raise FanoutError('set hosts (a group, a host, or a list of hosts) or endpoints: this play runs on '
+                                  'localhost only')
+            return names
+        patterns = hosts if isinstance(hosts, list) else [part.strip() for part in str(hosts).split(',') if part.strip()]
+        names = []
+        for pattern in patterns:
+            pattern = str(pattern)
+            found = groups.get(pattern)
+            if found is None:
+                if pattern in (groups.get('all') or []):
+                    found = [pattern]
+                else:
+                    raise FanoutError('hosts: %r is neither a group nor a host of the inventory' % pattern)
+            names.extend(found)
+        seen: t.Set[str] = set()
+        return [n for n in names if not (n in seen or seen.add(n))]
+
+    # -- the run -------------------------------------------------------------------------------------------------
+
+    def _fan_out(self, own: t.Dict[str, t.Any], operation: t.Any, request: t.Any, params: t.Dict[str, t.Any],
+                 endpoints: t.List[t.Tuple[str, t.Any]], sizes: t.List[int], masked: t.List[str]) -> t.Dict[str, t.Any]:
+        check_mode = bool(self._play_context.check_mode)
+        diff_mode = bool(self._play_context.diff)
+        deadline = Deadline(params['deadline'])
+        discoveries = DiscoveryCache()
+        started = time.monotonic()
+        results: t.Dict[str, t.Dict[str, t.Any]] = {}
+        warnings: t.List[str] = []
+
+        targets = _targets(endpoints, own['url_var'])
+
+        def run_one(name: str) -> t.Dict[str, t.Any]:
+            target = targets[name]
+            notes: t.List[str] = []
+            endpoint = dict(params, url=target if isinstance(target, str) else 'http://invalid.invalid')
+            ctx = Context(endpoint, check_mode=check_mode, diff=diff_mode, warn=notes.append, deadline=deadline,
+                          discoveries=discoveries)
+            op = operation(endpoint, ctx, request)
+            if isinstance(target, _NotRun) and not target.failed:
+                outcome = dict(op.facts(), url=target.url, skipped=True, changed=False, msg=target.problem)
+            elif isinstance(target, _NotRun):
+                outcome = failure(op, target.problem, url=target.url)
+            elif deadline.remaining() <= 0:
+                outcome = failure(op, 'not started: the task deadline of %ss passed first' % _plain(params['deadline']))
+            else:
+                outcome = execute(op)
+            if notes:
+                outcome['warnings'] = notes
+            return outcome
+
+        order = [name for name, _url in endpoints]
+        stopped: t.Optional[str] = None
+        batches_run = 0
+        position = 0
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(own['concurrency'], max(sizes))) as pool:
+            for number, size in enumerate(sizes, start=1):
+                batch = order[position:position + size]
+                position += size
+                batches_run = number
+                for name, outcome in zip(batch, pool.map(run_one, batch)):
+                    results[name] = outcome
+                failed = [n for n in batch if results[n].get('failed')]
+                if failed and 100.0 * len(failed) / len(batch) > own['max_fail_percentage']:
+                    stopped = ('batch %d of %d: %d of %d endpoints failed (%.0f%%), more than max_fail_percentage %s'
+                               % (number, len(sizes), len(failed), len(batch), 100.0 * len(failed) / len(batch),
+                                  _plain(own['max_fail_percentage'])))
+                    break
+        for name in order[position:]:
+            results[name] = dict(skipped=True, changed=False, msg='not run: the fan-out stopped after %s' % stopped)
+        for name in order:
+            for note in results[name].pop('warnings', []):
+                warnings.append('%s: %s' % (name, note))
+        return self._report(own, results, order, sizes, batches_run, stopped, warnings, diff_mode,
+                            time.monotonic() - started, masked)
+
+    def _report(self, own: t.Dict[str, t.Any], results: t.Dict[str, t.Dict[str, t.Any]], order: t.List[str],
+                sizes: t.List[int], batches_run: int, stopped: t.Optional[str], warnings: t.List[str], diff_mode: bool,
+                seconds: float, masked: t.List[str]) -> t.Dict[str, t.Any]:
+        def count(test: t.Callable[[t.Dict[str, t.Any]], bool]) -> int:
+            return sum(1 for name in order if test(results[name]))
+        summary = dict(
+            endpoints=len(order),
+            changed=count(lambda r: bool(r.get('changed')) and not r.get('failed')),
+            unchanged=count(lambda r: not r.get('changed') and not r.get('failed') and not r.get('skipped') and not r.get('rejected')),
+            failed=count(lambda r: bool(r.get('failed'))),
+            rejected=count(lambda r: bool(r.get('rejected'))),
+            not_run=count(lambda r: bool(r.get('skipped'))),
+            batches=sizes,
+            batches_run=batches_run,
+            stopped=stopped,
+            seconds=round(seconds, 3),
+        )
+        failed_names = [name for name in order if results[name].get('failed')]
+        msg = '%s on %d endpoints in %.1fs: %d changed, %d unchanged, %d failed, %d rejected, %d not run.' % (
+            own['operation'], summary['endpoints'], seconds, summary['changed'], summary['unchanged'], summary['failed'],
+            summary['rejected'], summary['not_run'])
+        if stopped:
+            msg += ' Stopped after %s.' % stopped
+        if failed_names:
+            msg += ' Failed: %s' % '; '.join('%s: %s' % (n, results[n].get('msg')) for n in failed_names[:5])
+            if len(failed_names) > 5:
+                msg += '; and %d more (see results)' % (len(failed_names) - 5)
+        report: t.Dict[str, t.Any] = dict(changed=summary['changed'] > 0, results=results, summary=summary, msg=msg,
+                                          failed_hosts=failed_names)
+        if stopped or (failed_names and own['max_fail_percentage'] == 0):
+            report['failed'] = True
+        if warnings:
+            report['warnings'] = warnings[:MAX_WARNINGS] + (
+                ['... and %d more warnings (see each endpoint\'s result)' % (len(warnings) - MAX_WARNINGS)]
+                if len(warnings) > MAX_WARNINGS else [])
+        if diff_mode:
+            report['diff'] = [dict(r['diff'], before_header=n, after_header=n) for n in order
+                              for r in [results[n]] if isinstance(r.get('diff'), dict) and r.get('changed')]
+        return _masked(report, masked)
+
+
+def _unique_names(endpoints: t.List[t.Tuple[str, t.Any]]) -> t.List[t.Tuple[str, t.Any]]:
+    """Results are keyed by name: a name given twice gets #2, #3..."""
+    seen: t.Dict[str, int] = {}
+    unique = []
+    for name, url in endpoints:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append((name if seen[name] == 1 else '%s#%d' % (name, seen[name]), url))
+    return unique
+
+
+class _NotRun:
+    """Why an endpoint is not run (found before any request); `failed` unless another endpoint runs its URL."""
+
+    def __init__(self, problem: str, url: t.Optional[str] = None, failed: bool = True) -> None:
+        self.problem = problem
+        self.url = url
+        self.failed = failed
+
+
+def _targets(endpoints: t.List[t.Tuple[str, t.Any]], url_var: str) -> t.Dict[str, t.Any]:
+    """Each endpoint's URL, or why it is not run: no URL, a bad one, or one a previous endpoint already has."""
+    targets: t.Dict[str, t.Any] = {}
+    owners: t.Dict[str, str] = {}
+    for name, url in endpoints:
+        if isinstance(url, _NotRun):
+            targets[name] = url
+        elif not isinstance(url, str):
+            targets[name] = _NotRun('host %s: %s must be a URL string, got %r' % (name, url_var, url))
+        elif url_problems(url_var, url):
+            targets[name] = _NotRun('host %s: %s' % (name, '; '.join(url_problems(url_var, url))), redact_url(url))
+        elif url.rstrip('/') in owners:
+            targets[name] = _NotRun('not run: %s has the same URL as %s, which runs it' % (name, owners[url.rstrip('/')]),
+                                    redact_url(url), failed=False)
+        else:
+            owners[url.rstrip('/')] = name
+            targets[name] = url
+    return targets
+
+
+def _plain(value: float) -> str:
+    return ('%f' % value).rstrip('0').rstrip('.')
+
+
+def _masked(value: t.Any, masked: t.List[str]) -> t.Any:
+    """Every string with a secret in it, masked (the module's no_log does this for modules)."""
+    if not masked:
+        return value
+    if isinstance(value, str):
+        for secret in masked:
+            value = value.replace(secret, '********')
+        return value
+    if isinstance(value, dict):
+        return dict((k, _masked(v, masked)) for k, v in value.items())
+    if isinstance(value, list):
+        return [_masked(v, masked) for v in value]
+    return value
+
