@@ -1,0 +1,58 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""lmcache_report: write a fleet report (JSON, Markdown, PNG) on the controller, in this process.
+
+Writing the files with copy/template/command tasks costs a Python process per task; for a 1,000-host report that is
+most of the report's time. See plugins/modules/lmcache_report.py for the documentation.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.lmcache.kvcache.plugins.plugin_utils._report import build_report, report_files, write_files
+
+SPEC = dict(
+    results=dict(type='dict', required=True),
+    dest=dict(type='path', required=True),
+    usage_warn=dict(type='float', default=0.7),
+    chart=dict(type='bool', default=True),
+)
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+
+    def run(self, tmp: t.Any = None, task_vars: t.Optional[t.Dict[str, t.Any]] = None) -> t.Dict[str, t.Any]:
+        result = super().run(tmp, task_vars)
+        validated = ArgumentSpecValidator(SPEC).validate(dict(self._task.args))
+        if validated.error_messages:
+            result.update(failed=True, msg='lmcache_report: %s' % '; '.join(validated.error_messages))
+            return result
+        params = validated.validated_parameters
+        if not 0 < params['usage_warn'] <= 1:
+            result.update(failed=True, msg='lmcache_report: usage_warn must be greater than 0 and at most 1, got %s'
+                          % params['usage_warn'])
+            return result
+        report = build_report(params['results'], params['usage_warn'])
+        files, note = report_files(report, params['chart'])
+        try:
+            changed = write_files(params['dest'], files, bool(self._play_context.check_mode))
+        except OSError as exc:
+            result.update(failed=True, msg='lmcache_report: cannot write the report to %s: %s'
+                          % (params['dest'], exc.strerror or exc))
+            return result
+        result.update(changed=bool(changed), report=report, files=sorted(files), files_changed=changed,
+                      msg='%s: %d hosts, %d healthy, %d outliers%s.' % (
+                          params['dest'], len(report['hosts']), sum(1 for r in report['hosts'] if r['healthy']),
+                          len(report['outliers']), '; no chart: %s' % note if note else ''))
+        if note:
+            result['warnings'] = ['lmcache_report: no chart: %s' % note]
+        return result

@@ -1,0 +1,120 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: lmcache_report
+short_description: Write an LMCache fleet report on the controller, as JSON, Markdown and a PNG chart
+version_added: 0.1.0
+description:
+  - Builds a fleet report from server info results by host (each host's M(lmcache.kvcache.lmcache_server_info) result,
+    or the RV(lmcache.kvcache.lmcache_fanout#module:results) of a V(server_info) fan-out) and writes it to O(dest) on
+    the controller, C(lmcache-fleet-report.json), C(lmcache-fleet-report.md), and C(lmcache-fleet-report.png) where
+    matplotlib is installed on the controller.
+  - One row per host; a host whose result is missing or failed is a row with its error. Outliers are hosts that are
+    unreachable or unhealthy, whose L1 is at or above its eviction watermark or above O(usage_warn), or that run an API
+    generation older than the current one (the same rules as the filter C(lmcache.kvcache.fleet_report)).
+  - The chart has a bar per host up to 60 hosts, and above that a histogram of L1 usage.
+  - Runs on the controller in the Ansible process, as an action; the files carry no timestamp, so a report of an
+    unchanged fleet changes nothing.
+author:
+  - LMCache maintainers (@LMCache)
+options:
+  results:
+    description: Server info results, keyed by host.
+    type: dict
+    required: true
+  dest:
+    description: Directory on the controller to write the report to; created if missing.
+    type: path
+    required: true
+  usage_warn:
+    description: L1 usage ratio (more than 0, at most 1) from which a host is an outlier, even below its eviction watermark.
+    type: float
+    default: 0.7
+  chart:
+    description: Whether to draw the PNG chart. Without matplotlib on the controller it is skipped, with a warning.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - lmcache.kvcache.attributes
+attributes:
+  check_mode:
+    description: In check mode no file is written; C(changed) says whether one would be.
+    support: full
+  diff_mode:
+    description: No diff; RV(files_changed) names the files that change.
+    support: none
+  idempotent:
+    description: The same results write the same bytes, and change nothing.
+    support: full
+  action_group:
+    description: Not in the C(lmcache.kvcache.lmcache) action group; it takes no connection options.
+    support: none
+seealso:
+  - module: lmcache.kvcache.lmcache_fanout
+  - module: lmcache.kvcache.lmcache_server_info
+'''
+
+EXAMPLES = r'''
+- name: Read every node at once
+  lmcache.kvcache.lmcache_fanout:
+    operation: server_info
+    hosts: lmcache
+    max_fail_percentage: 100
+  register: fleet
+  run_once: true
+
+- name: Write the report
+  lmcache.kvcache.lmcache_report:
+    results: "{{ fleet.results }}"
+    dest: /srv/reports/lmcache
+  run_once: true
+  register: report
+
+- name: Show the outliers
+  ansible.builtin.debug:
+    msg: "{{ report.report.outliers }}"
+  run_once: true
+'''
+
+RETURN = r'''
+report:
+  description: The report, as written to C(lmcache-fleet-report.json).
+  returned: success
+  type: dict
+  sample: {hosts: [{host: gpu-a, healthy: true, l1_objects: 4, l1_usage_ratio: 0.016}], outliers: []}
+  contains:
+    hosts:
+      description: One row per host, by host name (see the filter C(lmcache.kvcache.fleet_report) for the fields).
+      type: list
+      elements: dict
+      sample: [{host: gpu-a, healthy: true, l1_objects: 4, l1_usage_ratio: 0.016}]
+    outliers:
+      description: The outliers, each with C(host) and C(reason).
+      type: list
+      elements: dict
+      sample: [{host: gpu-d, reason: old API generation G1 (LMCache 0.4.1 - 0.4.4)}]
+files:
+  description: The files of the report.
+  returned: success
+  type: list
+  elements: str
+  sample: [lmcache-fleet-report.json, lmcache-fleet-report.md, lmcache-fleet-report.png]
+files_changed:
+  description: The files written (in check mode, that would be written) because they differed.
+  returned: success
+  type: list
+  elements: str
+  sample: [lmcache-fleet-report.json, lmcache-fleet-report.md]
+msg:
+  description: Where the report is, and its counts.
+  returned: always
+  type: str
+  sample: "/srv/reports/lmcache: 4 hosts, 4 healthy, 1 outliers."
+'''

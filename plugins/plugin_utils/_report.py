@@ -1,0 +1,177 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Fleet reports on the controller: rows and outliers from server info results, and the JSON, Markdown and PNG files.
+
+Used by the filters (plugins/filter/fleet.py) and the lmcache_report action. Private to this collection.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import typing as t
+
+from ansible.module_utils.common.text.formatters import bytes_to_human
+
+from ansible_collections.lmcache.kvcache.plugins.module_utils._api import GENERATION_BY_NAME, GENERATIONS
+
+CURRENT_GENERATION = GENERATIONS[0].name
+# Up to this many hosts the chart has a bar per host; above, a histogram of L1 usage.
+CHART_BARS_MAX_HOSTS = 60
+REPORT_FILES = ('lmcache-fleet-report.json', 'lmcache-fleet-report.md', 'lmcache-fleet-report.png')
+
+
+def release(info: t.Mapping[str, t.Any]) -> t.Optional[str]:
+    """The version a server reports, else its generation's release range (G1 servers report none)."""
+    generation = GENERATION_BY_NAME.get(info.get('api_generation') or '')
+    return info.get('version') or (generation.releases if generation else None)
+
+
+def build_report(results: t.Mapping[str, t.Any], usage_warn: float = 0.7) -> t.Dict[str, t.Any]:
+    """{'hosts': [one row per host], 'outliers': [{'host', 'reason'}]} from server_info results by host.
+
+    A host whose result is missing, failed or unreachable is a row too, with its error, and an outlier.
+    """
+    rows: t.List[t.Dict[str, t.Any]] = []
+    outliers: t.List[t.Dict[str, str]] = []
+    for host in sorted(results):
+        info = results[host] if isinstance(results[host], dict) else {}
+        read = 'healthy' in info and not info.get('failed')
+        l1 = info.get('l1') if read and isinstance(info.get('l1'), dict) else None
+        row = dict(
+            host=host, url=info.get('url'), reachable=read,
+            error=None if read else (info.get('msg') or 'no answer'),
+            healthy=bool(info.get('healthy')) if read else False,
+            health_reason=info.get('health_reason'),
+            version=info.get('version'), release=release(info), api_generation=info.get('api_generation'),
+            l1_objects=l1['objects'] if l1 else None, l1_bytes_used=l1['bytes_used'] if l1 else None,
+            l1_bytes_total=l1['bytes_total'] if l1 else None, l1_usage_ratio=l1['usage_ratio'] if l1 else None,
+            eviction_watermark=info.get('eviction_watermark'),
+            l2_adapters=[a.get('type') for a in info.get('l2_adapters') or [] if isinstance(a, dict)],
+            quotas=len(info.get('quotas') or []),
+            active_sessions=info.get('active_sessions'),
+        )
+        rows.append(row)
+        outliers += [dict(host=host, reason=reason) for reason in _outlier_reasons(row, info, usage_warn)]
+    return dict(hosts=rows, outliers=outliers)
+
+
+def _outlier_reasons(row: t.Dict[str, t.Any], info: t.Mapping[str, t.Any], usage_warn: float) -> t.List[str]:
+    if not row['reachable']:
+        return ['unreachable: %s' % row['error']]
+    if not row['healthy']:
+        return ['unhealthy: %s' % row['health_reason']]
+    reasons = []
+    ratio, watermark = row['l1_usage_ratio'], row['eviction_watermark']
+    if info.get('above_eviction_watermark'):
+        reasons.append('L1 at %.0f%%, at or above the eviction watermark (%.0f%%)' % (ratio * 100, watermark * 100))
+    elif ratio is not None and ratio >= usage_warn:
+        reasons.append('L1 at %.0f%%, above %.0f%%' % (ratio * 100, usage_warn * 100))
+    if row['api_generation'] and row['api_generation'] != CURRENT_GENERATION:
+        reasons.append('old API generation %s (LMCache %s)' % (row['api_generation'], row['release']))
+    return reasons
+
+
+def markdown(report: t.Mapping[str, t.Any], chart: bool) -> str:
+    rows = report['hosts']
+    lines = ['# LMCache fleet report', '',
+             '%d hosts, %d healthy, %d outliers.' % (len(rows), sum(1 for r in rows if r['healthy']), len(report['outliers'])),
+             '', '| Host | LMCache | API | Health | L1 objects | L1 used / total | Usage | Watermark | L2 adapters | Quotas |',
+             '|---|---|---|---|---:|---:|---:|---:|---|---:|']
+    for row in rows:
+        health = 'healthy' if row['healthy'] else ('unreachable' if not row['reachable'] else 'unhealthy')
+        used = ('%s / %s' % (bytes_to_human(row['l1_bytes_used']), bytes_to_human(row['l1_bytes_total']))
+                if row['l1_bytes_total'] else '-')
+        lines.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
+            row['host'], row['release'] or '-', row['api_generation'] or '-', health,
+            row['l1_objects'] if row['l1_objects'] is not None else '-', used,
+            '%.1f%%' % (row['l1_usage_ratio'] * 100) if row['l1_usage_ratio'] is not None else '-',
+            '%.0f%%' % (row['eviction_watermark'] * 100) if row['eviction_watermark'] is not None else '-',
+            ', '.join(row['l2_adapters']) or '-', row['quotas']))
+    lines += ['', '## Outliers', '']
+    lines += ['- **%s**: %s' % (o['host'], o['reason']) for o in report['outliers']] or ['None.']
+    if chart:
+        lines += ['', '![L1 usage](lmcache-fleet-report.png)']
+    return '\n'.join(lines) + '\n'
+
+
+def chart_png(report: t.Mapping[str, t.Any]) -> t.Optional[bytes]:
+    """L1 usage per host (or, for a large fleet, how many hosts at which usage) as PNG bytes; None without matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use('Agg')
+        from matplotlib import pyplot
+    except ImportError:
+        return None
+    rows = report['hosts']
+    usage = [(row['l1_usage_ratio'] or 0) * 100 for row in rows]
+    marks = [(row['eviction_watermark'] or 0) * 100 for row in rows]
+    if len(rows) <= CHART_BARS_MAX_HOSTS:
+        colors = ['#9e9e9e' if not row['healthy'] else '#d32f2f' if row['eviction_watermark'] and u >= m else '#1976d2'
+                  for row, u, m in zip(rows, usage, marks)]
+        figure, axes = pyplot.subplots(figsize=(max(6, 0.6 * len(rows) + 2), 4), dpi=100)
+        axes.bar([row['host'] for row in rows], usage, color=colors)
+        for index, mark in enumerate(marks):
+            if mark:
+                axes.hlines(mark, index - 0.4, index + 0.4, colors='#f57c00', linestyles='dashed')
+        for index, value in enumerate(usage):
+            axes.annotate('%.1f%%' % value, (index, value), ha='center', va='bottom', fontsize=8)
+        axes.set_ylim(0, 100)
+        axes.set_ylabel('L1 usage (%)')
+        axes.set_title('LMCache L1 usage per host\n(dashed: eviction watermark; red: at or above it; grey: unhealthy or '
+                       'unreachable)', fontsize=9)
+        axes.tick_params(axis='x', labelrotation=45 if len(rows) > 8 else 0, labelsize=8)
+    else:
+        healthy = [u for row, u in zip(rows, usage) if row['healthy']]
+        figure, axes = pyplot.subplots(figsize=(8, 4), dpi=100)
+        axes.hist(healthy, bins=[step * 5 for step in range(21)], color='#1976d2')
+        watermark = next((m for m in marks if m), None)
+        if watermark:
+            axes.axvline(watermark, color='#f57c00', linestyle='dashed')
+        axes.set_xlim(0, 100)
+        axes.set_xlabel('L1 usage (%)')
+        axes.set_ylabel('hosts')
+        axes.set_title('LMCache L1 usage over %d healthy hosts of %d (dashed: eviction watermark)'
+                       % (len(healthy), len(rows)), fontsize=9)
+    figure.tight_layout()
+    image = io.BytesIO()
+    # No timestamp in the file: the same fleet state gives the same bytes, so a re-run reports no change.
+    figure.savefig(image, format='png', metadata={'Software': None})
+    pyplot.close(figure)
+    return image.getvalue()
+
+
+def report_files(report: t.Mapping[str, t.Any], chart: bool) -> t.Tuple[t.Dict[str, bytes], t.Optional[str]]:
+    """The files to write, by name, and why there is no chart (None when there is one or none was asked for)."""
+    png = chart_png(report) if chart else None
+    note = 'matplotlib is not installed on the controller (pip install matplotlib)' if chart and png is None else None
+    files = {
+        REPORT_FILES[0]: (json.dumps(report, indent=4, sort_keys=True) + '\n').encode(),
+        REPORT_FILES[1]: markdown(report, png is not None).encode(),
+    }
+    if png is not None:
+        files[REPORT_FILES[2]] = png
+    return files, note
+
+
+def write_files(directory: str, files: t.Mapping[str, bytes], check_mode: bool) -> t.List[str]:
+    """Write what differs from what is there (all of it, in a new directory); the names of the files that changed."""
+    changed = []
+    for name, data in sorted(files.items()):
+        path = os.path.join(directory, name)
+        try:
+            with open(path, 'rb') as handle:
+                if handle.read() == data:
+                    continue
+        except OSError:
+            pass
+        changed.append(name)
+        if not check_mode:
+            os.makedirs(directory, exist_ok=True)
+            with open(path + '.tmp', 'wb') as handle:
+                handle.write(data)
+            os.replace(path + '.tmp', path)
+    return changed
