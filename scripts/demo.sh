@@ -17,13 +17,13 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/lmcache-demo.XXXXXX")
 state="$work/fleet.json"
 inventory="$work/inventory.yml"
 stop_fleet() {
-  "$venv/bin/python" "$root/tests/lmcache/fleet.py" down --state "$state" || true
+  "$venv/bin/python" "$root/scripts/fleet.py" down --state "$state" || true
   rm -rf "$work"
 }
 trap stop_fleet EXIT
 
 log "starting a local LMCache fleet (genuine servers, CPU-only, loopback, telemetry off)"
-"$venv/bin/python" "$root/tests/lmcache/fleet.py" up --state "$state" --inventory "$inventory" --fill 2 \
+"$venv/bin/python" "$root/scripts/fleet.py" up --state "$state" --inventory "$inventory" --fill 2 \
   gpu-a=0.5.6 gpu-b=0.5.6 gpu-c=0.5.0 gpu-d=0.4.4
 
 reports="$build/demo-reports"

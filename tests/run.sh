@@ -104,7 +104,7 @@ run_molecule() {
   (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" LMCACHE_MOLECULE_DIR="$state" \
     LMCACHE_KVCACHE_ROOT="$collection" ANSIBLE_FORCE_COLOR=0 NO_COLOR=1 molecule test --all) || status=$?
   # Whatever happened in Molecule, no server it started outlives the stage.
-  "$venv/bin/python" "$root/tests/lmcache/fleet.py" down --state "$state/fleet.json"
+  "$venv/bin/python" "$root/scripts/fleet.py" down --state "$state/fleet.json"
   rm -rf "$state"
   return "$status"
 }

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from ansible_collections.lmcache.kvcache.tests.lmcache.fleet import BENCH_MODEL, Fleet, bench_token_ids, http_json
+from ansible_collections.lmcache.kvcache.scripts.fleet import BENCH_MODEL, Fleet, bench_token_ids, http_json
 
 TOKENS = 1024  # 4 whole chunks per sequence (the 1025th token is a partial chunk, never cached)
 SEQ0, SEQ1 = bench_token_ids(0, TOKENS), bench_token_ids(1, TOKENS)
@@ -215,13 +215,13 @@ def test_targeted_clear_spares_pinned_l2_unless_forced(fleet, ansible, unpinned)
     ansible.adhoc('lmcache_kvcache_pin', target(fleet, tokens=SEQ1))
     run = ansible.adhoc('lmcache_kvcache_clear', target(fleet, tokens=SEQ1, tier='l2'))
     assert run.result()['changed'] is False
-    assert 'are still in L2 on node-a (pinned or in use; force=true deletes them too)' in run.output
+    assert 'Pinned, so kept: chunks 0, 1, 2, 3 (force=true deletes them too).' in run.result()['msg']
     assert placements(fleet, SEQ1) == [{('node-a', 'l1'), ('node-a', 'l2')}] * 4
 
 
-def test_a_range_clear_never_deletes_chunks_before_start(fleet, ansible, unpinned):
+def test_a_range_clear_through_the_coordinator_never_deletes_chunks_before_start(fleet, ansible, unpinned):
     before = placements(fleet, SEQ1)
-    run = ansible.adhoc('lmcache_kvcache_clear', target(fleet, tokens=SEQ1, tier='l1', start=512))
+    run = ansible.adhoc('lmcache_kvcache_clear', target(fleet, tokens=SEQ1, tier='l1', start=512, delete_via='coordinator'))
     assert run.outcome() == 'failed'
     assert 'would also delete chunks 0, 1, which are before start' in run.result()['msg']
     assert placements(fleet, SEQ1) == before
@@ -234,9 +234,10 @@ def test_a_range_clear_never_deletes_chunks_before_start(fleet, ansible, unpinne
     ({'start': -1}, 'start must be 0 or more, got -1'),
     ({'end': 5000}, 'end=5000 is past the end of token_ids (1025 tokens)'),
     ({'token_ids': [1, 'x']}, 'token_ids'),
-    ({'token_ids': [1, -2]}, 'token_ids must be 0 or more; got -2'),
+    ({'token_ids': [1, -2]}, 'token_ids must be vocabulary indices from 0 to 2147483647; got -2'),
+    ({'token_ids': [1, 2 ** 40]}, 'token_ids must be vocabulary indices from 0 to 2147483647; got 1099511627776'),
     ({'model_name': None}, "missing parameter(s) required by 'token_ids': model_name"),
-    ({'world_size': 0}, 'world_size must be 1 or more, got 0'),
+    ({'world_size': 0}, 'world_size must be from 1 to 4096, got 0'),
     ({'cache_salt': 'a/b'}, "cache_salt must not contain '/'"),
     ({'coordinator_url': 'coordinator:9300'}, 'coordinator_url must be an http:// or https:// URL with a host'),
     ({'max_usage': 1.5}, 'max_usage must be greater than 0 and at most 1, got 1.5'),
@@ -315,11 +316,20 @@ def test_pin_role_rejection_policy(fleet, ansible, unpinned, policy):
     play = PIN_ROLE_PLAY.format(policy=policy, coordinator=fleet.coordinator.url, model=BENCH_MODEL, tokens=json.dumps(SEQ1),
                                 max_usage=round(l1_usage(fleet, 'node-a') / 2, 2))
     run = ansible.playbook(play, {'node-a': {'lmcache_url': fleet.nodes['node-a'].url}})
-    message = 'kvcache_pin: 1 pins rejected: L1 memory pressure ('
+    task = 'Pin through the coordinator, once for the whole fleet'
     if policy == 'fail':
-        assert run.returncode != 0 and run.outcome('Fail on rejected pins') == 'failed'
-        assert run.result('Fail on rejected pins')['msg'].startswith(message)
+        assert run.returncode != 0 and run.outcome(task) == 'failed'
+        assert 'REJECTED: L1 memory pressure (' in run.result(task)['msg']
     else:
         assert run.returncode == 0, run.output
-        assert 'kvcache_pin WARNING: ' + message[len('kvcache_pin: '):] in run.output
+        assert run.result(task)['results'][0]['rejected'] is True
+        assert '[WARNING]: Pin of the 1025-token sequence of model test-model' in run.output and 'REJECTED' in run.output
     assert pin_counts(fleet, SEQ1) == [0, 0, 0, 0]
+
+
+# Last: it changes SEQ1, which the tests above expect whole.
+def test_a_range_clear_on_the_node_deletes_exactly_the_range(fleet, ansible, unpinned):
+    run = ansible.adhoc('lmcache_kvcache_clear', target(fleet, tokens=SEQ1, tier='l1', start=512))
+    assert run.outcome() == 'ok', run.output
+    assert run.result()['delete_via'] == 'node' and run.result()['chunks_changed'] == [2, 3]
+    wait_for(lambda: placements(fleet, SEQ1) == [{('node-a', 'l1'), ('node-a', 'l2')}] * 2 + [{('node-a', 'l2')}] * 2)

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from ansible_collections.lmcache.kvcache.tests.lmcache.fleet import free_port, http_json, wait_until_healthy
+from ansible_collections.lmcache.kvcache.scripts.fleet import free_port, http_json, wait_until_healthy
 
 SERVER = os.path.join(os.path.dirname(__file__), '..', 'reference_server', 'server.py')
 KEY = 'ref-secret-key-42'

@@ -65,16 +65,26 @@ OPENAPI_BYTES = {'0.5.6': json.dumps(OPENAPI_056).encode(), '0.5.7': json.dumps(
                  '0.5.0': _openapi(G2_ROUTES), '0.4.4': _openapi(G1_ROUTES)}
 
 
-def chunk_hash(token_ids: t.Sequence[int], index: int, model: str, salt: str) -> str:
-    """A prefix-chained chunk hash, as LMCache keys chunks (not its blake3, but the same shape)."""
-    digest = hashlib.sha256(('%s|%s|' % (model, salt)).encode())
-    digest.update(json.dumps(list(token_ids[:(index + 1) * CHUNK])).encode())
-    return digest.hexdigest()
+def chunk_hashes(token_ids: t.Sequence[int], model: str, salt: str) -> t.List[str]:
+    """Prefix-chained chunk hashes, as LMCache keys chunks (not its blake3, but the same shape): each chunk's hash
+    covers every token before it."""
+    hashes = []
+    previous = ('%s|%s' % (model, salt)).encode()
+    for index in range(len(token_ids) // CHUNK):
+        digest = hashlib.sha256(previous)
+        digest.update(b','.join(b'%d' % token for token in token_ids[index * CHUNK:(index + 1) * CHUNK]))
+        previous = digest.digest()
+        hashes.append(digest.hexdigest())
+    return hashes
 
 
 def key_of(token_ids: t.Sequence[int], index: int, model: str, salt: str, rank: int) -> t.Dict[str, t.Any]:
-    return {'chunk_hash_hex': chunk_hash(token_ids, index, model, salt), 'model_name': model,
-            'kv_rank': 16777216 + rank * 256 + 256, 'object_group_id': 0, 'cache_salt': salt}
+    return make_key(chunk_hashes(token_ids[:(index + 1) * CHUNK], model, salt)[index], model, salt, rank)
+
+
+def make_key(chunk_hash: str, model: str, salt: str, rank: int) -> t.Dict[str, t.Any]:
+    return {'chunk_hash_hex': chunk_hash, 'model_name': model, 'kv_rank': 16777216 + rank * 256 + 256,
+            'object_group_id': 0, 'cache_salt': salt}
 
 
 def key_id(key: t.Mapping[str, t.Any]) -> t.Tuple[t.Any, ...]:
@@ -160,7 +170,7 @@ class Coordinator:
     def keys(self, body: t.Mapping[str, t.Any]) -> t.List[t.Dict[str, t.Any]]:
         tokens = body.get('token_ids') or []
         model, salt, world = body.get('model_name'), body.get('cache_salt', ''), int(body.get('world_size', 1))
-        return [key_of(tokens, index, model, salt, rank) for index in range(len(tokens) // CHUNK) for rank in range(world)]
+        return [make_key(chunk, model, salt, rank) for chunk in chunk_hashes(tokens, model, salt) for rank in range(world)]
 
     def pin(self, body: t.Mapping[str, t.Any], delta: int) -> t.Dict[str, t.Any]:
         keys = self.keys(body)
@@ -281,10 +291,10 @@ class SimFleet:
               tiers: t.Sequence[str] = ('L1', 'L2'), world_size: int = 1, chunks: t.Optional[int] = None) -> None:
         """Cache a token sequence's chunks on a node, as an engine storing it would."""
         node = self.by_name[node] if isinstance(node, str) else node
-        count = len(token_ids) // CHUNK if chunks is None else chunks
-        for index in range(count):
+        hashes = chunk_hashes(token_ids, model, salt)
+        for chunk in hashes[:len(hashes) if chunks is None else chunks]:
             for rank in range(world_size):
-                key = key_of(token_ids, index, model, salt, rank)
+                key = make_key(chunk, model, salt, rank)
                 for tier in tiers:
                     node.tiers[tier][key_id(key)] = key
 
@@ -593,6 +603,10 @@ class SimFleet:
                 node.objects = body.get('objects', 4)
                 node.requests = []
                 node.clears = 0
+            return Response(200, {'status': 'ok'})
+        if path == '/_sim/store' and method == 'POST':
+            self.store(body['node'], body['token_ids'], model=body.get('model', 'test-model'),
+                       tiers=tuple(body.get('tiers', ('L1', 'L2'))))
             return Response(200, {'status': 'ok'})
         if path == '/_sim/state' and method == 'GET':
             return Response(200, {'nodes': dict((n.name, {'objects': n.objects, 'clears': n.clears, 'requests': len(n.requests)})

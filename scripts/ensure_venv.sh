@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build (once) and print the path of a venv holding a genuine LMCache release.
 # Venvs live outside the repo, keyed by version, so repeated test runs reuse them.
-# Usage: tests/lmcache/ensure_venv.sh 0.5.6
+# Usage: scripts/ensure_venv.sh 0.5.6
 #
 # 0.5.7rc3 is published only as the pure-Python wheel lmcache-cli==0.5.7rc3.dev0, without LMCache's compiled parts.
 # It runs on those of 0.5.6: install lmcache 0.5.6, replace its Python code by 0.5.7rc3's (keeping the .so files),

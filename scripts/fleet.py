@@ -6,8 +6,8 @@
 
 Used by the integration tests (as a library) and by the demo (as a command):
 
-    python tests/lmcache/fleet.py up --state DIR/fleet.json node-a=0.5.6 node-b=0.5.0 --fill 2
-    python tests/lmcache/fleet.py down --state DIR/fleet.json
+    python scripts/fleet.py up --state DIR/fleet.json node-a=0.5.6 node-b=0.5.0 --fill 2
+    python scripts/fleet.py down --state DIR/fleet.json
 
 Standard library only, so any Python 3.8+ runs it. The LMCache releases live in their own venvs, built once by
 ensure_venv.sh next to this file and cached outside the repository.
@@ -71,10 +71,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def http_json(method: str, url: str, body: t.Any = None, timeout: float = 10.0) -> t.Tuple[int, t.Any]:
+def http_json(method: str, url: str, body: t.Any = None, timeout: float = 10.0,
+              api_key: t.Optional[str] = None) -> t.Tuple[int, t.Any]:
     """(status, parsed body) of one request; the verification side of the tests, independent of the collection."""
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={'Content-Type': 'application/json'})
+    headers = {'Content-Type': 'application/json'}
+    if api_key:
+        headers['Authorization'] = 'Bearer %s' % api_key
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # nosec: loopback test servers only
             status, text = response.status, response.read().decode()
@@ -136,6 +140,9 @@ class Node:
     extra_args: t.List[str] = field(default_factory=list)
     # Set to register with a coordinator (0.5.6): event reporting on, and an fs L2 adapter in workdir.
     coordinator_url: str = ''
+    # 0.5.7 and later: the API key the node requires (empty: none).
+    api_key: str = ''
+    prometheus_port: int = 0
 
     @property
     def url(self) -> str:
@@ -162,8 +169,18 @@ class Node:
                        '--coordinator-advertise-ip', LOOPBACK, '--coordinator-event-reporting',
                        '--coordinator-heartbeat-interval', '2',
                        '--l2-adapter', json.dumps({'type': 'fs', 'base_path': self.l2_dir})]
+        if self.version.startswith('0.5.7'):
+            # Each 0.5.7 node serves its own Prometheus port (default 9090).
+            self.prometheus_port = self.prometheus_port or free_port()
+            common += ['--prometheus-port', str(self.prometheus_port)]
+            if self.api_key:
+                key_file = os.path.join(self.workdir, '%s.key' % self.name)
+                with open(key_file, 'w') as handle:
+                    handle.write(self.api_key + '\n')
+                os.chmod(key_file, 0o600)
+                common += ['--api-key-file', key_file]
         if is_g1(self.version):
-            # 0.4.1 - 0.4.4 need a GPU unless torch.cuda.init is stubbed: a test-only launcher does that.
+            # 0.4.1 - 0.4.4 need a GPU unless torch.cuda.init is stubbed: a launcher does that.
             return [os.path.join(venv, 'bin', 'python'), os.path.join(HERE, 'g1_launcher.py')] + common + [
                 '--no-l1-use-lazy', '--disable-metrics'] + self.extra_args
         return [os.path.join(venv, 'bin', 'lmcache'), 'server'] + common + self.extra_args
@@ -179,7 +196,7 @@ class Node:
                            'LMCache %s (%s)' % (self.version, self.name), self.log_path, timeout)
 
     def status(self) -> t.Dict[str, t.Any]:
-        status, body = http_json('GET', self.url + self.api_prefix + '/status')
+        status, body = http_json('GET', self.url + self.api_prefix + '/status', api_key=self.api_key)
         if status != 200:
             raise RuntimeError('GET %s/status: HTTP %s %s' % (self.url, status, body))
         return body

@@ -1,0 +1,327 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Fleet-scale benchmarks, side by side in one run: ./benchmarks/run.sh (see benchmarks/README.md).
+
+Starts a simulated fleet of 1,000 LMCache nodes and a coordinator (tests/sim, one process, 127.0.x.y:one port), then
+measures each case --runs times (median, min, max) and prints one table of times and ratios:
+
+  A  50 hosts, forks 10: a per-host lmcache_kvcache_clear task vs an ansible.builtin.uri POST doing the clear
+  B  1,000 endpoints: the fan-out vs the per-host module vs per-host uri (both measured on 200 hosts and scaled by 5)
+     vs xargs -P 64 curl
+  C  the coordinator inventory plugin building 1,000 hosts (in the plugin, and ansible-inventory --list)
+  D  lmcache_kvcache_info over a 1,000,000-token request (3,906 chunks): the module's wall time and peak memory,
+     and the whole ad-hoc task with token_ids_file vs with the 1,000,001-element list as an argument
+  E  playbooks/maintenance_window.yml -e lmcache_fanout=true over 1,000 endpoints from the coordinator inventory,
+     reports before and after included, vs per-host uri over 50 hosts (A)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import typing as t
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PYTHON = sys.executable
+BIN = os.path.dirname(PYTHON)
+
+
+class Bench:
+    def __init__(self, work: str, collections: str, runs: int) -> None:
+        self.work = work
+        self.collections = collections
+        self.runs = runs
+        self.rows: t.List[t.Tuple[str, str, t.Optional[t.List[float]], str]] = []
+        self.fleet: t.Dict[str, t.Any] = {}
+        self.process: t.Optional[subprocess.Popen] = None
+
+    # -- the simulated fleet -------------------------------------------------------------------------------------
+
+    def start_fleet(self, nodes: int = 1000) -> None:
+        ready = os.path.join(self.work, 'fleet.json')
+        self.process = subprocess.Popen(
+            [PYTHON, os.path.join(ROOT, 'tests', 'sim', 'server.py'), '--nodes', str(nodes), '--ready-file', ready],
+            stdout=open(os.path.join(self.work, 'sim.log'), 'w'), stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while not os.path.exists(ready):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError('the simulated fleet did not start; see %s/sim.log' % self.work)
+            time.sleep(0.1)
+        with open(ready) as handle:
+            self.fleet = json.load(handle)
+        self.coordinator = 'http://127.0.0.1:%d' % self.fleet['coordinator_port']
+
+    def stop_fleet(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+
+    def reset(self, objects: int = 4) -> None:
+        request = urllib.request.Request(self.coordinator + '/_sim/reset', data=json.dumps({'objects': objects}).encode(),
+                                         method='POST')
+        urllib.request.urlopen(request, timeout=30).read()
+
+    def state(self) -> t.Dict[str, t.Any]:
+        return json.loads(urllib.request.urlopen(self.coordinator + '/_sim/state', timeout=30).read())['nodes']
+
+    # -- running things ------------------------------------------------------------------------------------------
+
+    def env(self) -> t.Dict[str, str]:
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=self.collections, ANSIBLE_LOCALHOST_WARNING='false',
+                   ANSIBLE_HOST_KEY_CHECKING='false', ANSIBLE_NOCOLOR='1', ANSIBLE_INVENTORY_UNPARSED_WARNING='false',
+                   ANSIBLE_PYTHON_INTERPRETER=PYTHON, PATH=BIN + os.pathsep + os.environ.get('PATH', ''))
+        env.pop('ANSIBLE_CALLBACKS_ENABLED', None)
+        return env
+
+    def timed(self, command: t.List[str], before: t.Optional[t.Callable[[], None]] = None,
+              check: t.Optional[t.Callable[[], None]] = None, runs: t.Optional[int] = None) -> t.List[float]:
+        times = []
+        for _ in range(runs or self.runs):
+            if before:
+                before()
+            started = time.monotonic()
+            done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self.env(),
+                                  cwd=self.work, universal_newlines=True, check=False)
+            times.append(time.monotonic() - started)
+            if done.returncode != 0:
+                raise RuntimeError('%s failed (%d):\n%s' % (' '.join(command), done.returncode, done.stdout[-3000:]))
+            if check:
+                check()
+        return times
+
+    def inventory(self, count: int) -> str:
+        path = os.path.join(self.work, 'hosts-%d.json' % count)
+        hosts = dict((name, {'lmcache_url': url, 'ansible_connection': 'local'}) for name, url in self.fleet['nodes'][:count])
+        with open(path, 'w') as handle:
+            json.dump({'all': {'children': {'lmcache': {'hosts': hosts}}}}, handle)
+        return path
+
+    def playbook(self, name: str, text: str) -> str:
+        path = os.path.join(self.work, name)
+        with open(path, 'w') as handle:
+            handle.write(text)
+        return path
+
+    def row(self, case: str, what: str, times: t.Optional[t.List[float]], note: str = '') -> None:
+        self.rows.append((case, what, times, note))
+        shown = '%.2f s (min %.2f, max %.2f)' % (statistics.median(times), min(times), max(times)) if times else '-'
+        print('  %-3s %-62s %s %s' % (case, what, shown, note), flush=True)
+
+    def check_cleared(self, names: t.Sequence[str]) -> t.Callable[[], None]:
+        def check() -> None:
+            state = self.state()
+            left = [n for n in names if state[n]['objects']]
+            if left:
+                raise RuntimeError('%d endpoints still hold objects after the run, e.g. %s' % (len(left), left[:3]))
+        return check
+
+    # -- the cases -----------------------------------------------------------------------------------------------
+
+    def case_a(self) -> t.Tuple[t.List[float], t.List[float]]:
+        names = [n for n, _url in self.fleet['nodes'][:50]]
+        inventory = self.inventory(50)
+        module = self.playbook('a-module.yml', PER_HOST_MODULE)
+        uri = self.playbook('a-uri.yml', PER_HOST_URI)
+        times_module = self.timed(['ansible-playbook', '-i', inventory, '-f', '10', module], self.reset, self.check_cleared(names))
+        self.row('A', 'per-host lmcache_kvcache_clear, 50 hosts, forks 10', times_module)
+        times_uri = self.timed(['ansible-playbook', '-i', inventory, '-f', '10', uri], self.reset, self.check_cleared(names))
+        self.row('A', 'per-host ansible.builtin.uri POST /cache/clear, 50 hosts, forks 10', times_uri)
+        return times_module, times_uri
+
+    def case_b(self) -> t.Dict[str, t.List[float]]:
+        names = [n for n, _url in self.fleet['nodes']]
+        inventory = self.inventory(1000)
+        fanout = self.playbook('b-fanout.yml', FANOUT_CLEAR)
+        results = {}
+        results['fanout'] = self.timed(['ansible-playbook', '-i', inventory, fanout], self.reset, self.check_cleared(names))
+        self.row('B', 'fan-out lmcache_fanout clear, 1,000 endpoints (ansible-playbook, whole run)', results['fanout'])
+        inventory_200 = self.inventory(200)
+        for label, text in (('module', PER_HOST_MODULE), ('uri', PER_HOST_URI)):
+            path = self.playbook('b-%s.yml' % label, text)
+            measured = self.timed(['ansible-playbook', '-i', inventory_200, '-f', '10', path], self.reset)
+            results[label] = [value * 5 for value in measured]
+            self.row('B', 'per-host %s, 200 hosts x 5, forks 10' % ('lmcache_kvcache_clear' if label == 'module' else 'ansible.builtin.uri'),
+                     results[label], '(measured on 200 hosts, scaled by 5)')
+        urls = os.path.join(self.work, 'urls.txt')
+        with open(urls, 'w') as handle:
+            handle.write(''.join('%s/cache/clear\n' % url for _name, url in self.fleet['nodes']))
+        curl = ['bash', '-c', 'xargs -P 64 -n 1 curl -s -o /dev/null -X POST -H "Content-Type: application/json" '
+                              '-d \'{"tier":"l1","force":false}\' < %s' % urls]
+        results['curl'] = self.timed(curl, self.reset, self.check_cleared(names))
+        self.row('B', 'xargs -P 64 curl POST /cache/clear, 1,000 endpoints', results['curl'])
+        return results
+
+    def case_c(self) -> None:
+        path = os.path.join(self.work, 'coordinator.lmcache.yml')
+        with open(path, 'w') as handle:
+            handle.write('plugin: lmcache.kvcache.coordinator\ncoordinator_url: %s\nusage: true\n' % self.coordinator)
+        probe = ('import time, sys\n'
+                 'from ansible.parsing.dataloader import DataLoader\n'
+                 'from ansible.inventory.manager import InventoryManager\n'
+                 'from ansible.plugins.loader import init_plugin_loader\n'
+                 'init_plugin_loader()\n'
+                 'loader = DataLoader()\n'
+                 'started = time.monotonic()\n'
+                 'inventory = InventoryManager(loader=loader, sources=[sys.argv[1]])\n'
+                 'elapsed = time.monotonic() - started\n'
+                 'assert len(inventory.get_hosts("lmcache")) == 1000, len(inventory.get_hosts("lmcache"))\n'
+                 'print(elapsed)\n')
+        times = []
+        for _ in range(self.runs):
+            done = subprocess.run([PYTHON, '-c', probe, path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  env=self.env(), universal_newlines=True, check=True)
+            times.append(float(done.stdout.strip().splitlines()[-1]))
+        self.row('C', 'coordinator inventory: 1,000 hosts built (the plugin, in-process)', times)
+        self.row('C', 'ansible-inventory --list on it (whole command)',
+                 self.timed(['ansible-inventory', '-i', path, '--list'], None, None))
+        self.coordinator_inventory = path
+
+    def case_d(self) -> None:
+        tokens = [1] + [9906] * 999999
+        token_file = os.path.join(self.work, 'tokens-1m.json')
+        with open(token_file, 'w') as handle:
+            json.dump(tokens, handle)
+        # The request's 3,906 chunks, stored on one node of the simulated fleet.
+        request = urllib.request.Request(self.coordinator + '/_sim/store', data=json.dumps(
+            {'node': self.fleet['nodes'][0][0], 'token_ids': tokens, 'model': 'test-model'}).encode(), method='POST')
+        urllib.request.urlopen(request, timeout=120).read()
+        args = {'url': self.fleet['nodes'][0][1], 'coordinator_url': self.coordinator, 'model_name': 'test-model',
+                'token_ids_file': token_file}
+        runner = ('import json, resource, sys, time, io, contextlib\n'
+                  'from ansible.module_utils.testing import patch_module_args\n'
+                  'from ansible_collections.lmcache.kvcache.plugins.modules import lmcache_kvcache_info\n'
+                  'args = json.loads(sys.argv[1])\n'
+                  'out = io.StringIO()\n'
+                  'started = time.monotonic()\n'
+                  'with patch_module_args(args), contextlib.redirect_stdout(out):\n'
+                  '    try:\n'
+                  '        lmcache_kvcache_info.main()\n'
+                  '    except SystemExit:\n'
+                  '        pass\n'
+                  'elapsed = time.monotonic() - started\n'
+                  'result = json.loads(out.getvalue())\n'
+                  'assert result.get("cached_chunks") == 3906, result.get("msg")\n'
+                  'print(json.dumps([elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0]))\n')
+        walls, peaks = [], []
+        env = dict(self.env(), PYTHONPATH=self.collections)
+        for _ in range(self.runs):
+            done = subprocess.run([PYTHON, '-c', runner, json.dumps(args)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  env=env, universal_newlines=True, check=False)
+            if done.returncode != 0:
+                raise RuntimeError('info over 1,000,000 tokens failed:\n%s' % done.stdout[-3000:])
+            wall, peak = json.loads(done.stdout.strip().splitlines()[-1])
+            walls.append(wall)
+            peaks.append(peak)
+        self.row('D', 'lmcache_kvcache_info, 1,000,000 tokens: the module\'s run', walls)
+        self.rows.append(('D', 'peak memory of that module process (MB)', peaks, ''))
+        print('  %-3s %-62s %.0f MB (min %.0f, max %.0f)' % ('D', 'peak memory of that module process', statistics.median(peaks),
+                                                            min(peaks), max(peaks)), flush=True)
+        adhoc = ['ansible', 'localhost', '-c', 'local', '-m', 'lmcache.kvcache.lmcache_kvcache_info', '-a', json.dumps(args)]
+        self.row('D', 'ad-hoc task with token_ids_file (whole command)', self.timed(adhoc))
+        listed = dict(args)
+        del listed['token_ids_file']
+        args_file = os.path.join(self.work, 'tokens-1m-args.json')
+        with open(args_file, 'w') as handle:
+            json.dump(dict(listed, token_ids=tokens), handle)
+        play = self.playbook('d-list.yml', LIST_ARGUMENT)
+        self.row('D', 'the same with token_ids as a 1,000,001-element list (whole command)',
+                 self.timed(['ansible-playbook', '-i', 'localhost,', play, '-e', '@%s' % args_file], runs=1), '(1 run)')
+
+    def case_e(self) -> t.List[float]:
+        names = [n for n, _url in self.fleet['nodes']]
+        reports = os.path.join(self.work, 'reports')
+        command = ['ansible-playbook', '-i', self.coordinator_inventory, os.path.join(ROOT, 'playbooks', 'maintenance_window.yml'),
+                   '-e', 'lmcache_fanout=true', '-e', 'lmcache_report_dir=%s' % reports]
+        times = self.timed(command, lambda: (self.reset(), shutil.rmtree(reports, ignore_errors=True)), self.check_cleared(names))
+        self.row('E', 'maintenance_window.yml, fan-out, 1,000 endpoints, reports before/after', times)
+        return times
+
+
+PER_HOST_MODULE = '''
+- hosts: lmcache
+  gather_facts: false
+  tasks:
+    - lmcache.kvcache.lmcache_kvcache_clear:
+        url: "{{ lmcache_url }}"
+'''
+PER_HOST_URI = '''
+- hosts: lmcache
+  gather_facts: false
+  tasks:
+    - ansible.builtin.uri:
+        url: "{{ lmcache_url }}/cache/clear"
+        method: POST
+        body_format: json
+        body: {tier: l1, force: false}
+'''
+FANOUT_CLEAR = '''
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - lmcache.kvcache.lmcache_fanout:
+        operation: clear
+        hosts: lmcache
+'''
+LIST_ARGUMENT = '''
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - lmcache.kvcache.lmcache_kvcache_info:
+        url: "{{ url }}"
+        coordinator_url: "{{ coordinator_url }}"
+        model_name: "{{ model_name }}"
+        token_ids: "{{ token_ids }}"
+'''
+
+
+def median(values: t.List[float]) -> float:
+    return statistics.median(values)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--runs', type=int, default=3)
+    parser.add_argument('--collections', required=True, help='a directory holding ansible_collections/lmcache/kvcache')
+    parser.add_argument('--cases', default='ABCDE')
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix='lmcache-bench-')
+    bench = Bench(work, args.collections, args.runs)
+    print('simulated fleet of 1,000 nodes and a coordinator; %d runs per case; work dir %s' % (args.runs, work), flush=True)
+    bench.start_fleet()
+    try:
+        a = bench.case_a() if 'A' in args.cases else None
+        b = bench.case_b() if 'B' in args.cases else None
+        if 'C' in args.cases or 'E' in args.cases:
+            bench.case_c()
+        if 'D' in args.cases:
+            bench.case_d()
+        e = bench.case_e() if 'E' in args.cases else None
+    finally:
+        bench.stop_fleet()
+    print('\nratios (medians; target in brackets)')
+    if a:
+        print('  A  per-host module / per-host uri, 50 hosts:         %.2fx  [<= 0.9x]' % (median(a[0]) / median(a[1])))
+    if b:
+        print('  B  per-host uri / fan-out, 1,000 endpoints:          %.1fx  [>= 40x]' % (median(b['uri']) / median(b['fanout'])))
+        print('  B  per-host module / fan-out, 1,000 endpoints:       %.1fx' % (median(b['module']) / median(b['fanout'])))
+        print('  B  fan-out / xargs -P 64 curl, 1,000 endpoints:      %.2fx  [<= 2x]; fan-out %.2f s [<= 5 s]'
+              % (median(b['fanout']) / median(b['curl']), median(b['fanout'])))
+    if a and e:
+        print('  E  window (fan-out, 1,000) / per-host uri (50):      %.2fx  [< 1x]' % (median(e) / median(a[1])))
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

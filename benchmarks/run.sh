@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2154  # build is set by scripts/common.sh
+# Fleet-scale benchmarks, side by side in one run (see benchmarks/README.md): ./benchmarks/run.sh [--runs N] [--cases ABCDE]
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/common.sh
+. "$root/scripts/common.sh"
+venv=$(tool_venv 2.19 3.11)
+layout_collection
+exec "$venv/bin/python" "$root/benchmarks/run.py" --collections "$build" "$@"

@@ -1,0 +1,171 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""lmcache_fanout through ansible-playbook; every claim is checked on the simulated nodes afterwards."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.lmcache.kvcache.tests.sim.server import key_id, key_of
+
+FANOUT = '''
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Fan out
+      lmcache.kvcache.lmcache_fanout: {args}
+      register: fanout
+'''
+TOKENS = [4] + [9906] * 512
+
+
+def fanout(**args):
+    import json
+    return FANOUT.format(args=json.dumps(args))
+
+
+def objects(sim):
+    return dict((name, node.objects) for name, node in sim.by_name.items())
+
+
+def test_clear_every_endpoint_canary_first_with_per_host_results(sim, ansible):
+    run = ansible.run(fanout(operation='clear', hosts='lmcache', batches=[1, 5]), ansible.hosts())
+    assert run.returncode == 0, run.output
+    result = run.result('Fan out')
+    assert result['changed'] is True and set(objects(sim).values()) == {0}
+    assert sorted(result['results']) == sorted(sim.by_name)
+    first = result['results']['node-0000']
+    assert (first['changed'], first['objects_cleared'], first['api_generation'], first['version'], first['status']) == (
+        True, 4, 'G3', '0.5.6-g3e11e108', 200)
+    assert result['summary']['batches'] == [1, 5, 5, 5, 4] and result['summary']['changed'] == 20
+    assert 'clear on 20 endpoints' in result['msg']
+    again = ansible.run(fanout(operation='clear', hosts='lmcache'), ansible.hosts())
+    assert again.result('Fan out')['changed'] is False and again.result('Fan out')['summary']['unchanged'] == 20
+
+
+def test_check_mode_and_diff_change_nothing(sim, ansible):
+    run = ansible.run(fanout(operation='clear', hosts='lmcache'), ansible.hosts(), '--check', '--diff')
+    assert run.returncode == 0, run.output
+    assert run.result('Fan out')['changed'] is True and set(objects(sim).values()) == {4}
+    assert run.result('Fan out')['results']['node-0003']['msg'].startswith('Would clear 4 objects')
+    assert '--- before: node-0003' in run.output or 'node-0003' in run.output
+    assert len(run.result('Fan out')['diff']) == 20
+
+
+def test_an_unreachable_endpoint_among_many_is_its_own_result(sim, ansible):
+    hosts = ansible.hosts(**{'node-0007': {'lmcache_url': 'http://127.0.0.1:9'}})
+    run = ansible.run(fanout(operation='clear', hosts='lmcache', max_fail_percentage=50, retries=0), hosts)
+    assert run.returncode == 0, run.output
+    result = run.result('Fan out')
+    assert result['failed_hosts'] == ['node-0007'] and result['summary']['failed'] == 1
+    assert 'cannot connect to http://127.0.0.1:9 (Connection refused)' in result['results']['node-0007']['msg']
+    assert sim.by_name['node-0007'].objects == 4 and all(v == 0 for k, v in objects(sim).items() if k != 'node-0007')
+
+
+def test_a_host_without_a_url_and_a_duplicate_url_are_named_and_the_others_run(sim, ansible):
+    hosts = ansible.hosts()
+    del hosts['node-0002']['lmcache_url']
+    hosts['node-0009']['lmcache_url'] = sim.url('node-0008')
+    run = ansible.run(fanout(operation='clear', hosts='lmcache', max_fail_percentage=100), hosts)
+    result = run.result('Fan out')
+    assert result['results']['node-0002']['failed'] is True
+    assert 'host node-0002 has no lmcache_url' in result['results']['node-0002']['msg']
+    assert result['results']['node-0009']['skipped'] is True and 'same URL as node-0008' in result['results']['node-0009']['msg']
+    assert sim.by_name['node-0002'].objects == 4 and sim.by_name['node-0009'].objects == 4
+    assert sim.by_name['node-0008'].objects == 0 and sim.by_name['node-0008'].clears == 1
+
+
+@pytest.mark.parametrize('args, problem', [
+    (dict(concurrency=0), 'concurrency must be from 1 to 1024, got 0'),
+    (dict(concurrency=10000), 'concurrency must be from 1 to 1024, got 10000'),
+    (dict(hosts='nobody'), "hosts: 'nobody' is neither a group nor a host of the inventory"),
+    (dict(hosts=[]), 'has no endpoint to run on'),
+    (dict(batches=['0%']), 'a batch percentage must be more than 0% and at most 100%'),
+    (dict(args={'force': 'maybe'}), 'force'),
+    (dict(args={'url': 'http://x'}), 'args.url is not used by the fan-out'),
+    (dict(operation='pin', args={'token_ids': [1] * 256, 'model_name': 'm', 'coordinator_url': 'http://127.0.0.1:1'}),
+     'pin by token sequence goes through the coordinator and covers the whole fleet'),
+    (dict(timeout='nan'), 'timeout must be a finite number of seconds, got nan'),
+])
+def test_bad_fanout_options_fail_before_any_request(sim, ansible, args, problem):
+    run = ansible.run(fanout(**dict(dict(operation='clear', hosts='lmcache'), **args)), ansible.hosts())
+    assert run.returncode != 0 and run.outcome('Fan out') == 'failed'
+    assert problem in run.result('Fan out')['msg']
+    assert all(node.requests == [] for node in sim.by_name.values())
+
+
+def test_a_batch_larger_than_the_fleet_runs_the_fleet(sim, ansible):
+    run = ansible.run(fanout(operation='clear', hosts='lmcache', batches=[500]), ansible.hosts())
+    assert run.result('Fan out')['summary']['batches'] == [20] and set(objects(sim).values()) == {0}
+
+
+def test_a_failed_canary_stops_the_rest(sim, ansible):
+    sim.fault('status', node='node-0000', method='POST', path='/cache/clear', status=500, body={'detail': 'broken disk'})
+    run = ansible.run(fanout(operation='clear', hosts='lmcache'), ansible.hosts())
+    assert run.returncode != 0
+    result = run.result('Fan out')
+    assert result['summary']['stopped'].startswith('batch 1 of 2: 1 of 1 endpoints failed')
+    assert result['summary']['not_run'] == 19 and 'broken disk' in result['msg']
+    assert all(node.clears == 0 for node in sim.by_name.values())
+
+
+def test_it_refuses_to_run_once_per_host(sim, ansible):
+    play = '''
+- hosts: lmcache
+  gather_facts: false
+  tasks:
+    - name: Fan out
+      lmcache.kvcache.lmcache_fanout:
+        operation: server_info
+'''
+    run = ansible.run(play, ansible.hosts(['node-0000', 'node-0001']))
+    assert run.returncode != 0 and 'run it once (run_once: true' in run.output
+    assert all(node.requests == [] for node in sim.by_name.values())
+
+
+def test_from_a_play_over_the_group_with_run_once(sim, ansible):
+    play = '''
+- hosts: lmcache
+  gather_facts: false
+  tasks:
+    - name: Fan out
+      lmcache.kvcache.lmcache_fanout:
+        operation: server_info
+      run_once: true
+'''
+    run = ansible.run(play, ansible.hosts())
+    assert run.returncode == 0, run.output
+    results = run.record('Fan out')['result']['results']
+    assert len(results) == 20 and all(r['healthy'] for r in results.values())
+
+
+def test_per_request_operations_fan_out(sim, ansible):
+    for name in ('node-0000', 'node-0001'):
+        sim.store(name, TOKENS)
+    target = dict(coordinator_url=sim.coordinator_url, token_ids=TOKENS, model_name='test-model', tier='l1')
+    run = ansible.run(fanout(operation='clear', hosts=['node-0000', 'node-0001', 'node-0002'], args=target), ansible.hosts())
+    assert run.returncode == 0, run.output
+    results = run.result('Fan out')['results']
+    assert [results[n]['changed'] for n in ('node-0000', 'node-0001', 'node-0002')] == [True, True, False]
+    for name in ('node-0000', 'node-0001'):
+        assert key_id(key_of(TOKENS, 0, 'test-model', '', 0)) not in sim.by_name[name].tiers['L1']
+    quota = ansible.run(fanout(operation='quota', hosts='lmcache', args={'cache_salt': 'tenant-a', 'limit_gb': 0.5}), ansible.hosts())
+    assert quota.result('Fan out')['summary']['changed'] == 20
+    assert all(node.quotas == {'tenant-a': 0.5} for node in sim.by_name.values())
+    warm = ansible.run(fanout(operation='prefetch', hosts=['node-0000', 'node-0001'],
+                              args=dict(coordinator_url=sim.coordinator_url, token_ids=TOKENS, model_name='test-model')),
+                       ansible.hosts())
+    assert [warm.result('Fan out')['results'][n]['chunks_warmed'] for n in ('node-0000', 'node-0001')] == [[0, 1], [0, 1]]
+
+
+def test_a_keyed_fleet_key_from_the_environment_never_shown(sim, ansible):
+    keyed = [sim.add_node('keyed-%d' % n, api_key='s3cr3t-fleet-key') for n in range(3)]
+    hosts = dict((node.name, {'lmcache_url': sim.url(node)}) for node in keyed)
+    run = ansible.run(fanout(operation='clear', hosts='lmcache'), hosts, env={'LMCACHE_API_KEY': 's3cr3t-fleet-key\n'})
+    assert run.returncode == 0, run.output
+    assert all(node.objects == 0 for node in keyed)
+    assert 's3cr3t' not in run.output and 's3cr3t' not in str(run.records)
+    missing = ansible.run(fanout(operation='clear', hosts='lmcache', max_fail_percentage=100), hosts)
+    assert 'set api_key or LMCACHE_API_KEY' in missing.result('Fan out')['results']['keyed-0']['msg']

@@ -1,0 +1,193 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The coordinator inventory and the roles through ansible against the simulated fleet, faults included."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+TOKENS = [6] + [9906] * 512
+
+
+def plain(value):
+    """A value of ansible-inventory --list, without the marker ansible-core 2.19 puts on untrusted strings."""
+    if isinstance(value, dict):
+        return value['__ansible_unsafe'] if set(value) == {'__ansible_unsafe'} else dict((k, plain(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def inventory_json(ansible, path, *options):
+    environment = dict(os.environ, ANSIBLE_INVENTORY_ENABLED='lmcache.kvcache.coordinator')
+    return subprocess.run(['ansible-inventory', '-i', path] + list(options), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, env=environment, cwd=ansible.workdir, check=False)
+
+
+def test_every_registered_node_is_a_host_with_its_url_and_groups(sim, ansible):
+    path = ansible.coordinator_inventory(usage=True, keyed_groups=[{'key': 'lmcache_metadata.rack', 'prefix': 'rack'}],
+                                         groups={'busy': "lmcache_usage.l1.usage_ratio > 0.5"},
+                                         compose={'lmcache_rack': 'lmcache_metadata.rack'})
+    done = inventory_json(ansible, path, '--list')
+    assert done.returncode == 0, done.stdout
+    inventory = json.loads(done.stdout)
+    assert sorted(inventory['lmcache']['hosts']) == sorted(sim.by_name)
+    host = plain(inventory['_meta']['hostvars']['node-0005'])
+    assert host['lmcache_url'] == sim.url('node-0005') and host['lmcache_instance_id'] == 'node-0005'
+    assert host['lmcache_coordinator_url'] == sim.coordinator_url and host['ansible_connection'] == 'local'
+    assert host['lmcache_usage']['l1']['used_bytes'] == 4 * 4194304 and host['lmcache_rack'] == 'r1'
+    assert 'node-0005' in inventory['rack_r1']['hosts']
+    coordinator_group = [g for g in inventory if g.startswith('lmcache_coordinator_127_0_0_1_')]
+    assert len(coordinator_group) == 1
+    graph = inventory_json(ansible, path, '--graph')
+    assert '@lmcache:' in graph.stdout and 'node-0019' in graph.stdout
+
+
+def test_modules_run_on_the_discovered_hosts_without_ssh(sim, ansible):
+    path = ansible.coordinator_inventory()
+    play = os.path.join(ansible.workdir, 'report.yml')
+    with open(play, 'w') as handle:
+        handle.write('''
+- hosts: lmcache
+  gather_facts: false
+  tasks:
+    - name: Read
+      lmcache.kvcache.lmcache_server_info:
+        url: "{{ lmcache_url }}"
+''')
+    run = ansible._run(['ansible-playbook', '-i', path, play])
+    assert run.returncode == 0, run.output
+    assert len([r for r in run.records if r['task'] == 'Read' and r['result']['healthy']]) == 20
+
+
+@pytest.mark.parametrize('change, problem', [
+    (dict(coordinator_url='http://127.0.0.1:9', retries=0), 'cannot read the LMCache coordinator http://127.0.0.1:9: GET '
+                                                            'http://127.0.0.1:9/instances failed: cannot connect'),
+    (dict(coordinator_url='WRONG/nope'), 'GET WRONG/nope/instances failed: HTTP 404 Not Found: Not Found'),
+    (dict(coordinator_url='not a url'), 'coordinator_url must not contain spaces'),
+    (dict(coordinator_url=['http://a:1', 5]), 'coordinator_url must be a URL or a list of URLs'),
+])
+def test_coordinator_problems_are_named(sim, ansible, change, problem):
+    if change.get('coordinator_url') == 'WRONG/nope':
+        change['coordinator_url'] = sim.coordinator_url + '/nope'
+        problem = problem.replace('WRONG', sim.coordinator_url)
+    path = ansible.coordinator_inventory(**change)
+    done = inventory_json(ansible, path, '--list')
+    assert problem in done.stdout, done.stdout
+    assert 'Traceback' not in done.stdout
+
+
+def test_a_payload_of_the_wrong_shape_is_named(sim, ansible):
+    sim.fault('body', node='coordinator', method='GET', path='/instances', body={'instances': {'node-a': {}}}, times=9)
+    done = inventory_json(ansible, ansible.coordinator_inventory(), '--list')
+    assert "cannot read instances from the answer: {'node-a': {}} (an object), expected a list" in done.stdout
+    sim.clear_faults()
+    sim.fault('body', node='coordinator', method='GET', path='/instances', body={'instances': [{'instance_id': 'a'}]}, times=9)
+    done = inventory_json(ansible, ansible.coordinator_inventory(), '--list')
+    assert 'cannot read instances[0]' in done.stdout and 'expected an object with instance_id' in done.stdout
+
+
+def test_the_inventory_cache_serves_a_second_read(sim, ansible, tmp_path):
+    path = ansible.coordinator_inventory(cache=True, cache_plugin='ansible.builtin.jsonfile',
+                                         cache_connection=str(tmp_path / 'cache'), cache_timeout=600)
+    assert inventory_json(ansible, path, '--list').returncode == 0
+    sim.fault('status', node='coordinator', method='GET', path='/instances', status=500, times=9)
+    cached = inventory_json(ansible, path, '--list')
+    assert cached.returncode == 0 and 'node-0004' in cached.stdout
+
+
+CLEAR_ROLE = '''
+- hosts: lmcache
+  gather_facts: false
+  roles:
+    - role: lmcache.kvcache.kvcache_clear
+      vars:
+        kvcache_clear_url: "{{ lmcache_url }}"
+        kvcache_clear_fanout: %s
+'''
+
+
+def test_clear_role_stops_on_an_unhealthy_node_with_its_reason(sim, ansible):
+    sim.by_name['node-0001'].starting = True
+    run = ansible.run(CLEAR_ROLE % 'false', ansible.hosts(['node-0000', 'node-0001']))
+    assert run.returncode != 0
+    assert 'is not healthy: engine not initialized' in run.result('Stop if the server is not healthy', 'node-0001')['msg']
+    assert sim.by_name['node-0001'].objects == 4 and sim.by_name['node-0000'].objects == 0
+
+
+def test_clear_role_fans_out_with_the_same_result(sim, ansible):
+    run = ansible.run(CLEAR_ROLE % 'true', ansible.hosts())
+    assert run.returncode == 0, run.output
+    assert all(node.objects == 0 for node in sim.by_name.values())
+    facts = run.result('Expose every host\'s result')['ansible_facts']['kvcache_clear_results']
+    assert facts['node-0003']['objects_cleared'] == 4
+
+
+def test_roles_leave_the_key_to_the_environment_when_theirs_is_empty(sim, ansible):
+    node = sim.add_node('keyed', api_key='env-s3cr3t', objects=4)
+    run = ansible.run(CLEAR_ROLE % 'false', {'keyed': {'lmcache_url': sim.url(node)}}, env={'LMCACHE_API_KEY': 'env-s3cr3t'})
+    assert run.returncode == 0, run.output
+    assert node.objects == 0 and 'env-s3cr3t' not in run.output
+
+
+PIN_ROLE = '''
+- hosts: lmcache
+  gather_facts: false
+  roles:
+    - role: lmcache.kvcache.kvcache_pin
+      vars:
+        kvcache_pin_url: "{{ lmcache_url }}"
+        kvcache_pin_scope: host
+        kvcache_pin_coordinator_url: %s
+        kvcache_pin_requests:
+          - name: system prompt
+            model_name: test-model
+            token_ids: %s
+'''
+
+
+def test_pin_role_pins_a_token_sequence_once_whatever_the_scope(sim, ansible):
+    sim.store('node-0000', TOKENS)
+    run = ansible.run(PIN_ROLE % (sim.coordinator_url, json.dumps(TOKENS)), ansible.hosts(['node-0000', 'node-0001', 'node-0002']))
+    assert run.returncode == 0, run.output
+    assert [sim.pin_count(TOKENS, i) for i in range(2)] == [1, 1] and sim.coordinator.pin_writes == 1
+
+
+def test_maintenance_window_fan_out_and_per_host_agree(sim, ansible, tmp_path):
+    playbook = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'maintenance_window.yml')
+    with open(playbook) as handle:
+        text = handle.read()
+    sim.by_name['node-0004'].starting = True
+    sim.store('node-0000', TOKENS, tiers=('L2',))
+    rewarm = json.dumps({'lmcache_rewarm_requests': [{'name': 'hot', 'model_name': 'test-model', 'token_ids': TOKENS}],
+                         'lmcache_coordinator_url': sim.coordinator_url})
+    hosts = ansible.hosts(['node-%04d' % n for n in range(6)])
+    fan = ansible.run(text.replace('vars/lmcache.yml', os.path.join(os.path.dirname(playbook), 'vars', 'lmcache.yml'))
+                      .replace("'hooks/", "'%s/hooks/" % os.path.dirname(playbook)), hosts,
+                      '-e', 'lmcache_fanout=true', '-e', 'lmcache_report_dir=%s' % (tmp_path / 'fan'), '-e', rewarm)
+    assert fan.returncode == 0, fan.output
+    assert [sim.by_name['node-%04d' % n].objects for n in range(6)] == [2, 0, 0, 0, 4, 0]
+    summary = fan.result('Show what the window did on each host')['msg']
+    assert 'node-0004    left out of the window: not healthy: engine not initialized' in summary
+    report = json.loads((tmp_path / 'fan' / 'after' / 'lmcache-fleet-report.json').read_text())
+    assert [o for o in report['outliers'] if o['host'] == 'node-0004'] == [
+        {'host': 'node-0004', 'reason': 'unhealthy: engine not initialized'}]
+    assert fan.result('Warm the hot requests back from L2 into L1')['results'][0]['results']['node-0000']['chunks_warmed'] == [0, 1]
+
+    # The same window, each host running its own tasks: the same outcome on the servers, the same summary.
+    for name in ('node-0001', 'node-0002', 'node-0003', 'node-0005'):
+        sim.by_name[name].objects = 4
+    sim.by_name['node-0000'].tiers['L1'] = {}
+    sim.by_name['node-0000'].objects = 4
+    per_host = ansible.run(text.replace('vars/lmcache.yml', os.path.join(os.path.dirname(playbook), 'vars', 'lmcache.yml'))
+                           .replace("'hooks/", "'%s/hooks/" % os.path.dirname(playbook)), hosts,
+                           '-e', 'lmcache_report_dir=%s' % (tmp_path / 'host'), '-e', rewarm)
+    assert [sim.by_name['node-%04d' % n].objects for n in range(6)] == [2, 0, 0, 0, 4, 0], per_host.output
+    lines = per_host.result('Show what the window did on each host', 'node-0000')['msg']
+    assert lines[:-1] == summary[:-1]
