@@ -133,7 +133,17 @@ class Bench:
         module = self.playbook('a-module.yml', PER_HOST_MODULE)
         uri = self.playbook('a-uri.yml', PER_HOST_URI)
         times_module = self.timed(['ansible-playbook', '-i', inventory, '-f', '10', module], self.reset, self.check_cleared(names))
-        self.row('A', 'per-host lmcache_kvcache_clear, 50 hosts, forks 10', times_module)
+        self.row('A', 'per-host lmcache_kvcache_clear, 50 hosts, forks 10', times_module,
+                 '(hosts on the controller: run in the Ansible worker)')
+        # The same with a Python of its own for the hosts, as on a host reached over SSH: a module process each.
+        wrapper = os.path.join(self.work, 'python-elsewhere')
+        with open(wrapper, 'w') as handle:
+            handle.write('#!/bin/sh\nexec %s "$@"\n' % PYTHON)
+        os.chmod(wrapper, 0o755)
+        self.module_process = self.timed(['ansible-playbook', '-i', inventory, '-f', '10', module, '-e',
+                                          'ansible_python_interpreter=%s' % wrapper], self.reset, self.check_cleared(names))
+        self.row('A', 'per-host lmcache_kvcache_clear as a module process, 50 hosts', self.module_process,
+                 '(as on an SSH host)')
         times_uri = self.timed(['ansible-playbook', '-i', inventory, '-f', '10', uri], self.reset, self.check_cleared(names))
         self.row('A', 'per-host ansible.builtin.uri POST /cache/clear, 50 hosts, forks 10', times_uri)
         return times_module, times_uri
@@ -197,37 +207,47 @@ class Bench:
         urllib.request.urlopen(request, timeout=120).read()
         args = {'url': self.fleet['nodes'][0][1], 'coordinator_url': self.coordinator, 'model_name': 'test-model',
                 'token_ids_file': token_file}
-        runner = ('import json, resource, sys, time, io, contextlib\n'
-                  'from ansible.module_utils.testing import patch_module_args\n'
-                  'from ansible_collections.lmcache.kvcache.plugins.modules import lmcache_kvcache_info\n'
-                  'args = json.loads(sys.argv[1])\n'
-                  'out = io.StringIO()\n'
-                  'started = time.monotonic()\n'
-                  'with patch_module_args(args), contextlib.redirect_stdout(out):\n'
-                  '    try:\n'
-                  '        lmcache_kvcache_info.main()\n'
-                  '    except SystemExit:\n'
-                  '        pass\n'
-                  'elapsed = time.monotonic() - started\n'
-                  'result = json.loads(out.getvalue())\n'
-                  'assert result.get("cached_chunks") == 3906, result.get("msg")\n'
-                  'print(json.dumps([elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0]))\n')
-        walls, peaks = [], []
+        module_run = ('import json, resource, sys, time, io, contextlib\n'
+                      'started = time.monotonic()\n'
+                      'from ansible.module_utils.testing import patch_module_args\n'
+                      'from ansible_collections.lmcache.kvcache.plugins.modules import lmcache_kvcache_info\n'
+                      'args = json.loads(sys.argv[1])\n'
+                      'out = io.StringIO()\n'
+                      'with patch_module_args(args), contextlib.redirect_stdout(out):\n'
+                      '    try:\n'
+                      '        lmcache_kvcache_info.main()\n'
+                      '    except SystemExit:\n'
+                      '        pass\n'
+                      'elapsed = time.monotonic() - started\n'
+                      'result = json.loads(out.getvalue())\n')
+        controller_run = ('import json, resource, sys, time\n'
+                          'from ansible_collections.lmcache.kvcache.plugins.plugin_utils._local import BY_MODULE, run_operation\n'
+                          'args = json.loads(sys.argv[1])\n'
+                          'started = time.monotonic()\n'
+                          'result = run_operation(BY_MODULE["lmcache_kvcache_info"], args, False, False)\n'
+                          'elapsed = time.monotonic() - started\n')
+        check = ('assert result.get("cached_chunks") == 3906, result.get("msg")\n'
+                 'print(json.dumps([elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0]))\n')
         env = dict(self.env(), PYTHONPATH=self.collections)
-        for _ in range(self.runs):
-            done = subprocess.run([PYTHON, '-c', runner, json.dumps(args)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  env=env, universal_newlines=True, check=False)
-            if done.returncode != 0:
-                raise RuntimeError('info over 1,000,000 tokens failed:\n%s' % done.stdout[-3000:])
-            wall, peak = json.loads(done.stdout.strip().splitlines()[-1])
-            walls.append(wall)
-            peaks.append(peak)
-        self.row('D', 'lmcache_kvcache_info, 1,000,000 tokens: the module\'s run', walls)
-        self.rows.append(('D', 'peak memory of that module process (MB)', peaks, ''))
-        print('  %-3s %-62s %.0f MB (min %.0f, max %.0f)' % ('D', 'peak memory of that module process', statistics.median(peaks),
-                                                            min(peaks), max(peaks)), flush=True)
+        for label, code, extra in (
+                ('the operation on the controller (local hosts, the fan-out)', controller_run, {}),
+                ('the module in its own process (as on an SSH host)', module_run, {}),
+                ('the module in its own process, per_chunk=false', module_run, {'per_chunk': False})):
+            walls, peaks = [], []
+            for _ in range(self.runs):
+                done = subprocess.run([PYTHON, '-c', code + check, json.dumps(dict(args, **extra))], stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, env=env, universal_newlines=True, check=False)
+                if done.returncode != 0:
+                    raise RuntimeError('info over 1,000,000 tokens failed:\n%s' % done.stdout[-3000:])
+                wall, peak = json.loads(done.stdout.strip().splitlines()[-1])
+                walls.append(wall)
+                peaks.append(peak)
+            self.row('D', 'info, 1,000,000 tokens: %s' % label, walls,
+                     'peak %.0f MB (min %.0f, max %.0f)' % (statistics.median(peaks), min(peaks), max(peaks)))
+            if label.startswith('the operation'):
+                self.info_times, self.info_peaks = walls, peaks
         adhoc = ['ansible', 'localhost', '-c', 'local', '-m', 'lmcache.kvcache.lmcache_kvcache_info', '-a', json.dumps(args)]
-        self.row('D', 'ad-hoc task with token_ids_file (whole command)', self.timed(adhoc))
+        self.row('D', 'ad-hoc task with token_ids_file (whole command, Ansible start included)', self.timed(adhoc))
         listed = dict(args)
         del listed['token_ids_file']
         args_file = os.path.join(self.work, 'tokens-1m-args.json')
@@ -312,6 +332,10 @@ def main() -> int:
     print('\nratios (medians; target in brackets)')
     if a:
         print('  A  per-host module / per-host uri, 50 hosts:         %.2fx  [<= 0.9x]' % (median(a[0]) / median(a[1])))
+        print('  A  the same as module processes / per-host uri:      %.2fx' % (median(bench.module_process) / median(a[1])))
+    if 'D' in args.cases:
+        print('  D  info over 1,000,000 tokens on the controller:     %.2f s, %.0f MB  [< 1 s, < 100 MB]'
+              % (median(bench.info_times), median(bench.info_peaks)))
     if b:
         print('  B  per-host uri / fan-out, 1,000 endpoints:          %.1fx  [>= 40x]' % (median(b['uri']) / median(b['fanout'])))
         print('  B  per-host module / fan-out, 1,000 endpoints:       %.1fx' % (median(b['module']) / median(b['fanout'])))

@@ -143,6 +143,8 @@ class Node:
     # 0.5.7 and later: the API key the node requires (empty: none).
     api_key: str = ''
     prometheus_port: int = 0
+    # A bench client kept attached as a serving engine (attach_engine), stopped with the node.
+    engine_pid: int = 0
 
     @property
     def url(self) -> str:
@@ -204,22 +206,34 @@ class Node:
     def l1_objects(self) -> int:
         return int(self.status()['storage_manager']['l1_manager']['total_object_count'])
 
-    def fill(self, sequences: int = 2, first: int = 0, num_tokens: int = BENCH_TOKENS) -> None:
-        """Store real KV data with LMCache's own bench client: `sequences` x num_tokens // 256 chunks."""
+    def _bench(self, first: int, last: t.Optional[int], num_tokens: int, interval: float) -> t.List[str]:
         if is_g1(self.version):
             raise RuntimeError('LMCache %s cannot be filled on a CPU-only machine' % self.version)
         venv = ensure_venv(self.version)
         command = [os.path.join(venv, 'bin', 'lmcache'), 'bench', 'server', '--mode', 'cpu',
                    '--transfer-mode', 'lmcache_driven', '--rpc-url', 'tcp://%s:%d' % (LOOPBACK, self.zmq_port),
                    '--url', self.url, '--num-tokens', str(num_tokens), '--start', str(first),
-                   '--end', str(first + sequences), '--interval', '0.1',
-                   '--kvcache-shape-spec', '(2,64,16,8,128):float16:4', '--num-blocks', '64', '-q']
-        result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                   '--interval', str(interval), '--kvcache-shape-spec', '(2,64,16,8,128):float16:4', '--num-blocks', '64', '-q']
+        return command + (['--end', str(last)] if last is not None else [])
+
+    def fill(self, sequences: int = 2, first: int = 0, num_tokens: int = BENCH_TOKENS) -> None:
+        """Store real KV data with LMCache's own bench client: `sequences` x num_tokens // 256 chunks."""
+        result = subprocess.run(self._bench(first, first + sequences, num_tokens, 0.1), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, universal_newlines=True,
                                 env=lmcache_env(os.path.join(self.workdir, 'home')), cwd=self.workdir, timeout=300, check=False)
         if result.returncode != 0:
             raise RuntimeError('bench client failed (exit %d):\n%s' % (result.returncode, result.stdout[-3000:]))
 
+    def attach_engine(self, num_tokens: int = BENCH_TOKENS) -> None:
+        """Keep a bench client attached, as a serving engine would be: the node then knows the model's KV layout, which
+        a prefetch needs. It stores one sequence of its own (number 1000) now and then."""
+        self.engine_pid = launch(self._bench(1000, None, num_tokens, 600), self.workdir,
+                                 os.path.join(self.workdir, '%s-engine.log' % self.name))
+
     def stop(self) -> None:
+        if self.engine_pid:
+            _terminate(self.engine_pid)
+            self.engine_pid = 0
         if not self.pid:
             return
         _terminate(self.pid)
@@ -308,9 +322,9 @@ class Fleet:
         self.nodes: t.Dict[str, Node] = {}
         self.coordinator: t.Optional[Coordinator] = None
 
-    def add_coordinator(self) -> Coordinator:
+    def add_coordinator(self, version: str = '0.5.6') -> Coordinator:
         """A coordinator that the nodes added after it register with."""
-        self.coordinator = Coordinator(self.workdir)
+        self.coordinator = Coordinator(self.workdir, version=version)
         self.coordinator.port = free_port()
         return self.coordinator
 

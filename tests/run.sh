@@ -6,6 +6,8 @@
 #                modules on the target Pythons 3.8 - 3.10
 #   lint         ansible-lint, production profile, on roles, playbooks and Molecule scenarios
 #   integration  the modules through ansible-playbook and ad-hoc `ansible -m` against genuine LMCache servers
+#                (0.4.4, 0.5.0, 0.5.6, 0.5.7rc3 with API keys, coordinators, nginx for TLS)
+#   fleet        the fan-out, the coordinator inventory and the roles against a simulated fleet with injected faults
 #   molecule     molecule test --all: the roles on a local fleet of genuine servers (extensions/molecule)
 # Name stages to run only those: ./tests/run.sh unit sanity
 # Tool venvs and LMCache venvs are built once and cached under ~/.cache/lmcache-kvcache (LMCACHE_KVCACHE_CACHE).
@@ -80,12 +82,56 @@ run_sanity() {
   done
 }
 
+# Genuine LMCache releases, one venv each, cached: built in the background while the first stages run.
+lmcache_versions=(0.5.6 0.5.0 0.4.4 0.5.7rc3)
+start_lmcache_venvs() {
+  (for version in "${lmcache_versions[@]}"; do "$root/scripts/ensure_venv.sh" "$version" >/dev/null; done) \
+    > "$build/lmcache-venvs.log" 2>&1 &
+  lmcache_venvs_pid=$!
+}
+wait_lmcache_venvs() {
+  [ -n "${lmcache_venvs_pid:-}" ] || return 0
+  log "waiting for the LMCache venvs (built in the background)"
+  if ! wait "$lmcache_venvs_pid"; then
+    cat "$build/lmcache-venvs.log" >&2
+    return 1
+  fi
+  lmcache_venvs_pid=
+}
+
+# The TLS tests put nginx (Debian's package) in front of a genuine node; install it where we can, never started as a
+# service (policy-rc.d), so nothing listens beyond what the tests start on 127.0.0.1.
+ensure_nginx() {
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] && return
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing nginx (Debian package) for the TLS tests"
+    local policy=/usr/sbin/policy-rc.d made_policy=
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && made_policy=1
+    fi
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+    [ -z "$made_policy" ] || rm -f "$policy"
+  else
+    echo "nginx is not installed: the TLS tests will be skipped" >&2
+  fi
+}
+
 run_integration() {
   local venv
   venv=$(tool_venv "${lines[0]%%:*}" "${lines[0]##*:}")
+  ensure_nginx
+  wait_lmcache_venvs
   log "integration tests against genuine LMCache servers (ansible-core ${lines[0]%%:*})"
   (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" PYTHONPATH="$build" \
     "$venv/bin/python" -m pytest -q -p no:cacheprovider --junitxml="$build/junit/integration.xml" tests/integration)
+}
+
+run_fleet() {
+  local venv
+  venv=$(tool_venv "${lines[0]%%:*}" "${lines[0]##*:}")
+  log "the fan-out, the inventory and the roles on a simulated fleet (ansible-core ${lines[0]%%:*})"
+  (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" PYTHONPATH="$build" \
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider --junitxml="$build/junit/fleet.xml" tests/fleet)
 }
 
 run_lint() {
@@ -99,6 +145,7 @@ run_lint() {
 run_molecule() {
   local venv state status=0
   venv=$(tool_venv "${lines[0]%%:*}" "${lines[0]##*:}")
+  wait_lmcache_venvs
   state=$(mktemp -d "${TMPDIR:-/tmp}/lmcache-molecule.XXXXXX")
   log "molecule test --all: the roles on a local fleet of genuine LMCache servers"
   (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" LMCACHE_MOLECULE_DIR="$state" \
@@ -109,15 +156,22 @@ run_molecule() {
   return "$status"
 }
 
+all_stages=(unit sanity lint fleet integration molecule)
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(unit sanity lint integration molecule)
+[ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
+for stage in "${stages[@]}"; do
+  case " ${all_stages[*]} " in
+    *" $stage "*) ;;
+    *) echo "unknown stage: $stage (expected one of: ${all_stages[*]})" >&2; exit 2 ;;
+  esac
+done
 layout_collection
 rm -rf "$build/junit"
+case " ${stages[*]} " in
+  *" integration "* | *" molecule "*) start_lmcache_venvs ;;
+esac
 for stage in "${stages[@]}"; do
-  case "$stage" in
-    unit | sanity | lint | integration | molecule) "run_$stage" ;;
-    *) echo "unknown stage: $stage (expected unit, sanity, lint, integration or molecule)" >&2; exit 2 ;;
-  esac
+  "run_$stage"
 done
 log "all requested stages passed: ${stages[*]}"
 # One closing line over every pytest run above (sanity reports by itself and stops the script on failure).

@@ -24,6 +24,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._client import Dea
 from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import CONNECTION_ARGUMENT_SPEC, url_problems
 from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import OPERATIONS
 from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Context, argument_spec, check, execute, failure, secrets
+from ansible_collections.lmcache.kvcache.plugins.plugin_utils._local import Environment, masked
 
 MAX_CONCURRENCY = 1024
 MAX_WARNINGS = 20
@@ -85,8 +86,11 @@ class ActionModule(ActionBase):
     def run(self, tmp: t.Any = None, task_vars: t.Optional[t.Dict[str, t.Any]] = None) -> t.Dict[str, t.Any]:
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
+        environment: t.Dict[str, t.Any] = {}
+        self._compute_environment_string(environment)
         try:
-            plan = self._prepare(task_vars)
+            with Environment(environment):
+                plan = self._prepare(task_vars)
         except FanoutError as exc:
             result.update(failed=True, changed=False, msg=str(exc))
             return result
@@ -179,7 +183,7 @@ class ActionModule(ActionBase):
     # -- the run -------------------------------------------------------------------------------------------------
 
     def _fan_out(self, own: t.Dict[str, t.Any], operation: t.Any, request: t.Any, params: t.Dict[str, t.Any],
-                 endpoints: t.List[t.Tuple[str, t.Any]], sizes: t.List[int], masked: t.List[str]) -> t.Dict[str, t.Any]:
+                 endpoints: t.List[t.Tuple[str, t.Any]], sizes: t.List[int], hidden: t.List[str]) -> t.Dict[str, t.Any]:
         check_mode = bool(self._play_context.check_mode)
         diff_mode = bool(self._play_context.diff)
         deadline = Deadline(params['deadline'])
@@ -232,11 +236,11 @@ class ActionModule(ActionBase):
             for note in results[name].pop('warnings', []):
                 warnings.append('%s: %s' % (name, note))
         return self._report(own, results, order, sizes, batches_run, stopped, warnings, diff_mode,
-                            time.monotonic() - started, masked)
+                            time.monotonic() - started, hidden)
 
     def _report(self, own: t.Dict[str, t.Any], results: t.Dict[str, t.Dict[str, t.Any]], order: t.List[str],
                 sizes: t.List[int], batches_run: int, stopped: t.Optional[str], warnings: t.List[str], diff_mode: bool,
-                seconds: float, masked: t.List[str]) -> t.Dict[str, t.Any]:
+                seconds: float, hidden: t.List[str]) -> t.Dict[str, t.Any]:
         def count(test: t.Callable[[t.Dict[str, t.Any]], bool]) -> int:
             return sum(1 for name in order if test(results[name]))
         summary = dict(
@@ -272,7 +276,7 @@ class ActionModule(ActionBase):
         if diff_mode:
             report['diff'] = [dict(r['diff'], before_header=n, after_header=n) for n in order
                               for r in [results[n]] if isinstance(r.get('diff'), dict) and r.get('changed')]
-        return _masked(report, masked)
+        return masked(report, hidden)
 
 
 def _unique_names(endpoints: t.List[t.Tuple[str, t.Any]]) -> t.List[t.Tuple[str, t.Any]]:
@@ -316,19 +320,3 @@ def _targets(endpoints: t.List[t.Tuple[str, t.Any]], url_var: str) -> t.Dict[str
 
 def _plain(value: float) -> str:
     return ('%f' % value).rstrip('0').rstrip('.')
-
-
-def _masked(value: t.Any, masked: t.List[str]) -> t.Any:
-    """Every string with a secret in it, masked (the module's no_log does this for modules)."""
-    if not masked:
-        return value
-    if isinstance(value, str):
-        for secret in masked:
-            value = value.replace(secret, '********')
-        return value
-    if isinstance(value, dict):
-        return dict((k, _masked(v, masked)) for k, v in value.items())
-    if isinstance(value, list):
-        return [_masked(v, masked) for v in value]
-    return value
-

@@ -70,4 +70,10 @@ options:
       - Token after the last one of the range. Must be greater than O(start) and, with O(token_ids), at most their
         number. Default is the end of the request.
     type: int
+  per_chunk:
+    description:
+      - Whether the result lists every chunk in RV(chunks). With V(false) it has only RV(chunk_ranges), consecutive chunks
+        in the same state merged, and the totals, which keeps the result of a request of thousands of chunks small.
+    type: bool
+    default: true
 '''

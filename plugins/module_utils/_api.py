@@ -30,7 +30,8 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._client import (
 class Generation:
     """The routes of one generation of the LMCache MP server HTTP API."""
 
-    def __init__(self, name: str, releases: str, health: str, status: str, clear: str, clear_takes_body: bool) -> None:
+    def __init__(self, name: str, releases: str, health: str, status: str, clear: str, clear_takes_body: bool,
+                 offers: t.Iterable[str] = ()) -> None:
         self.name = name
         self.releases = releases
         self.health = health
@@ -38,12 +39,17 @@ class Generation:
         self.clear = clear
         # Only G3 takes a body on clear; G1 and G2 always force-clear.
         self.clear_takes_body = clear_takes_body
+        # The optional capabilities the generation's latest releases publish (for the docs: the modules themselves
+        # read every server's own /openapi.json).
+        self.offers = frozenset(offers)
 
 
 # One table of routes per generation. Everything that differs between generations is here.
 GENERATIONS = (
-    Generation('G3', '0.5.1 and later', health='/healthcheck', status='/status', clear='/cache/clear', clear_takes_body=True),
-    Generation('G2', '0.4.5 - 0.5.0', health='/healthcheck', status='/status', clear='/clear-cache', clear_takes_body=False),
+    Generation('G3', '0.5.1 and later', health='/healthcheck', status='/status', clear='/cache/clear', clear_takes_body=True,
+               offers=('version', 'config', 'metrics', 'l2_objects', 'object_delete', 'l2_adapters', 'quota', 'prefetch')),
+    Generation('G2', '0.4.5 - 0.5.0', health='/healthcheck', status='/status', clear='/clear-cache', clear_takes_body=False,
+               offers=('version', 'config', 'l2_objects', 'l2_adapters', 'quota')),
     Generation('G1', '0.4.1 - 0.4.4', health='/api/healthcheck', status='/api/status', clear='/api/clear-cache', clear_takes_body=False),
 )
 GENERATION_BY_NAME = dict((g.name, g) for g in GENERATIONS)
@@ -66,18 +72,24 @@ CAPABILITY_ROUTES: t.Dict[str, t.Tuple[t.Tuple[str, str], ...]] = {
     'kvcache_clear': (('post', '/kvcache-clear'), ('post', '/api/kvcache-clear')),
 }
 
-# What each operation of the collection needs from a node, by generation: the docs' capability table is built from
-# this and from GENERATIONS (docs/docsite/rst/generations.rst is generated, not written).
-OPERATION_NEEDS: t.Dict[str, t.Tuple[str, ...]] = {
-    'server_info': (),
-    'clear': (),
-    'quota': ('quota',),
-    'prefetch': ('prefetch',),
-    'node_delete': ('object_delete',),
-    'info_by_request_id': ('kvcache_info',),
-    'pin_by_request_id': ('pin',),
-    'compress': ('compress',),
-}
+# What each operation needs from a node beyond health, status and clear, by the modules that run it. The docs'
+# capability table is generated from this and GENERATIONS (scripts/generation_table.py), not written by hand.
+OPERATION_NEEDS: t.Tuple[t.Tuple[str, str, t.Tuple[str, ...]], ...] = (
+    ('lmcache_server_info', 'health, version, L1 usage', ()),
+    ('lmcache_server_info', 'L2 adapters (from /status, or /config/adapters)', ()),
+    ('lmcache_server_info', 'quotas', ('quota',)),
+    ('lmcache_kvcache_clear', 'clear L1 (whole instance)', ()),
+    ('lmcache_kvcache_clear', 'clear L1 sparing objects in use (force=false)', ('force_honoured',)),
+    ('lmcache_kvcache_clear', 'targeted clear on the node (delete_via=node)', ('object_delete',)),
+    ('lmcache_quota', 'node quotas', ('quota',)),
+    ('lmcache_kvcache_prefetch', 'prefetch from L2 into L1', ('prefetch',)),
+    ('lmcache_kvcache_info', 'by token sequence', ('coordinator',)),
+    ('lmcache_kvcache_pin', 'by token sequence', ('coordinator',)),
+    ('lmcache_kvcache_clear', 'targeted clear through the coordinator', ('coordinator',)),
+    ('lmcache_kvcache_info', 'by request id (design API)', ('kvcache_info',)),
+    ('lmcache_kvcache_pin', 'by request id (design API)', ('pin',)),
+    ('lmcache_kvcache_compress', 'by request id (design API)', ('compress',)),
+)
 
 # From this release on, G3 honours force=false (clears only objects that are safe to remove).
 FORCE_HONOURED_SINCE = (0, 5, 6)
@@ -494,6 +506,43 @@ class LMCacheServer:
         if field(body, 'ok') is False:
             raise LMCacheError('DELETE %s: the node answered ok=false: %s' % (reply.url, server_error_text(body, reply.text)))
         return body
+
+
+class CoordinatorQuotas:
+    """Fleet-wide per-tenant quotas on an LMCache coordinator (0.5.7 and later; the L2 tier, across every node)."""
+
+    def __init__(self, client: LMCacheClient) -> None:
+        self.client = client
+
+    def quota(self, salt: str) -> t.Optional[Quota]:
+        reply = self.client.request('GET', '/quota/%s' % quote(salt, safe=''), accept=(404,))
+        if reply.status == 404:
+            raise LMCacheError('the coordinator %s has no quota routes (LMCache 0.5.7 and later have them): GET %s answered '
+                               'HTTP 404' % (self.client.display_url, reply.url))
+        body = reply.json_object()
+        if field(body, 'quota_exists') is not True:
+            return None
+        return Quota(salt, read_number(reply, body, 'quota_limit_gb'), read_number(reply, body, 'usage_gb', optional=True))
+
+    def all(self) -> t.Dict[str, Quota]:
+        reply = self.client.request('GET', '/quota')
+        entries = read_list(reply, reply.json_object(), 'by_cache_salt')
+        quotas = {}
+        for number, entry in enumerate(entries):
+            where = 'by_cache_salt[%d].' % number
+            salt = t.cast(str, read_string(reply, entry, 'cache_salt', name=where + 'cache_salt'))
+            quotas[salt] = Quota(salt, read_number(reply, entry, 'quota_limit_gb', name=where + 'quota_limit_gb'),
+                                 read_number(reply, entry, 'usage_gb', optional=True, name=where + 'usage_gb'))
+        return quotas
+
+    def set_quota(self, salt: str, limit_gb: float) -> None:
+        reply = self.client.request('PUT', '/quota/%s' % quote(salt, safe=''), json_body={'limit_gb': limit_gb})
+        status = field(reply.body, 'status')
+        if status not in (_MISSING, 'ok'):
+            raise LMCacheError('PUT %s: the coordinator answered status %r, expected "ok"' % (reply.url, status))
+
+    def remove_quota(self, salt: str) -> None:
+        self.client.request('DELETE', '/quota/%s' % quote(salt, safe=''), accept=(404,))
 
 
 def _quota(reply: Reply, salt: str, entry: t.Any, prefix: str) -> Quota:

@@ -44,6 +44,7 @@ SERVER_TEXT_MAX_CHARS = 300
 # An answer larger than this is refused (LMCache's /status is a few KiB); callers expecting more say so.
 DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 READ_BLOCK_BYTES = 65536
+LARGE_TEXT_CHARS = 65536
 MAX_REDIRECTS = 5
 # Fields LMCache and FastAPI put their error text in, by route and generation, in the order read.
 ERROR_TEXT_FIELDS = ('detail', 'error', 'message', 'reason')
@@ -201,19 +202,25 @@ class Reply:
     """One HTTP answer: status, parsed JSON body (None when not JSON) and raw text."""
 
     def __init__(self, method: str, url: str, status: int, reason: str, headers: t.Mapping[str, str], data: bytes,
-                 object_hook: t.Optional[t.Callable[[t.Dict[str, t.Any]], t.Any]] = None) -> None:
+                 prepare: t.Optional[t.Callable[[str], str]] = None) -> None:
         self.method = method
         self.url = url
         self.status = status
         self.reason = reason
         self.headers = headers
         self.text = data.decode('utf-8', errors='replace')
+        del data
         try:
-            self.body: t.Any = json.loads(self.text, object_hook=object_hook) if self.text else None
+            text = prepare(self.text) if prepare and 200 <= status < 300 else self.text
+            self.body: t.Any = json.loads(text) if text else None
+            del text
             self.is_json = bool(self.text)
         except ValueError:
             self.body = None
             self.is_json = False
+        if self.is_json and len(self.text) > LARGE_TEXT_CHARS:
+            # A large answer read as JSON is kept once, parsed; its text only serves error messages (cut there anyway).
+            self.text = self.text[:LARGE_TEXT_CHARS]
 
     def json_object(self) -> t.Dict[str, t.Any]:
         """The body as a JSON object; a clear error when the server sent something else."""
@@ -442,19 +449,22 @@ class LMCacheClient:
         path: str,
         json_body: t.Any = None,
         accept: t.Iterable[int] = (),
+        raw_body: t.Optional[bytes] = None,
         write: t.Optional[bool] = None,
         max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-        object_hook: t.Optional[t.Callable[[t.Dict[str, t.Any]], t.Any]] = None,
+        prepare: t.Optional[t.Callable[[str], str]] = None,
     ) -> Reply:
         """Send one request, retrying what is worth retrying (see the module docstring).
 
         Any 2xx is a success; statuses in `accept` are answers too (never retried, never raised).
-        `write` defaults to true for every method but GET; pass False for a POST that only reads.
+        `write` defaults to true for every method but GET; pass False for a POST that only reads. `raw_body` is a JSON
+        body already encoded. `prepare` may cut a successful answer's text down before it is parsed.
         """
         if write is None:
             write = method != 'GET'
         accepted = frozenset(accept)
-        payload = json.dumps(json_body, separators=(',', ':')).encode() if json_body is not None else None
+        payload = raw_body if raw_body is not None else (
+            json.dumps(json_body, separators=(',', ':')).encode() if json_body is not None else None)
         attempts = self.retries + 1
         redirects = 0
         attempt = 0
@@ -477,7 +487,7 @@ class LMCacheClient:
             except _TooLarge as failure:
                 raise LMCacheError(str(failure))
             else:
-                reply = Reply(method, url, response.status, response.reason or '', response.headers, data, object_hook)
+                reply = Reply(method, url, response.status, response.reason or '', response.headers, data, prepare)
                 self._record(reply.status)
                 if 200 <= reply.status < 300 or reply.status in accepted:
                     return reply

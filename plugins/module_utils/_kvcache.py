@@ -10,7 +10,7 @@
   one instance either by the node itself (DELETE /cache/objects with the looked-up keys, exact range, the task's own
   API key) or through the coordinator (/cache/delete, prefix-only, no key). Prefetch goes to the node.
 - RequestIdCache: the `lmcache kvcache` design's per-request endpoints on the node (/kvcache-info, /pin,
-  /compress, /kvcache-clear), used when the server advertises them. See docs/per-request-api.md.
+  /compress, /kvcache-clear), used when the server advertises them. See docs/docsite/rst/per_request_api.rst.
 
 Both take a typed Target and clients; neither knows Ansible.
 
@@ -19,6 +19,8 @@ Private to this collection: the API may change without notice.
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import time
 import typing as t
@@ -36,7 +38,9 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._target import (
     CHUNK_TOKENS,
     Chunk,
     Target,
+    TokenSequence,
     prefix_operations,
+    tokens_json,
 )
 
 TIERS = {'l1': ('L1',), 'l2': ('L2',), 'all': ('L1', 'L2')}
@@ -56,10 +60,13 @@ class Rejected(Exception):
         self.reason = reason
 
 
-def _drop_token_ids(entry: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
-    """Lookup answers repeat every chunk's 256 token ids: drop them while parsing, so 1,000,000 tokens stay small."""
-    entry.pop('token_ids', None)
-    return entry
+# Lookup answers repeat every chunk's 256 token ids, which the modules do not need: they are cut from the text before
+# it is parsed (a regular expression runs in C), so a 1,000,000-token lookup parses a fifth of its size.
+TOKEN_IDS_IN_ANSWER = re.compile(r'"token_ids"\s*:\s*\[[-0-9,\s]*\]')
+
+
+def _without_token_ids(text: str) -> str:
+    return TOKEN_IDS_IN_ANSWER.sub('"token_ids":null', text)
 
 
 class TokenSequenceCache:
@@ -75,7 +82,7 @@ class TokenSequenceCache:
         self.node = node
         # A client for another node's URL, with the task's options (for a node-direct delete on instance_id).
         self._node_for = node_for
-        self.token_ids: t.List[int] = target.token_ids or []
+        self.token_ids: t.Union[t.List[int], TokenSequence] = target.token_ids or []
         self.range = target.range
         complete = len(self.token_ids) // CHUNK_TOKENS
         self.last = complete - 1 if self.range.last is None else min(self.range.last, complete - 1)
@@ -94,11 +101,19 @@ class TokenSequenceCache:
             raise LMCacheError('%s needs the LMCache coordinator: set coordinator_url (or LMCACHE_COORDINATOR_URL)' % why)
         return self.coordinator
 
-    def body(self, chunks: t.Optional[int] = None) -> t.Dict[str, t.Any]:
-        """The request body for the prefix of `chunks` whole chunks (default: up to the range's last chunk)."""
+    def body(self, chunks: t.Optional[int] = None, **extra: t.Any) -> bytes:
+        """The JSON request body for the prefix of `chunks` whole chunks (default: up to the range's last chunk).
+
+        Built around the tokens' JSON text: encoding a million integers again for each request would cost more than
+        the request. A trailing partial chunk is sent along when the prefix is all complete chunks: LMCache ignores it.
+        """
         chunks = self.last + 1 if chunks is None else chunks
-        return dict(token_ids=self.token_ids[:chunks * CHUNK_TOKENS], model_name=self.target.model_name,
-                    world_size=self.target.world_size, cache_salt=self.target.cache_salt)
+        count = chunks * CHUNK_TOKENS
+        if count >= len(self.token_ids) - CHUNK_TOKENS + 1:
+            count = len(self.token_ids)
+        rest = json.dumps(dict(model_name=self.target.model_name, world_size=self.target.world_size,
+                               cache_salt=self.target.cache_salt, **extra), separators=(',', ':'))
+        return ('{"token_ids":%s,%s' % (tokens_json(self.token_ids, count), rest[1:])).encode()
 
     def selected(self, chunks: t.Sequence[Chunk]) -> t.List[Chunk]:
         """The chunks in the range, out of a read of the whole prefix."""
@@ -189,9 +204,9 @@ class TokenSequenceCache:
             return []
         coordinator = self._coordinator('reading where a token sequence is cached')
         results_expected = (self.last + 1) * self.target.world_size
-        reply = coordinator.request('POST', '/directory/lookup', json_body=self.body(), write=False,
+        reply = coordinator.request('POST', '/directory/lookup', raw_body=self.body(), write=False,
                                     max_bytes=1024 * 1024 + results_expected * LOOKUP_BYTES_PER_RESULT,
-                                    object_hook=_drop_token_ids)
+                                    prepare=_without_token_ids)
         results = [r for r in read_list(reply, reply.json_object(), 'results') if isinstance(r, dict)]
         if len(results) < results_expected:
             raise LMCacheError('POST %s: the directory answered %d chunk keys for %d chunks x world_size %d'
@@ -239,7 +254,7 @@ class TokenSequenceCache:
 
     def apply_pin_operation(self, operation: t.Tuple[str, int]) -> None:
         kind, length = operation
-        self._coordinator('pinning').request('POST' if kind == 'pin' else 'DELETE', '/cache/pins', json_body=self.body(length))
+        self._coordinator('pinning').request('POST' if kind == 'pin' else 'DELETE', '/cache/pins', raw_body=self.body(length))
 
     def admission(self, chunks: t.Sequence[Chunk], max_usage: float) -> None:
         """Refuse to pin while an instance holding the request's chunks is under L1 memory pressure."""
@@ -279,8 +294,7 @@ class TokenSequenceCache:
     def delete_via_coordinator(self, tier: str, force: bool) -> None:
         coordinator = self._coordinator('a targeted clear')
         try:
-            coordinator.request('POST', '/cache/delete', json_body=dict(self.body(), instance_id=self.scope(), tier=tier,
-                                                                         force=force))
+            coordinator.request('POST', '/cache/delete', raw_body=self.body(instance_id=self.scope(), tier=tier, force=force))
         except LMCacheHTTPError as exc:
             if exc.status == 502 and '401' in exc.server_text:
                 raise LMCacheError('%s. The node needs an API key, which the coordinator cannot send: delete on the node '
@@ -289,17 +303,26 @@ class TokenSequenceCache:
 
     # -- prefetch ----------------------------------------------------------------------------------------------
 
-    def submit_prefetch(self, node: LMCacheServer) -> t.Dict[str, t.Any]:
-        path = node.require('prefetch', 'prefetch from L2 into L1')
-        reply = node.client.request('POST', path, json_body=dict(self.body(), source_tier='l2', target_tier='l1'))
+    def submit_prefetch(self, node: t.Optional[LMCacheServer]) -> t.Dict[str, t.Any]:
+        """Submit a prefetch of the range's prefix from L2 into L1: on the node, or (node None) through the coordinator
+        for the scoped instance (0.5.7 and later)."""
+        if node is not None:
+            path = node.require('prefetch', 'prefetch from L2 into L1')
+            reply = node.client.request('POST', path, raw_body=self.body(source_tier='l2', target_tier='l1'))
+        else:
+            reply = self._coordinator('a prefetch through the coordinator').request(
+                'POST', '/cache/prefetches', raw_body=self.body(instance_id=self.scope()))
         body = reply.json_object()
-        return dict(request_id=read_string(reply, body, 'request_id', optional=True),
+        return dict(request_id=read_string(reply, body, 'request_id', optional=True) or None,
                     status=read_string(reply, body, 'status'),
                     chunks=read_count(reply, body, 'chunks', optional=True))
 
-    @staticmethod
-    def prefetch_state(node: LMCacheServer, request_id: str) -> t.Dict[str, t.Any]:
-        reply = node.client.request('GET', '/cache/prefetches/%s' % quote(request_id, safe=''))
+    def prefetch_state(self, node: t.Optional[LMCacheServer], request_id: str) -> t.Dict[str, t.Any]:
+        if node is not None:
+            reply = node.client.request('GET', '/cache/prefetches/%s' % quote(request_id, safe=''))
+        else:
+            reply = self._coordinator('a prefetch through the coordinator').request(
+                'GET', '/cache/prefetches/%s/%s' % (quote(str(self.scoped_instance), safe=''), quote(request_id, safe='')))
         body = reply.json_object()
         return dict(status=read_string(reply, body, 'status'),
                     found_keys=read_count(reply, body, 'found_keys', optional=True),
@@ -333,8 +356,8 @@ class RequestIdCache:
             return path
         raise LMCacheError(
             '%s has no per-request endpoint %s: no LMCache release offers the `lmcache kvcache` design\'s request-id '
-            'API yet (see docs/per-request-api.md). Address the request by token_ids and model_name through the '
-            'coordinator instead.'
+            'API yet (see the collection docs, "The per-request KV cache API"). Address the request by token_ids and '
+            'model_name through the coordinator instead.'
             % (self.node.describe(), ' or '.join('%s %s' % (m.upper(), p) for m, p in CAPABILITY_ROUTES[capability])))
 
     def _body(self, **extra: t.Any) -> t.Dict[str, t.Any]:

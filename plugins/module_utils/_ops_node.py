@@ -15,9 +15,9 @@ import typing as t
 
 from ansible.module_utils.common.text.formatters import bytes_to_human
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._api import L1Usage, Quota
-from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheError
-from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Operation, Plan
+from ansible_collections.lmcache.kvcache.plugins.module_utils._api import CoordinatorQuotas, L1Usage, LMCacheServer, Quota
+from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheClient, LMCacheError
+from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Context, Operation, Plan
 from ansible_collections.lmcache.kvcache.plugins.module_utils._target import Target
 
 # A quota larger than this is not a quota (LMCache's own CLI takes GB; no host has a petabyte of cache).
@@ -149,8 +149,21 @@ class TenantQuota(Operation):
         cache_salt=dict(type='str', required=True, no_log=False),
         limit_gb=dict(type='float'),
         state=dict(type='str', default='present', choices=['present', 'absent']),
+        coordinator_url=dict(type='str'),
     )
     required_if = [('state', 'present', ('limit_gb',))]
+
+    def __init__(self, params: t.Mapping[str, t.Any], ctx: Context, request: t.Optional[Target]) -> None:
+        super().__init__(params, ctx, request)
+        # The node's own quota (L1), or with coordinator_url the coordinator's fleet-wide one (L2, 0.5.7 and later).
+        self.store: t.Union[LMCacheServer, CoordinatorQuotas] = (
+            CoordinatorQuotas(t.cast(LMCacheClient, ctx.coordinator)) if params.get('coordinator_url') else self.node)
+
+    @property
+    def where(self) -> str:
+        if isinstance(self.store, CoordinatorQuotas):
+            return 'the coordinator %s (fleet-wide, L2)' % self.store.client.display_url
+        return self.node.describe()
 
     @classmethod
     def option_problems(cls, params: t.Mapping[str, t.Any], request: t.Optional[Target]) -> t.List[str]:
@@ -171,7 +184,7 @@ class TenantQuota(Operation):
         return self.params['state'] == 'present'
 
     def read(self) -> t.Optional[Quota]:
-        return self.node.quota(self.params['cache_salt'])
+        return self.store.quota(self.params['cache_salt'])
 
     def plan(self, before: t.Optional[Quota]) -> Plan:
         salt = self.params['cache_salt']
@@ -186,9 +199,9 @@ class TenantQuota(Operation):
 
     def apply(self, plan: Plan) -> None:
         if self.present:
-            self.node.set_quota(self.params['cache_salt'], float(self.params['limit_gb']))
+            self.store.set_quota(self.params['cache_salt'], float(self.params['limit_gb']))
         else:
-            self.node.remove_quota(self.params['cache_salt'])
+            self.store.remove_quota(self.params['cache_salt'])
 
     def read_after(self, plan: Plan, before: t.Optional[Quota]) -> t.Optional[Quota]:
         after = self.read()
@@ -196,12 +209,18 @@ class TenantQuota(Operation):
         if (after is None) != (wanted is None) or (after and wanted and not math.isclose(
                 after.limit_gb or 0.0, wanted.limit_gb or 0.0, rel_tol=1e-9)):
             raise LMCacheError('%s: the quota of %r reads back as %s after it was %s, not as asked'
-                               % (self.node.describe(), self.params['cache_salt'], _quota_text(after),
+                               % (self.where, self.params['cache_salt'], _quota_text(after),
                                   'set' if self.present else 'removed'))
         return after
 
     def changed(self, before: t.Optional[Quota], current: t.Optional[Quota]) -> bool:
         return _quota_text(before) != _quota_text(current)
+
+    def facts(self) -> t.Dict[str, t.Any]:
+        facts = super().facts()
+        if isinstance(self.store, CoordinatorQuotas):
+            facts['coordinator_url'] = self.store.client.display_url
+        return facts
 
     def report(self, before: t.Optional[Quota], after: t.Optional[Quota], plan: Plan) -> t.Dict[str, t.Any]:
         return dict(cache_salt=self.params['cache_salt'], state=self.params['state'],
@@ -209,7 +228,7 @@ class TenantQuota(Operation):
 
     def message(self, before: t.Optional[Quota], after: t.Any, plan: t.Optional[Plan]) -> str:
         salt = self.params['cache_salt']
-        where = self.node.describe()
+        where = self.where
         if plan is not None and not plan.changes:
             if before is None:
                 return 'Tenant %r has no quota on %s: nothing to remove.' % (salt, where)

@@ -16,6 +16,7 @@ import typing as t
 
 from ansible.module_utils.common.text.formatters import bytes_to_human
 
+from ansible_collections.lmcache.kvcache.plugins.module_utils._api import LMCacheServer
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheError
 from ansible_collections.lmcache.kvcache.plugins.module_utils._kvcache import (
     TIERS,
@@ -24,7 +25,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._kvcache import (
 )
 from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_node import ClearInstance
 from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Context, Operation, Plan
-from ansible_collections.lmcache.kvcache.plugins.module_utils._target import Chunk, Target, chunk_summary
+from ansible_collections.lmcache.kvcache.plugins.module_utils._target import Chunk, Target, chunk_ranges, chunk_summary
 
 PREFETCH_POLL_SECONDS = 0.5
 
@@ -67,7 +68,10 @@ class RequestOperation(Operation):
     def chunk_report(self, chunks: t.Sequence[Chunk]) -> t.Dict[str, t.Any]:
         """The result fields every per-request operation returns about the request's chunks."""
         selected = self.selected(chunks)
-        return dict(target=self.cache.description, chunks=[c.as_dict() for c in selected], **chunk_summary(selected))
+        report = dict(target=self.cache.description, chunk_ranges=chunk_ranges(selected), **chunk_summary(selected))
+        if self.params.get('per_chunk', True):
+            report['chunks'] = [c.as_dict() for c in selected]
+        return report
 
     def chunk_diff(self, before: t.Sequence[Chunk], after: t.Sequence[Chunk], fields: t.Sequence[str]) -> t.Dict[str, t.Any]:
         def view(chunks: t.Sequence[Chunk]) -> t.Dict[str, t.Any]:
@@ -350,8 +354,14 @@ class Prefetch(RequestOperation):
     argument_spec = dict(
         wait=dict(type='bool', default=True),
         wait_timeout=dict(type='float', default=60.0),
+        prefetch_via=dict(type='str', default='node', choices=['node', 'coordinator']),
     )
     needs_coordinator = False
+
+    @property
+    def submit_to(self) -> t.Optional[LMCacheServer]:
+        """The node to submit to; None: through the coordinator."""
+        return None if self.params['prefetch_via'] == 'coordinator' else self.node
 
     @classmethod
     def option_problems(cls, params: t.Mapping[str, t.Any], request: t.Optional[Target]) -> t.List[str]:
@@ -363,6 +373,8 @@ class Prefetch(RequestOperation):
         if math.isnan(timeout) or not 0 < timeout <= params['deadline']:
             problems.append('wait_timeout must be greater than 0 and at most deadline (%s), got %s'
                             % (params['deadline'], timeout))
+        if params['prefetch_via'] == 'coordinator' and not params.get('coordinator_url'):
+            problems.append('prefetch_via=coordinator needs coordinator_url (or LMCACHE_COORDINATOR_URL)')
         if request is not None and request.by_tokens and len(request.token_ids or []) < 256:
             problems.append('token_ids has %d tokens, less than one chunk (256): there is nothing to prefetch'
                             % len(request.token_ids or []))
@@ -371,7 +383,8 @@ class Prefetch(RequestOperation):
     def read(self) -> t.Union[t.List[Chunk], int]:
         """The request's chunks on this node, where the coordinator can tell; else the node's L1 object count."""
         cache = t.cast(TokenSequenceCache, self.cache)
-        self.node.require('prefetch', 'prefetch from L2 into L1')
+        if self.submit_to is not None:
+            self.node.require('prefetch', 'prefetch from L2 into L1')
         if self.ctx.coordinator is None:
             return self.node.status().l1.objects
         cache.scope()
@@ -390,13 +403,13 @@ class Prefetch(RequestOperation):
 
     def apply(self, plan: Plan) -> None:
         cache = t.cast(TokenSequenceCache, self.cache)
-        job = cache.submit_prefetch(self.node)
+        job = cache.submit_prefetch(self.submit_to)
         self.job: t.Dict[str, t.Any] = dict(job)
         if job['status'] == 'noop' or not self.params['wait'] or not job.get('request_id'):
             return
         waited_until = time.monotonic() + self.params['wait_timeout']
         while True:
-            state = cache.prefetch_state(self.node, job['request_id'])
+            state = cache.prefetch_state(self.submit_to, job['request_id'])
             self.job.update(state)
             if state['status'] != 'pending':
                 break

@@ -39,6 +39,7 @@ TARGET_ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
     instance_id=dict(type='str'),
     start=dict(type='int'),
     end=dict(type='int'),
+    per_chunk=dict(type='bool', default=True),
 )
 TARGET_MUTUALLY_EXCLUSIVE = [('request_id', 'token_ids', 'token_ids_file')]
 TARGET_REQUIRED_ONE_OF = [('request_id', 'token_ids', 'token_ids_file')]
@@ -48,7 +49,7 @@ TARGET_REQUIRED_BY = dict(token_ids=('model_name',), token_ids_file=('model_name
 class Target:
     """Which request, and which part of it, an operation acts on."""
 
-    def __init__(self, request_id: t.Optional[str] = None, token_ids: t.Optional[t.List[int]] = None,
+    def __init__(self, request_id: t.Optional[str] = None, token_ids: t.Optional[t.Union[t.List[int], 'TokenSequence']] = None,
                  model_name: t.Optional[str] = None, world_size: int = 1, cache_salt: str = '',
                  coordinator_url: t.Optional[str] = None, instance_id: t.Optional[str] = None,
                  start: t.Optional[int] = None, end: t.Optional[int] = None) -> None:
@@ -96,7 +97,9 @@ class Target:
                 problems.append('token_ids must not be empty')
             if len(token_ids) > MAX_TOKENS:
                 problems.append('token_ids has %d tokens; LMCache addresses at most %d' % (len(token_ids), MAX_TOKENS))
-            bad = [token for token in token_ids if not 0 <= token <= MAX_TOKEN_ID]
+            # min() and max() run in C: a million tokens are checked in milliseconds (a token file is checked when read).
+            bad = [token for token in token_ids if not 0 <= token <= MAX_TOKEN_ID] \
+                if isinstance(token_ids, list) and token_ids and (min(token_ids) < 0 or max(token_ids) > MAX_TOKEN_ID) else []
             if bad:
                 problems.append('token_ids must be vocabulary indices from 0 to %d; got %s'
                                 % (MAX_TOKEN_ID, ', '.join(str(n) for n in bad[:5])))
@@ -124,7 +127,81 @@ class TokenFileError(ValueError):
     pass
 
 
-def read_token_file(path: str) -> t.List[int]:
+# A token file is checked with str methods, which run in C: whitespace becomes a comma, and with every digit seen as
+# a 9, what is left must be nines and commas, no run of 11 nines, and each run of 10 at most MAX_TOKEN_ID.
+_TO_COMMAS = dict((ord(c), ',') for c in ' \t\r\n\f\v')
+_DIGITS_AS_NINES = dict((ord(c), '9') for c in '012345678')
+
+
+def _token_list_problem(body: str) -> t.Optional[str]:
+    """What is wrong with a comma-separated list of token ids, if anything."""
+    shape = body.translate(_DIGITS_AS_NINES)
+    if not body or shape.count('9') + shape.count(',') != len(shape) or ',,' in shape or '9' * 11 in shape:
+        return 'expected integers from 0 to %d only' % MAX_TOKEN_ID
+    framed, too_large, start = ',%s,' % shape, [], 0
+    while True:
+        start = framed.find(',%s,' % ('9' * 10), start)
+        if start < 0:
+            break
+        if int(body[start:start + 10]) > MAX_TOKEN_ID:
+            too_large.append(body[start:start + 10])
+        start += 11
+    if too_large:
+        return 'token ids are vocabulary indices from 0 to %d; got %s' % (MAX_TOKEN_ID, ', '.join(too_large[:5]))
+    return None
+
+
+class TokenSequence:
+    """Token ids read from a file, kept as their JSON text: a million of them cost 7 MB instead of 36 as Python
+    integers, and the text is sent as it is. Validated with regular expressions, which run in C."""
+
+    def __init__(self, json_text: str) -> None:
+        self.json_text = json_text
+        self.count = json_text.count(',') + 1
+        self._values: t.Optional[t.List[int]] = None
+
+    @classmethod
+    def parse(cls, text: str) -> 'TokenSequence':
+        body = text.strip()
+        if body.startswith('[') and body.endswith(']'):
+            body = body[1:-1]
+        body = body.replace(', ', ',').translate(_TO_COMMAS)
+        while ',,' in body:
+            body = body.replace(',,', ',')
+        body = body.strip(',')
+        problem = _token_list_problem(body)
+        if problem:
+            raise ValueError(problem)
+        return cls('[%s]' % body)
+
+    @property
+    def values(self) -> t.List[int]:
+        if self._values is None:
+            self._values = json.loads(self.json_text)
+        return self._values
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: t.Any) -> t.Any:
+        return self.values[index]
+
+    def __iter__(self) -> t.Iterator[int]:
+        return iter(self.values)
+
+    def prefix_json(self, count: int) -> str:
+        """The first `count` tokens as a JSON list; the whole text when that is all of them."""
+        return self.json_text if count >= self.count else json.dumps(self.values[:count], separators=(',', ':'))
+
+
+def tokens_json(tokens: t.Union[t.List[int], TokenSequence], count: int) -> str:
+    """The first `count` tokens as a JSON list."""
+    if isinstance(tokens, TokenSequence):
+        return tokens.prefix_json(count)
+    return json.dumps(tokens[:count], separators=(',', ':'))
+
+
+def read_token_file(path: str) -> TokenSequence:
     """Token ids from a file on the host running the task: a JSON list, or integers separated by spaces, commas or lines."""
     try:
         size = os.path.getsize(path)
@@ -134,18 +211,11 @@ def read_token_file(path: str) -> t.List[int]:
             text = handle.read().decode('utf-8')
     except (OSError, UnicodeDecodeError) as exc:
         raise TokenFileError('token_ids_file %s cannot be read: %s' % (path, getattr(exc, 'strerror', None) or exc))
-    stripped = text.strip()
     try:
-        if stripped.startswith('['):
-            tokens = json.loads(stripped)
-            if not isinstance(tokens, list) or not all(isinstance(n, int) and not isinstance(n, bool) for n in tokens):
-                raise ValueError('not a list of integers')
-        else:
-            tokens = [int(word) for word in stripped.replace(',', ' ').split()]
+        return TokenSequence.parse(text)
     except ValueError as exc:
         raise TokenFileError('token_ids_file %s does not hold token ids (a JSON list of integers, or integers separated '
-                             'by spaces, commas or lines): %s' % (path, str(exc)[:120]))
-    return tokens
+                             'by spaces, commas or lines): %s' % (path, str(exc)[:160]))
 
 
 class ChunkRange:
@@ -220,6 +290,19 @@ def chunk_summary(chunks: t.Sequence[Chunk]) -> t.Dict[str, t.Any]:
         cached_tokens=sum(c.end - c.start for c in cached),
         pinned_chunks=sum(1 for c in chunks if c.pinned),
     )
+
+
+def chunk_ranges(chunks: t.Sequence[Chunk]) -> t.List[t.Dict[str, t.Any]]:
+    """Consecutive chunks in the same state, as one range each: a 1,000,000-token request in a few lines."""
+    ranges: t.List[t.Dict[str, t.Any]] = []
+    for chunk in chunks:
+        state = dict(locations=chunk.locations, placements=chunk.placements, pinned=chunk.pinned,
+                     pin_count=chunk.pin_count, compression=chunk.compression)
+        if ranges and ranges[-1]['last'] == chunk.index - 1 and all(ranges[-1][k] == v for k, v in state.items()):
+            ranges[-1].update(last=chunk.index, end=chunk.end)
+        else:
+            ranges.append(dict(first=chunk.index, last=chunk.index, start=chunk.start, end=chunk.end, **state))
+    return ranges
 
 
 def prefix_operations(current: t.Sequence[int], desired: t.Sequence[int]) -> t.List[t.Tuple[str, int]]:

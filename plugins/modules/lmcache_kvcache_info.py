@@ -86,7 +86,7 @@ target:
   sample: the 1025-token sequence of model test-model (chunks 0-3) via the coordinator http://127.0.0.1:9300
 chunks:
   description: The request's chunks in the range, in order.
-  returned: success
+  returned: success, with O(per_chunk=true)
   type: list
   elements: dict
   contains:
@@ -128,6 +128,54 @@ chunks:
       description: Stored size of the chunk where the server reports it, else V(null).
       type: int
       sample: 4194304
+chunk_ranges:
+  description:
+    - The chunks in the range, consecutive chunks in the same state (tiers, placements, pins, compression) merged into one
+      entry; the same information as RV(chunks), in a few entries for a long request.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{first: 0, last: 3905, start: 0, end: 999936, locations: [L1, L2], placements: [{instance_id: node-a, tier: L1},
+           {instance_id: node-a, tier: L2}], pinned: false, pin_count: 0, compression: null}]
+  contains:
+    first:
+      description: The first chunk of the entry.
+      type: int
+      sample: 0
+    last:
+      description: The last chunk of the entry.
+      type: int
+      sample: 3905
+    start:
+      description: The first token of the entry.
+      type: int
+      sample: 0
+    end:
+      description: The token after the last one of the entry.
+      type: int
+      sample: 999936
+    locations:
+      description: Tiers holding these chunks.
+      type: list
+      elements: str
+      sample: [L1, L2]
+    placements:
+      description: Which instance holds them in which tier, where the coordinator knows it.
+      type: list
+      elements: dict
+      sample: [{instance_id: node-a, tier: L1}]
+    pinned:
+      description: Whether these chunks are pinned.
+      type: bool
+      sample: false
+    pin_count:
+      description: How many pins each of them holds.
+      type: int
+      sample: 0
+    compression:
+      description: Their compression method, where the server reports it.
+      type: str
+      sample: null
 total_chunks:
   description: Chunks in the range (complete chunks of the request only).
   returned: success

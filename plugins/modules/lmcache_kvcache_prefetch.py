@@ -33,6 +33,14 @@ options:
     description: Seconds to wait for the prefetch to complete; more than 0 and at most O(deadline).
     type: float
     default: 60
+  prefetch_via:
+    description:
+      - V(node) submits the prefetch to the node at O(url) (C(POST /cache/prefetches), LMCache 0.5.1 and later).
+      - V(coordinator) submits it through the coordinator (LMCache 0.5.7 and later) for the instance O(instance_id), or
+        the one registered at O(url); the node need not be reachable from where the task runs.
+    type: str
+    choices: [node, coordinator]
+    default: node
 extends_documentation_fragment:
   - lmcache.kvcache.connection
   - lmcache.kvcache.target
@@ -65,6 +73,14 @@ EXAMPLES = r'''
 - name: Show what was warmed
   ansible.builtin.debug:
     msg: "{{ warm.msg }} (chunks {{ warm.chunks_warmed }})"
+
+- name: Warm it on node gpu-17 through the coordinator (LMCache 0.5.7)
+  lmcache.kvcache.lmcache_kvcache_prefetch:
+    coordinator_url: http://127.0.0.1:9300
+    prefetch_via: coordinator
+    instance_id: gpu-17
+    model_name: meta-llama/Llama-3.1-8B-Instruct
+    token_ids_file: /etc/lmcache/hot/support-bot.tokens.json
 
 - name: Submit a prefetch without waiting, and without a coordinator
   lmcache.kvcache.lmcache_kvcache_prefetch:
@@ -138,7 +154,7 @@ chunks_not_in_l2:
   sample: []
 chunks:
   description: The chunks in the range on this node afterwards, see M(lmcache.kvcache.lmcache_kvcache_info).
-  returned: when O(coordinator_url) is set
+  returned: when O(coordinator_url) is set, with O(per_chunk=true)
   type: list
   elements: dict
   contains:
@@ -179,6 +195,54 @@ chunks:
     size_bytes:
       description: Stored size, where the server reports it.
       type: int
+      sample: null
+chunk_ranges:
+  description:
+    - The chunks in the range, consecutive chunks in the same state (tiers, placements, pins, compression) merged into one
+      entry; the same information as RV(chunks), in a few entries for a long request.
+  returned: when O(coordinator_url) is set
+  type: list
+  elements: dict
+  sample: [{first: 0, last: 3905, start: 0, end: 999936, locations: [L1, L2], placements: [{instance_id: node-a, tier: L1},
+           {instance_id: node-a, tier: L2}], pinned: false, pin_count: 0, compression: null}]
+  contains:
+    first:
+      description: The first chunk of the entry.
+      type: int
+      sample: 0
+    last:
+      description: The last chunk of the entry.
+      type: int
+      sample: 3905
+    start:
+      description: The first token of the entry.
+      type: int
+      sample: 0
+    end:
+      description: The token after the last one of the entry.
+      type: int
+      sample: 999936
+    locations:
+      description: Tiers holding these chunks.
+      type: list
+      elements: str
+      sample: [L1, L2]
+    placements:
+      description: Which instance holds them in which tier, where the coordinator knows it.
+      type: list
+      elements: dict
+      sample: [{instance_id: node-a, tier: L1}]
+    pinned:
+      description: Whether these chunks are pinned.
+      type: bool
+      sample: false
+    pin_count:
+      description: How many pins each of them holds.
+      type: int
+      sample: 0
+    compression:
+      description: Their compression method, where the server reports it.
+      type: str
       sample: null
 total_chunks:
   description: Chunks in the range.

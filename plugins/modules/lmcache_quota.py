@@ -13,7 +13,9 @@ short_description: Set or remove a tenant's KV cache quota on an LMCache server
 version_added: 0.1.0
 description:
   - Declares the quota of one tenant, named by its cache salt, on the LMCache node at O(url) (C(PUT /quota/<salt>),
-    C(DELETE /quota/<salt>), LMCache 0.4.5 and later).
+    C(DELETE /quota/<salt>), LMCache 0.4.5 and later), its L1 budget on that node.
+  - With O(coordinator_url), declares the tenant's fleet-wide quota on the LMCache coordinator instead (LMCache 0.5.7
+    and later), its L2 budget across every node; the node at O(url) is not contacted.
   - Quotas are soft. LMCache's isolated-LRU eviction evicts a tenant's data first when it is over its quota.
   - Idempotent. The module reads the quota first and changes it only when it differs from O(limit_gb).
   - B(Removing a quota evicts the tenant's data.) Without a quota, the tenant's cached bytes count as over budget from
@@ -37,6 +39,11 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  coordinator_url:
+    description:
+      - Base URL of an LMCache coordinator (0.5.7 and later) whose fleet-wide (L2) quota to manage, instead of the node's.
+      - The connection options (O(api_key), TLS, O(timeout), O(retries)) apply to it.
+    type: str
 extends_documentation_fragment:
   - lmcache.kvcache.connection
   - lmcache.kvcache.attributes
@@ -59,6 +66,12 @@ EXAMPLES = r'''
   lmcache.kvcache.lmcache_quota:
     cache_salt: tenant-a
     limit_gb: 0.5
+
+- name: Give tenant-a 20 GB of L2 across the fleet, on the coordinator (LMCache 0.5.7)
+  lmcache.kvcache.lmcache_quota:
+    coordinator_url: http://lmcache-coordinator:9300
+    cache_salt: tenant-a
+    limit_gb: 20
 
 - name: Remove tenant-b's quota (its cached data may then be evicted)
   lmcache.kvcache.lmcache_quota:
@@ -86,7 +99,7 @@ status:
   type: int
   sample: 200
 api_generation:
-  description: The node's HTTP API generation; V(null) if the task failed before finding it out.
+  description: The node's HTTP API generation; V(null) if the task failed before finding it out, or did not contact the node.
   returned: always
   type: str
   sample: G3
@@ -95,6 +108,11 @@ version:
   returned: always
   type: str
   sample: 0.5.6-g3e11e108
+coordinator_url:
+  description: The coordinator's URL, without credentials, when the quota is the coordinator's.
+  returned: when O(coordinator_url) is set
+  type: str
+  sample: http://127.0.0.1:9300
 cache_salt:
   description: The tenant.
   returned: success

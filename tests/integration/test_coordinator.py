@@ -319,7 +319,7 @@ def test_pin_role_rejection_policy(fleet, ansible, unpinned, policy):
     task = 'Pin through the coordinator, once for the whole fleet'
     if policy == 'fail':
         assert run.returncode != 0 and run.outcome(task) == 'failed'
-        assert 'REJECTED: L1 memory pressure (' in run.result(task)['msg']
+        assert 'REJECTED: L1 memory pressure (' in run.result(task)['results'][0]['msg']
     else:
         assert run.returncode == 0, run.output
         assert run.result(task)['results'][0]['rejected'] is True

@@ -5,7 +5,7 @@
 """The request-id paths of every per-request module, against the reference server of the design's API.
 
 No LMCache release offers /kvcache-info, /pin, /compress or /kvcache-clear yet; tests/reference_server implements
-the contract in docs/per-request-api.md. State is checked through the server's own /kvcache-info.
+the contract in docs/docsite/rst/per_request_api.rst. State is checked through the server's own /kvcache-info.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 # Copyright (c) 2026, lmcache.kvcache contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Reference server for the per-request API of the `lmcache kvcache` design (docs/per-request-api.md).
+"""Reference server for the per-request API of the `lmcache kvcache` design (docs/docsite/rst/per_request_api.rst).
 
 No LMCache release offers these endpoints yet. This is the test double for them, not a replacement for real servers:
 it serves the same /healthcheck, /status (0.5.6 shape), /version and /cache/clear as LMCache 0.5.6, with FastAPI

@@ -68,13 +68,14 @@ OPENAPI_BYTES = {'0.5.6': json.dumps(OPENAPI_056).encode(), '0.5.7': json.dumps(
 def chunk_hashes(token_ids: t.Sequence[int], model: str, salt: str) -> t.List[str]:
     """Prefix-chained chunk hashes, as LMCache keys chunks (not its blake3, but the same shape): each chunk's hash
     covers every token before it."""
+    import array
+    packed = array.array('q', token_ids[:len(token_ids) // CHUNK * CHUNK]).tobytes()
     hashes = []
     previous = ('%s|%s' % (model, salt)).encode()
-    for index in range(len(token_ids) // CHUNK):
-        digest = hashlib.sha256(previous)
-        digest.update(b','.join(b'%d' % token for token in token_ids[index * CHUNK:(index + 1) * CHUNK]))
-        previous = digest.digest()
-        hashes.append(digest.hexdigest())
+    step = CHUNK * 8
+    for offset in range(0, len(packed), step):
+        previous = hashlib.sha256(previous + packed[offset:offset + step]).digest()
+        hashes.append(previous.hex())
     return hashes
 
 
@@ -164,6 +165,8 @@ class Coordinator:
     def __init__(self, fleet: 'SimFleet') -> None:
         self.fleet = fleet
         self.pins: t.Dict[t.Tuple[t.Any, ...], int] = {}
+        # Fleet-wide L2 quotas (0.5.7 coordinator).
+        self.quotas: t.Dict[str, float] = {}
         self.pin_keys: t.Dict[t.Tuple[t.Any, ...], t.Dict[str, t.Any]] = {}
         self.pin_writes = 0
 
@@ -188,11 +191,13 @@ class Coordinator:
 
     def lookup(self, body: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
         results = []
+        # Only nodes holding keyed objects can hold these (a fleet of 1,000 mostly holds anonymous objects).
+        holders = [node for node in self.fleet.nodes.values() if node.tiers['L1'] or node.tiers['L2']]
         for key in self.keys(body):
             ident = key_id(key)
             placements = [{'instance_id': node.name, 'incarnation': 1, 'tier': tier.lower(), 'backend': 'dram' if tier == 'L1' else 'fs',
                            'size_bytes': OBJECT_BYTES, 'shared': False}
-                          for node in self.fleet.nodes.values() for tier in ('L1', 'L2') if ident in node.tiers[tier]]
+                          for node in holders for tier in ('L1', 'L2') if ident in node.tiers[tier]]
             results.append({'key': key, 'placements': placements, 'token_ids': [0] * CHUNK, 'access_count': 1})
         return {'chunks': len(results), 'results': results}
 
@@ -590,6 +595,34 @@ class SimFleet:
         if route == ('POST', '/cache/delete'):
             status, answer = coordinator.delete(body or {})
             return Response(status, answer)
+        if route == ('GET', '/quota'):
+            return Response(200, {'total_gb': sum(coordinator.quotas.values()), 'by_cache_salt': [
+                {'cache_salt': salt, 'quota_limit_gb': limit, 'quota_exists': True, 'usage_gb': 0.0}
+                for salt, limit in sorted(coordinator.quotas.items())]})
+        if path.startswith('/quota/'):
+            salt = path[len('/quota/'):]
+            if method == 'GET':
+                return Response(200, {'cache_salt': salt, 'quota_limit_gb': coordinator.quotas.get(salt, 0.0),
+                                      'quota_exists': salt in coordinator.quotas, 'usage_gb': 0.0})
+            if method == 'PUT':
+                coordinator.quotas[salt] = float((body or {}).get('limit_gb', 0.0))
+                return Response(200, {'cache_salt': salt, 'limit_gb': coordinator.quotas[salt], 'status': 'ok'})
+            if method == 'DELETE':
+                found = coordinator.quotas.pop(salt, None) is not None
+                return Response(200, {'cache_salt': salt, 'limit_gb': 0.0, 'status': 'removed' if found else 'not_found'})
+        if route == ('POST', '/cache/prefetches'):
+            node = self.by_name.get((body or {}).get('instance_id'))
+            if node is None:
+                return Response(404, {'detail': "no MP server registered with instance_id='%s'" % (body or {}).get('instance_id')})
+            answer = self._prefetch(node, body or {})
+            if answer.status == 202:
+                answer = Response(202, dict(json.loads(answer.payload), instance_id=node.name))
+            return answer
+        if method == 'GET' and path.startswith('/cache/prefetches/'):
+            _, _, instance, job = path.split('/', 4)[1:]
+            node = self.by_name.get(instance)
+            found = node.prefetches.get(job) if node else None
+            return Response(200, found) if found else Response(404, {'detail': 'unknown prefetch request'})
         return Response(404, {'detail': 'Not Found'})
 
     def _control(self, method: str, path: str, raw: bytes) -> Response:

@@ -95,13 +95,21 @@ def test_good_targets_have_no_problems():
 def test_token_files_in_each_accepted_form(tmp_path, text):
     path = tmp_path / 'tokens'
     path.write_text(text)
-    assert read_token_file(str(path)) == [1, 2, 3]
+    tokens = read_token_file(str(path))
+    assert list(tokens) == [1, 2, 3] and len(tokens) == 3 and tokens.prefix_json(3) == '[1,2,3]'
+    assert tokens.prefix_json(2) == '[1,2]'
 
 
 @pytest.mark.parametrize('text, problem', [
     ('[1, "x"]', 'does not hold token ids'),
     ('1 2 three', 'does not hold token ids'),
     ('{"a": 1}', 'does not hold token ids'),
+    ('[1, -2]', 'expected integers from 0 to 2147483647 only'),
+    ('[1, 2.5]', 'expected integers from 0 to 2147483647 only'),
+    ('[1, true]', 'expected integers from 0 to 2147483647 only'),
+    ('[1, 2147483648]', 'token ids are vocabulary indices from 0 to 2147483647; got 2147483648'),
+    ('[1, 99999999999]', 'expected integers from 0 to 2147483647 only'),
+    ('', 'expected integers'),
 ])
 def test_token_files_that_hold_something_else_are_refused(tmp_path, text, problem):
     path = tmp_path / 'tokens'

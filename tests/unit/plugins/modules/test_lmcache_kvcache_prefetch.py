@@ -74,3 +74,13 @@ def test_without_a_coordinator_the_job_result_is_reported(sim, run_module):
     assert result['changed'] is True
     again = run_module(lmcache_kvcache_prefetch, args)
     assert again['changed'] is False and again['found_keys'] == 2
+
+
+def test_through_the_coordinator(sim, run_module):
+    sim.store('node-0001', TOKENS, tiers=('L2',))
+    args = dict(prefetch(sim), url='http://127.0.0.1:9', instance_id='node-0001', prefetch_via='coordinator')
+    result = run_module(lmcache_kvcache_prefetch, args)
+    assert result['changed'] is True and result['chunks_warmed'] == [0, 1], result['msg']
+    node = sim.by_name['node-0001']
+    assert all(key_id(key_of(TOKENS, i, 'test-model', '', 0)) in node.tiers['L1'] for i in range(2))
+    assert run_module(lmcache_kvcache_prefetch, args)['changed'] is False

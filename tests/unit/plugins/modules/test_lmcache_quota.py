@@ -64,3 +64,14 @@ def test_a_node_without_quota_routes_is_named(sim, run_module):
     result = run_module(lmcache_quota, dict(url=sim.url(node), cache_salt='t', limit_gb=1))
     assert result['failed'] is True and 'cannot manage quotas: it has no quota endpoint (GET /quota)' in result['msg']
     assert 'API G1' in result['msg']
+
+
+def test_a_fleet_wide_quota_on_the_coordinator(sim, run_module):
+    args = dict(url='http://127.0.0.1:9', coordinator_url=sim.coordinator_url, cache_salt='tenant-a')
+    first = run_module(lmcache_quota, dict(args, limit_gb=2))
+    assert first['changed'] is True and sim.coordinator.quotas == {'tenant-a': 2.0}
+    assert 'the coordinator %s (fleet-wide, L2)' % sim.coordinator_url in first['msg']
+    assert first['coordinator_url'] == sim.coordinator_url and first['api_generation'] is None
+    assert run_module(lmcache_quota, dict(args, limit_gb=2))['changed'] is False
+    assert run_module(lmcache_quota, dict(args, state='absent'))['changed'] is True and sim.coordinator.quotas == {}
+    assert all(node.quotas == {} for node in sim.by_name.values())

@@ -1,0 +1,121 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The lean per-host path: a module whose host is the controller (a local connection, or delegate_to: localhost) runs
+in the Ansible worker that already exists for the task, instead of in a new Python process.
+
+A module task spends most of its time outside the module: building its AnsiballZ payload, writing it out, starting a
+Python interpreter and importing ansible.module_utils.basic. For hosts reached over SSH that is the price of running
+on the host; for the controller it buys nothing. The same operation runs either way (module_utils/_runner.py), with
+the same option checks, messages, results and masking of secrets.
+
+Private to this collection.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import typing as t
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.parameters import remove_values
+from ansible.plugins.action.normal import ActionModule as NormalAction
+
+from ansible_collections.lmcache.kvcache.plugins.module_utils._client import redact_url
+from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import OPERATIONS, Entry
+from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Context, argument_spec, check, execute, secrets
+
+BY_MODULE: t.Dict[str, Entry] = dict((entry.module, entry) for entry in OPERATIONS.values())
+
+
+def masked(value: t.Any, values: t.Iterable[str]) -> t.Any:
+    """Every string with a secret in it, masked (AnsibleModule's no_log does this for modules)."""
+    values = [v for v in values if v]
+    if not values:
+        return value
+    if isinstance(value, str):
+        for secret in values:
+            value = value.replace(secret, '********')
+        return value
+    if isinstance(value, dict):
+        return dict((k, masked(v, values)) for k, v in value.items())
+    if isinstance(value, list):
+        return [masked(v, values) for v in value]
+    return value
+
+
+class Environment:
+    """The task's environment (its `environment:` keyword) in os.environ while options fall back to it.
+
+    Safe to change: each task runs in its own forked worker process.
+    """
+
+    def __init__(self, variables: t.Mapping[str, t.Any]) -> None:
+        self.variables = dict((str(k), str(v)) for k, v in variables.items())
+        self.saved: t.Dict[str, t.Optional[str]] = {}
+
+    def __enter__(self) -> 'Environment':
+        for name, value in self.variables.items():
+            self.saved[name] = os.environ.get(name)
+            os.environ[name] = value
+        return self
+
+    def __exit__(self, *exc: t.Any) -> None:
+        for name, value in self.saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def run_operation(entry: Entry, args: t.Mapping[str, t.Any], check_mode: bool, diff: bool) -> t.Dict[str, t.Any]:
+    """Check the options as the module would, run the operation, and return its result with secrets masked."""
+    spec, kwargs = argument_spec(entry.operation)
+    validated = ArgumentSpecValidator(spec, **kwargs).validate(dict(args))
+    hidden = set(validated._no_log_values)
+    params = validated.validated_parameters
+    if validated.error_messages:
+        return dict(failed=True, changed=False, msg='; '.join(validated.error_messages), status=None, url=None,
+                    api_generation=None, version=None)
+    hidden.update(secrets(params))
+    operation, request, problems = check(entry.operation, params, entry.for_request)
+    if problems:
+        result = dict(failed=True, changed=False, msg='; '.join(problems), status=None, url=redact_url(params['url'] or ''),
+                      api_generation=None, version=None)
+    else:
+        notes: t.List[str] = []
+        ctx = Context(params, check_mode=check_mode, diff=diff, warn=notes.append)
+        result = execute(operation(params, ctx, request))
+        if notes:
+            result['warnings'] = notes
+    result['invocation'] = dict(module_args=remove_values(params, hidden))
+    return masked(result, hidden)
+
+
+class ModuleOnController(NormalAction):
+    """The action of every lmcache.kvcache module: in this process when the host is the controller, else the module."""
+
+    def run(self, tmp: t.Any = None, task_vars: t.Optional[t.Dict[str, t.Any]] = None) -> t.Dict[str, t.Any]:
+        entry = BY_MODULE.get((self._task.resolved_action or self._task.action).rsplit('.', 1)[-1])
+        if entry is None or not self._on_controller(task_vars or {}):
+            return super().run(tmp, task_vars)
+        result = super(NormalAction, self).run(tmp, task_vars)
+        environment: t.Dict[str, t.Any] = {}
+        self._compute_environment_string(environment)
+        with Environment(environment):
+            result.update(run_operation(entry, self._task.args, bool(self._task.check_mode or self._play_context.check_mode),
+                                        bool(self._task.diff)))
+        return result
+
+    def _on_controller(self, task_vars: t.Mapping[str, t.Any]) -> bool:
+        """A local connection, not async, no privilege escalation, and no Python chosen for the host but the one running
+        Ansible: then a module process would only cost time."""
+        if getattr(self._connection, 'transport', None) != 'local' or self._task.async_val or self._play_context.become:
+            return False
+        interpreter = task_vars.get('ansible_python_interpreter')
+        if interpreter and not str(interpreter).startswith('auto'):
+            interpreter = self._templar.template(interpreter)
+            return os.path.realpath(str(interpreter)) == os.path.realpath(sys.executable)
+        return True
