@@ -321,6 +321,8 @@ class Fleet:
         self.workdir = workdir or tempfile.mkdtemp(prefix='lmcache-fleet-')
         self.nodes: t.Dict[str, Node] = {}
         self.coordinator: t.Optional[Coordinator] = None
+        # Other processes the fleet owns (a reference server), stopped with it: name -> [pid, url]
+        self.others: t.Dict[str, t.List[t.Any]] = {}
 
     def add_coordinator(self, version: str = '0.5.6') -> Coordinator:
         """A coordinator that the nodes added after it register with."""
@@ -353,6 +355,9 @@ class Fleet:
             node.stop()
         if self.coordinator is not None:
             self.coordinator.stop()
+        for pid, _url in self.others.values():
+            _terminate(pid)
+        self.others = {}
 
     def __enter__(self) -> 'Fleet':
         return self.start()
@@ -372,7 +377,8 @@ class Fleet:
     def save(self, path: str) -> None:
         with open(path, 'w') as state:
             json.dump({'workdir': self.workdir, 'nodes': [asdict(node) for node in self.nodes.values()],
-                       'coordinator': asdict(self.coordinator) if self.coordinator else None}, state, indent=2)
+                       'coordinator': asdict(self.coordinator) if self.coordinator else None, 'others': self.others},
+                      state, indent=2)
 
     @classmethod
     def load(cls, path: str) -> 'Fleet':
@@ -383,6 +389,7 @@ class Fleet:
             fleet.coordinator = Coordinator(**data['coordinator'])
         for fields in data['nodes']:
             fleet.nodes[fields['name']] = Node(**fields)
+        fleet.others = data.get('others') or {}
         return fleet
 
 
