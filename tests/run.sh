@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2154  # cache, build and collection are set by scripts/common.sh
 # The whole test suite, from a fresh machine: ./tests/run.sh
-#   unit         pytest unit tests, on ansible-core 2.19 (Python 3.11) and 2.21 (Python 3.12)
-#   sanity       ansible-test sanity (no ignore entries), on the same two lines; compile and import of the
-#                modules on the target Pythons 3.8 - 3.10
-#   lint         ansible-lint, production profile, on roles, playbooks and Molecule scenarios
-#   integration  the modules through ansible-playbook and ad-hoc `ansible -m` against genuine LMCache servers
-#                (0.4.4, 0.5.0, 0.5.6, 0.5.7rc3 with API keys, coordinators, nginx for TLS)
-#   fleet        the fan-out, the coordinator inventory and the roles against a simulated fleet with injected faults
+#   unit         ansible-test units, on ansible-core 2.19 (Python 3.11) and 2.21 (Python 3.12)
+#   sanity       ansible-test sanity (no ignore entries) on ansible-core 2.19, 2.20 and 2.21; compile and import of
+#                the modules on the target Pythons 3.8 - 3.10
+#   lint         ansible-lint from the collection root, as a user runs it (.config/ansible-lint.yml: production
+#                profile), and the tree left clean after it
+#   docs         the docsite built with antsibull-docs and Sphinx, warnings are errors (but the offline-only ones);
+#                antsibull-docs lint-collection-docs; antsibull-changelog lint
+#   galaxy       the built tarball through galaxy-importer, as Galaxy imports it (ansible-doc, ansible-lint, the
+#                Automation Hub tag and changelog checks; offline, no containers): no error, no warning
+#   fleet        pytest: the fan-out, the coordinator inventory, ansible-runner and the roles against a simulated fleet
+#                with injected faults
+#   targets      ansible-test integration: one target per module against genuine LMCache servers (setup_lmcache)
+#   integration  pytest: what a target cannot express, against genuine LMCache servers (0.4.4, 0.5.0, 0.5.6, 0.5.7rc3
+#                with API keys, coordinators, nginx for TLS, faults on real servers) and ad-hoc `ansible -m`
 #   molecule     molecule test --all: the roles on a local fleet of genuine servers (extensions/molecule)
 # Name stages to run only those: ./tests/run.sh unit sanity
 # Tool venvs and LMCache venvs are built once and cached under ~/.cache/lmcache-kvcache (LMCACHE_KVCACHE_CACHE).
@@ -16,7 +23,9 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/common.sh
 . "$root/scripts/common.sh"
-lines=(2.19:3.11 2.21:3.12)
+# ansible-core lines and the controller Python each runs on: the oldest and the newest are the main ones.
+lines=(2.19:3.11 2.20:3.12 2.21:3.12)
+oldest=${lines[0]} newest=${lines[-1]}
 # Modules run on the GPU hosts, whose Python may be older than the controller's (RHEL 9: 3.9, Ubuntu 22.04: 3.10).
 target_pythons=(3.8 3.9 3.10)
 
@@ -43,13 +52,17 @@ EOF
 }
 
 run_unit() {
-  local spec line python_version venv
-  for spec in "${lines[@]}"; do
+  local spec line python_version venv junit
+  install_get_pip_stand_in
+  for spec in "$oldest" "$newest"; do
     line=${spec%%:*} python_version=${spec##*:}
     venv=$(tool_venv "$line" "$python_version")
-    log "unit tests: ansible-core $("$venv/bin/python" -c 'import ansible; print(ansible.__version__)') on Python $python_version"
-    (cd "$collection" && PYTHONPATH="$build" "$venv/bin/python" -m pytest -q -p no:cacheprovider \
-      --junitxml="$build/junit/unit-$line.xml" tests/unit)
+    log "ansible-test units: ansible-core $line, Python $python_version"
+    rm -rf "$collection/tests/output/junit"
+    (cd "$collection" && PATH="$venv/bin:$PATH" ansible-test units --venv --python "$python_version" --color no)
+    for junit in "$collection"/tests/output/junit/*.xml; do
+      cp "$junit" "$build/junit/units-$line-$(basename "$junit")"
+    done
   done
 }
 
@@ -74,7 +87,7 @@ run_sanity() {
     log "ansible-test sanity: ansible-core $line, Python $python_version"
     (cd "$collection" && PATH="$venv/bin:$PATH" ansible-test sanity --venv --python "$python_version" --color no)
   done
-  venv=$(tool_venv "${lines[0]%%:*}" "${lines[0]##*:}")
+  venv=$(tool_venv "${oldest%%:*}" "${oldest##*:}")
   for python_version in "${target_pythons[@]}"; do
     log "ansible-test sanity compile and import of the modules: target Python $python_version"
     (cd "$collection" && PATH="$venv/bin:$(dirname "$(find_python "$python_version")"):$PATH" \
@@ -118,33 +131,116 @@ ensure_nginx() {
 
 run_integration() {
   local venv
-  venv=$(tool_venv "${lines[0]%%:*}" "${lines[0]##*:}")
+  venv=$(tool_venv "${oldest%%:*}" "${oldest##*:}")
   ensure_nginx
   wait_lmcache_venvs
-  log "integration tests against genuine LMCache servers (ansible-core ${lines[0]%%:*})"
+  log "integration tests against genuine LMCache servers (ansible-core ${oldest%%:*})"
   (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" PYTHONPATH="$build" \
     "$venv/bin/python" -m pytest -q -p no:cacheprovider --junitxml="$build/junit/integration.xml" tests/integration)
 }
 
 run_fleet() {
   local venv
-  venv=$(tool_venv "${lines[0]%%:*}" "${lines[0]##*:}")
-  log "the fan-out, the inventory and the roles on a simulated fleet (ansible-core ${lines[0]%%:*})"
+  venv=$(tool_venv "${oldest%%:*}" "${oldest##*:}")
+  log "the fan-out, the inventory and the roles on a simulated fleet (ansible-core ${oldest%%:*})"
   (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" PYTHONPATH="$build" \
     "$venv/bin/python" -m pytest -q -p no:cacheprovider --junitxml="$build/junit/fleet.xml" tests/fleet)
 }
 
 run_lint() {
-  local venv
-  venv=$(tool_venv "${lines[0]%%:*}" "${lines[0]##*:}")
-  log "ansible-lint, production profile: roles, playbooks, Molecule scenarios"
+  local venv left
+  venv=$(tool_venv "${newest%%:*}" "${newest##*:}")
+  log "ansible-lint from the collection root (.config/ansible-lint.yml)"
+  (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" ansible-lint --nocolor)
+  # What it leaves behind (.ansible/) must be ignored by git and by the build, or the next tarball ships it.
+  left=$(cd "$collection" && git status --porcelain --untracked-files=all | grep -v '^A ' || true)
+  if [ -n "$left" ]; then
+    printf 'ansible-lint left files that are neither committed nor ignored:\n%s\n' "$left" >&2
+    return 1
+  fi
+}
+
+# The docsite is built offline: intersphinx cannot fetch the inventories of docs.ansible.com and docs.python.org, so
+# Sphinx cannot resolve the labels of Ansible's own docs that the modules' pages link to. Those warnings, and only
+# those, are expected here.
+offline_docsite_warnings="undefined label: '(action_plugins|common_return_values|ansible_configuration_settings)'"
+
+run_docs() {
+  local venv docsite
+  venv=$(tool_venv "${newest%%:*}" "${newest##*:}")
+  log "antsibull-docs lint-collection-docs, antsibull-changelog lint"
   (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" \
-    ansible-lint --profile production --offline --nocolor roles playbooks extensions)
+    antsibull-docs lint-collection-docs --plugin-docs --skip-rstcheck .)
+  (cd "$collection" && "$venv/bin/antsibull-changelog" lint)
+  log "the docsite: antsibull-docs sphinx-init and build, warnings are errors"
+  docsite="$build/docsite"
+  rm -rf "$docsite" && mkdir -m 700 "$docsite"
+  (cd "$docsite" && export PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" &&
+    antsibull-docs sphinx-init --use-current --lenient --fail-on-error --dest-dir . lmcache.kvcache >/dev/null &&
+    # No traffic beyond the package registries: no intersphinx inventories.
+    echo 'intersphinx_mapping = {}' >> conf.py &&
+    ./build.sh > build.log 2>&1 || { cat build.log >&2; exit 1; })
+  # build.sh takes no -W; with the expected warnings above, the check is here: any other warning fails.
+  if grep -E 'WARNING|ERROR' "$docsite/build.log" | grep -Ev "$offline_docsite_warnings"; then
+    echo "the docsite build warned (above); the whole log is $docsite/build.log" >&2
+    return 1
+  fi
+  echo "docsite: $docsite/build/html/index.html" \
+    "($(grep -cE "$offline_docsite_warnings" "$docsite/build.log") offline-only warnings)"
+}
+
+# galaxy-importer as Galaxy and Automation Hub run it, minus what needs containers (ansible-test has its own stages).
+run_galaxy() {
+  local venv work
+  venv=$(tool_venv "${newest%%:*}" "${newest##*:}")
+  work="$build/galaxy"
+  rm -rf "$work" && mkdir -p "$work/home"
+  (cd "$collection" && "$venv/bin/ansible-galaxy" collection build --output-path "$work" >/dev/null)
+  cat > "$work/galaxy-importer.cfg" <<'EOF'
+[galaxy-importer]
+RUN_ANSIBLE_DOC = True
+RUN_ANSIBLE_LINT = True
+RUN_ANSIBLE_TEST = False
+RUN_FLAKE8 = False
+CHECK_CHANGELOG = True
+CHECK_REQUIRED_TAGS = True
+LOCAL_IMAGE_DOCKER = False
+EOF
+  log "galaxy-importer on $(basename "$work"/*.tar.gz)"
+  # A HOME of its own: collections installed in the user's ~/.ansible would shadow the tarball's own plugins.
+  (cd "$work" && HOME="$work/home" GALAXY_IMPORTER_CONFIG="$work/galaxy-importer.cfg" PATH="$venv/bin:$PATH" \
+    "$venv/bin/python" -m galaxy_importer.main "$work"/lmcache-kvcache-*.tar.gz) > "$work/importer.log" 2>&1 || {
+    cat "$work/importer.log" >&2
+    return 1
+  }
+  if grep -E '^(WARNING|ERROR)|Traceback' "$work/importer.log"; then
+    echo "galaxy-importer reported the above (whole log: $work/importer.log)" >&2
+    return 1
+  fi
+  grep -q 'Importer processing completed successfully' "$work/importer.log"
+  echo "galaxy-importer: clean"
+}
+
+# ansible-test integration: the targets start their fleet of genuine servers once (setup_lmcache); it is stopped here.
+run_targets() {
+  local venv state junit status=0
+  venv=$(tool_venv "${oldest%%:*}" "${oldest##*:}")
+  wait_lmcache_venvs
+  install_get_pip_stand_in
+  state="$build/integration-targets/fleet.json"
+  printf 'lmcache_it_state: %s\nlmcache_it_cache: %s\n' "$state" "$cache" \
+    > "$collection/tests/integration/integration_config.yml"
+  log "ansible-test integration: the targets against genuine LMCache servers (ansible-core ${oldest%%:*})"
+  rm -rf "$collection/tests/output/junit"
+  (cd "$collection" && PATH="$venv/bin:$PATH" ansible-test integration --venv --python "${oldest##*:}" --color no) ||
+    status=$?
+  [ ! -f "$state" ] || "$venv/bin/python" "$root/scripts/fleet.py" down --state "$state"
+  return "$status"
 }
 
 run_molecule() {
   local venv state status=0
-  venv=$(tool_venv "${lines[0]%%:*}" "${lines[0]##*:}")
+  venv=$(tool_venv "${oldest%%:*}" "${oldest##*:}")
   wait_lmcache_venvs
   state=$(mktemp -d "${TMPDIR:-/tmp}/lmcache-molecule.XXXXXX")
   log "molecule test --all: the roles on a local fleet of genuine LMCache servers"
@@ -156,7 +252,7 @@ run_molecule() {
   return "$status"
 }
 
-all_stages=(unit sanity lint fleet integration molecule)
+all_stages=(unit sanity lint docs galaxy fleet targets integration molecule)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
 for stage in "${stages[@]}"; do
@@ -166,9 +262,9 @@ for stage in "${stages[@]}"; do
   esac
 done
 layout_collection
-rm -rf "$build/junit"
+rm -rf "$build/junit" && mkdir -p "$build/junit"
 case " ${stages[*]} " in
-  *" integration "* | *" molecule "*) start_lmcache_venvs ;;
+  *" integration "* | *" molecule "* | *" targets "*) start_lmcache_venvs ;;
 esac
 for stage in "${stages[@]}"; do
   "run_$stage"

@@ -34,8 +34,8 @@ options:
         V(clear) M(lmcache.kvcache.lmcache_kvcache_clear), V(quota) M(lmcache.kvcache.lmcache_quota), V(prefetch)
         M(lmcache.kvcache.lmcache_kvcache_prefetch), V(info) M(lmcache.kvcache.lmcache_kvcache_info), V(pin)
         M(lmcache.kvcache.lmcache_kvcache_pin) and V(compress) M(lmcache.kvcache.lmcache_kvcache_compress).
-      - V(info) and V(pin) by O(args.token_ids) go through the coordinator and cover the whole fleet in one call, so run
-        their modules once instead. By O(args.request_id) they act on each endpoint.
+      - V(info) and V(pin) by C(token_ids) in O(args) go through the coordinator and cover the whole fleet in one call, so run
+        their modules once instead. By C(request_id) they act on each endpoint.
     type: str
     required: true
     choices: [clear, compress, info, pin, prefetch, quota, server_info]
@@ -111,39 +111,34 @@ seealso:
 '''
 
 EXAMPLES = r'''
-- name: Clear L1 on every node the coordinator knows, one canary first, then 25% at a time
-  hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: Clear
-      lmcache.kvcache.lmcache_fanout:
-        operation: clear
-        hosts: lmcache
-        batches: [1, "25%"]
-        max_fail_percentage: 0
-      register: window
+# In a play on localhost: the hosts come from the inventory group.
+- name: Clear L1 on every node of the group, one canary first, then 25% at a time
+  lmcache.kvcache.lmcache_fanout:
+    operation: clear
+    hosts: lmcache
+    batches: [1, "25%"]
+    max_fail_percentage: 0
+  register: window
 
-    - name: Say what happened
-      ansible.builtin.debug:
-        msg: "{{ window.msg }}"
+- name: Say what happened
+  ansible.builtin.debug:
+    msg: "{{ window.msg }}"
 
-- name: Report on every node, from a play over the group, without one task per host
-  hosts: lmcache
-  gather_facts: false
-  tasks:
-    - name: Read every server
-      lmcache.kvcache.lmcache_fanout:
-        operation: server_info
-      run_once: true
-      register: fleet
+# In a play over the group (hosts: lmcache): without hosts, the fan-out covers the hosts of the play (--limit applies).
+- name: Read every server of the play
+  lmcache.kvcache.lmcache_fanout:
+    operation: server_info
+  run_once: true
+  register: fleet
 
-    - name: Hosts above their eviction watermark
-      ansible.builtin.debug:
-        msg: "{{ fleet.results | dict2items | selectattr('value.above_eviction_watermark', 'defined')
-                 | selectattr('value.above_eviction_watermark') | map(attribute='key') | list }}"
-      run_once: true
+- name: Hosts above their eviction watermark
+  ansible.builtin.debug:
+    msg: "{{ fleet.results | dict2items | selectattr('value.above_eviction_watermark', 'defined')
+             | selectattr('value.above_eviction_watermark') | map(attribute='key') | list }}"
+  run_once: true
 
-- name: Give tenant-a a quota on three nodes given by URL
+# Endpoints given by URL, without an inventory.
+- name: Give tenant-a a quota on three nodes
   lmcache.kvcache.lmcache_fanout:
     operation: quota
     endpoints:

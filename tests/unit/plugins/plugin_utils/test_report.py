@@ -1,0 +1,63 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The fleet report's files: what is in them, and that writing them again changes nothing."""
+
+from __future__ import annotations
+
+import json
+import sys
+import typing as t
+
+import pytest
+
+from ansible_collections.lmcache.kvcache.plugins.plugin_utils import _report
+from ansible_collections.lmcache.kvcache.tests.unit.fleet_results import server_info
+
+
+def fleet(hosts: int) -> t.Dict[str, t.Any]:
+    return _report.build_report(dict(('gpu-%04d' % n, server_info(n % 10 / 10.0)) for n in range(hosts)))
+
+
+def test_markdown_has_a_row_per_host_and_the_outliers() -> None:
+    text = _report.markdown(_report.build_report({'gpu-01': server_info(0.25), 'gpu-02': server_info(0.9)}), chart=False)
+    assert '2 hosts, 2 healthy, 1 outliers.' in text
+    assert '| gpu-01 | 0.5.6-g3e11e108 | G3 | healthy | 10 | 256.00 MB / 1.00 GB | 25.0% | 80% | LocalDiskL2Adapter | 0 |' in text
+    assert '- **gpu-02**: L1 at 90%, at or above the eviction watermark (80%)' in text
+    assert '![L1 usage]' not in text
+
+
+def test_writing_the_same_report_twice_changes_nothing(tmp_path: t.Any) -> None:
+    files, note = _report.report_files(fleet(3), chart=False)
+    assert note is None
+    assert sorted(files) == ['lmcache-fleet-report.json', 'lmcache-fleet-report.md']
+    assert json.loads(files['lmcache-fleet-report.json'])['hosts'][0]['host'] == 'gpu-0000'
+    directory = str(tmp_path / 'report')
+    assert _report.write_files(directory, files, check_mode=False) == ['lmcache-fleet-report.json',
+                                                                          'lmcache-fleet-report.md']
+    assert _report.write_files(directory, files, check_mode=False) == []
+    files['lmcache-fleet-report.md'] += b'changed\n'
+    assert _report.write_files(directory, files, check_mode=False) == ['lmcache-fleet-report.md']
+
+
+def test_check_mode_reports_the_files_it_would_write_and_writes_none(tmp_path: t.Any) -> None:
+    files, _note = _report.report_files(fleet(2), chart=False)
+    directory = tmp_path / 'report'
+    assert len(_report.write_files(str(directory), files, check_mode=True)) == 2
+    assert not directory.exists()
+
+
+def test_without_matplotlib_the_report_says_why_it_has_no_chart(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, 'matplotlib', None)
+    files, note = _report.report_files(fleet(2), chart=True)
+    assert note == 'matplotlib is not installed on the controller (pip install matplotlib)'
+    assert 'lmcache-fleet-report.png' not in files
+
+
+@pytest.mark.parametrize('hosts', [3, _report.CHART_BARS_MAX_HOSTS + 1])
+def test_the_chart_is_the_same_bytes_for_the_same_fleet(hosts: int) -> None:
+    pytest.importorskip('matplotlib')
+    first, second = _report.chart_png(fleet(hosts)), _report.chart_png(fleet(hosts))
+    assert first is not None and first.startswith(b'\x89PNG')
+    assert first == second
