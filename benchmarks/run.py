@@ -86,7 +86,7 @@ class Bench:
     def timed(self, command: t.List[str], before: t.Optional[t.Callable[[], None]] = None,
               check: t.Optional[t.Callable[[], None]] = None, runs: t.Optional[int] = None) -> t.List[float]:
         times = []
-        for _ in range(runs or self.runs):
+        for _run in range(runs or self.runs):
             if before:
                 before()
             started = time.monotonic()
@@ -187,7 +187,7 @@ class Bench:
                  'assert len(inventory.get_hosts("lmcache")) == 1000, len(inventory.get_hosts("lmcache"))\n'
                  'print(elapsed)\n')
         times = []
-        for _ in range(self.runs):
+        for _run in range(self.runs):
             done = subprocess.run([PYTHON, '-c', probe, path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                   env=self.env(), universal_newlines=True, check=True)
             times.append(float(done.stdout.strip().splitlines()[-1]))
@@ -234,7 +234,7 @@ class Bench:
                 ('the module in its own process (as on an SSH host)', module_run, {}),
                 ('the module in its own process, per_chunk=false', module_run, {'per_chunk': False})):
             walls, peaks = [], []
-            for _ in range(self.runs):
+            for _run in range(self.runs):
                 done = subprocess.run([PYTHON, '-c', code + check, json.dumps(dict(args, **extra))], stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT, env=env, universal_newlines=True, check=False)
                 if done.returncode != 0:

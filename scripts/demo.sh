@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2154  # cache, build and collection are set by scripts/common.sh
 # The main job, on a fresh machine: ./scripts/demo.sh
-# Starts a local fleet of genuine LMCache servers (two 0.5.6, one 0.5.0, one 0.4.4: three API generations),
+# Starts a local fleet of genuine LMCache servers (two 0.5.6, one 0.5.0, one 0.4.4: three API generations; and a
+# 0.5.7rc3 that requires an API key, which the inventory holds for it),
 # fills them with real KV data with LMCache's own bench client, runs playbooks/maintenance_window.yml against it,
 # shows the report, and stops the servers. Pass ansible-playbook options through, e.g. --check --diff.
 set -euo pipefail
@@ -24,7 +25,7 @@ trap stop_fleet EXIT
 
 log "starting a local LMCache fleet (genuine servers, CPU-only, loopback, telemetry off)"
 "$venv/bin/python" "$root/scripts/fleet.py" up --state "$state" --inventory "$inventory" --fill 2 \
-  gpu-a=0.5.6 gpu-b=0.5.6 gpu-c=0.5.0 gpu-d=0.4.4
+  --api-key gpu-e gpu-a=0.5.6 gpu-b=0.5.6 gpu-c=0.5.0 gpu-d=0.4.4 gpu-e=0.5.7rc3
 
 reports="$build/demo-reports"
 rm -rf "$reports"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -370,12 +371,17 @@ class Fleet:
         hosts = {name: {'ansible_connection': 'local', 'ansible_python_interpreter': '{{ ansible_playbook_python }}',
                         'lmcache_url': node.url, 'lmcache_version': node.version}
                  for name, node in self.nodes.items()}
+        for name, node in self.nodes.items():
+            if node.api_key:
+                # A local test fleet's key, in a file only its owner reads; a real inventory vaults it.
+                hosts[name]['lmcache_api_key'] = node.api_key
         group_vars = {'lmcache_coordinator_url': self.coordinator.url} if self.coordinator else {}
-        with open(path, 'w') as inventory:
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w') as inventory:
             json.dump({'all': {'children': {group: {'hosts': hosts, 'vars': group_vars}}}}, inventory, indent=2)
 
     def save(self, path: str) -> None:
-        with open(path, 'w') as state:
+        # It holds the nodes' API keys: only its owner reads it.
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w') as state:
             json.dump({'workdir': self.workdir, 'nodes': [asdict(node) for node in self.nodes.values()],
                        'coordinator': asdict(self.coordinator) if self.coordinator else None, 'others': self.others},
                       state, indent=2)
@@ -403,6 +409,8 @@ def main(argv: t.Optional[t.List[str]] = None) -> int:
     up.add_argument('--coordinator', action='store_true', help='also start a coordinator (0.5.6)')
     up.add_argument('--register', action='append', default=[], metavar='NAME',
                     help='register this node with the coordinator (event reporting, fs L2); repeatable')
+    up.add_argument('--api-key', action='append', default=[], metavar='NAME',
+                    help='start this node (0.5.7 and later) with a random API key, written to the inventory; repeatable')
     up.add_argument('nodes', nargs='+', metavar='NAME=VERSION')
     down = commands.add_parser('down', help='stop the nodes of a state file')
     down.add_argument('--state', required=True)
@@ -430,7 +438,8 @@ def main(argv: t.Optional[t.List[str]] = None) -> int:
     for spec in args.nodes:
         name, _sep, version = spec.partition('=')
         # Only the nodes named with --register take part in the coordinator's fleet.
-        fleet.add(name, version, coordinator_url=fleet.coordinator.url if name in args.register and fleet.coordinator else '')
+        fleet.add(name, version, coordinator_url=fleet.coordinator.url if name in args.register and fleet.coordinator else '',
+                  api_key=secrets.token_urlsafe(24) if name in args.api_key else '')
     try:
         fleet.start()
         for node in fleet.nodes.values():
@@ -445,7 +454,7 @@ def main(argv: t.Optional[t.List[str]] = None) -> int:
     if fleet.coordinator:
         print('coordinator %s' % fleet.coordinator.url)
     for node in fleet.nodes.values():
-        print('%s LMCache %s %s' % (node.name, node.version, node.url))
+        print('%s LMCache %s %s%s' % (node.name, node.version, node.url, ' (API key required)' if node.api_key else ''))
     return 0
 
 

@@ -153,7 +153,7 @@ run_lint() {
   log "ansible-lint from the collection root (.config/ansible-lint.yml)"
   (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" ansible-lint --nocolor)
   # What it leaves behind (.ansible/) must be ignored by git and by the build, or the next tarball ships it.
-  left=$(cd "$collection" && git status --porcelain --untracked-files=all | grep -v '^A ' || true)
+  left=$(git -C "$collection" status --porcelain --untracked-files=all | grep -v '^A ' || true)
   if [ -n "$left" ]; then
     printf 'ansible-lint left files that are neither committed nor ignored:\n%s\n' "$left" >&2
     return 1
@@ -175,11 +175,14 @@ run_docs() {
   log "the docsite: antsibull-docs sphinx-init and build, warnings are errors"
   docsite="$build/docsite"
   rm -rf "$docsite" && mkdir -m 700 "$docsite"
-  (cd "$docsite" && export PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" &&
-    antsibull-docs sphinx-init --use-current --lenient --fail-on-error --dest-dir . lmcache.kvcache >/dev/null &&
-    # No traffic beyond the package registries: no intersphinx inventories.
-    echo 'intersphinx_mapping = {}' >> conf.py &&
-    ./build.sh > build.log 2>&1 || { cat build.log >&2; exit 1; })
+  (cd "$docsite" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" \
+    antsibull-docs sphinx-init --use-current --lenient --fail-on-error --dest-dir . lmcache.kvcache >/dev/null)
+  # No traffic beyond the package registries: no intersphinx inventories.
+  echo 'intersphinx_mapping = {}' >> "$docsite/conf.py"
+  if ! (cd "$docsite" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" ./build.sh > build.log 2>&1); then
+    cat "$docsite/build.log" >&2
+    return 1
+  fi
   # build.sh takes no -W; with the expected warnings above, the check is here: any other warning fails.
   if grep -E 'WARNING|ERROR' "$docsite/build.log" | grep -Ev "$offline_docsite_warnings"; then
     echo "the docsite build warned (above); the whole log is $docsite/build.log" >&2
@@ -223,7 +226,7 @@ EOF
 
 # ansible-test integration: the targets start their fleet of genuine servers once (setup_lmcache); it is stopped here.
 run_targets() {
-  local venv state junit status=0
+  local venv state status=0
   venv=$(tool_venv "${oldest%%:*}" "${oldest##*:}")
   wait_lmcache_venvs
   install_get_pip_stand_in

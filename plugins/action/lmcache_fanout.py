@@ -21,7 +21,8 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._api import DiscoveryCache
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import Deadline, redact_url
-from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import CONNECTION_ARGUMENT_SPEC, url_problems
+from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import (
+    CONNECTION_ARGUMENT_SPEC, api_key_secrets, connection_problems, url_problems)
 from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import OPERATIONS
 from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Context, argument_spec, check, execute, failure, secrets
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._local import Environment, masked
@@ -38,13 +39,19 @@ FANOUT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
     hosts=dict(type='raw'),
     endpoints=dict(type='list', elements='raw'),
     url_var=dict(type='str', default='lmcache_url'),
+    api_key_var=dict(type='str', default='lmcache_api_key'),
     concurrency=dict(type='int', default=64),
     batches=dict(type='list', elements='raw'),
     max_fail_percentage=dict(type='float', default=0.0),
 )
 FANOUT_MUTUALLY_EXCLUSIVE = [('hosts', 'endpoints')]
 # Options of the fan-out itself, which never reach an operation.
-OWN_OPTIONS = frozenset(('operation', 'args', 'hosts', 'endpoints', 'url_var', 'concurrency', 'batches', 'max_fail_percentage'))
+OWN_OPTIONS = frozenset(('operation', 'args', 'hosts', 'endpoints', 'url_var', 'api_key_var', 'concurrency', 'batches',
+                         'max_fail_percentage'))
+
+
+# An endpoint: its name in the results, its URL (or why it is not run), and its own API key (None: the task's).
+Endpoint = t.Tuple[str, t.Any, t.Optional[str]]
 
 
 class FanoutError(Exception):
@@ -132,28 +139,32 @@ class ActionModule(ActionBase):
                               'lmcache.kvcache.%s once instead of once per endpoint' % (own['operation'], entry.module))
         endpoints = self._endpoints(own, task_vars)
         sizes = batch_sizes(own['batches'], len(endpoints), entry.writes)
-        return own, operation, request, params, endpoints, sizes, secrets(params)
+        hidden = secrets(params) + [value for _name, _url, key in endpoints for value in api_key_secrets(key)]
+        return own, operation, request, params, endpoints, sizes, hidden
 
-    def _endpoints(self, own: t.Dict[str, t.Any], task_vars: t.Dict[str, t.Any]) -> t.List[t.Tuple[str, t.Any]]:
-        """(name, URL or a problem) per endpoint, from `endpoints`, or from the hosts' url_var."""
+    def _endpoints(self, own: t.Dict[str, t.Any], task_vars: t.Dict[str, t.Any]) -> t.List[Endpoint]:
+        """(name, URL or a problem, its own API key or None) per endpoint, from `endpoints`, or from the hosts'
+        url_var and api_key_var."""
+        endpoints: t.List[Endpoint] = []
         if own['endpoints'] is not None:
-            endpoints = []
             for number, item in enumerate(own['endpoints']):
                 if isinstance(item, str):
-                    endpoints.append((redact_url(item), item))
+                    endpoints.append((redact_url(item), item, None))
                 elif isinstance(item, dict) and isinstance(item.get('url'), str):
-                    endpoints.append((str(item.get('name') or redact_url(item['url'])), item['url']))
+                    endpoints.append((str(item.get('name') or redact_url(item['url'])), item['url'],
+                                      _own_key(item.get('api_key'), 'endpoints[%d].api_key' % number)))
                 else:
-                    raise FanoutError('endpoints[%d] must be a URL or a dict with url (and name), got %r' % (number, item))
+                    raise FanoutError('endpoints[%d] must be a URL or a dict with url (and name, api_key), not %s'
+                                      % (number, type(item).__name__ if isinstance(item, dict) else repr(item)))
         else:
             hostvars = task_vars.get('hostvars') or {}
-            names = self._host_names(own['hosts'], task_vars)
-            endpoints = []
-            for name in names:
+            for name in self._host_names(own['hosts'], task_vars):
                 variables = hostvars.get(name) if hasattr(hostvars, 'get') else None
                 url = variables.get(own['url_var']) if variables is not None else None
+                key = variables.get(own['api_key_var']) if variables is not None else None
                 endpoints.append((name, url if url else _NotRun('host %s has no %s: set it in the inventory, or url_var'
-                                                                % (name, own['url_var']))))
+                                                                % (name, own['url_var'])),
+                                  _own_key(key, 'host %s: %s' % (name, own['api_key_var']))))
         if not endpoints:
             raise FanoutError('lmcache_fanout has no endpoint to run on: hosts matched no host and endpoints is empty')
         return _unique_names(endpoints)
@@ -183,7 +194,7 @@ class ActionModule(ActionBase):
     # -- the run -------------------------------------------------------------------------------------------------
 
     def _fan_out(self, own: t.Dict[str, t.Any], operation: t.Any, request: t.Any, params: t.Dict[str, t.Any],
-                 endpoints: t.List[t.Tuple[str, t.Any]], sizes: t.List[int], hidden: t.List[str]) -> t.Dict[str, t.Any]:
+                 endpoints: t.List[Endpoint], sizes: t.List[int], hidden: t.List[str]) -> t.Dict[str, t.Any]:
         check_mode = bool(self._play_context.check_mode)
         diff_mode = bool(self._play_context.diff)
         deadline = Deadline(params['deadline'])
@@ -193,11 +204,13 @@ class ActionModule(ActionBase):
         warnings: t.List[str] = []
 
         targets = _targets(endpoints, own['url_var'])
+        own_keys = dict((name, key) for name, _url, key in endpoints if key is not None)
 
         def run_one(name: str) -> t.Dict[str, t.Any]:
             target = targets[name]
             notes: t.List[str] = []
-            endpoint = dict(params, url=target if isinstance(target, str) else 'http://invalid.invalid')
+            endpoint = dict(params, url=target if isinstance(target, str) else 'http://invalid.invalid',
+                            api_key=own_keys.get(name, params.get('api_key')))
             ctx = Context(endpoint, check_mode=check_mode, diff=diff_mode, warn=notes.append, deadline=deadline,
                           discoveries=discoveries)
             op = operation(endpoint, ctx, request)
@@ -213,7 +226,7 @@ class ActionModule(ActionBase):
                 outcome['warnings'] = notes
             return outcome
 
-        order = [name for name, _url in endpoints]
+        order = [name for name, _url, _key in endpoints]
         stopped: t.Optional[str] = None
         batches_run = 0
         position = 0
@@ -279,13 +292,25 @@ class ActionModule(ActionBase):
         return masked(report, hidden)
 
 
-def _unique_names(endpoints: t.List[t.Tuple[str, t.Any]]) -> t.List[t.Tuple[str, t.Any]]:
+def _own_key(value: t.Any, where: str) -> t.Optional[str]:
+    """An endpoint's own API key (None: the task's api_key applies); a key no header can carry is refused unshown."""
+    if value is None or value == '':
+        return None
+    if not isinstance(value, str):
+        raise FanoutError('%s must be a string (an API key); it is not shown' % where)
+    problems = connection_problems({'api_key': value}, url_options=())
+    if problems:
+        raise FanoutError('%s: %s' % (where, '; '.join(problems)))
+    return str(value)
+
+
+def _unique_names(endpoints: t.List[Endpoint]) -> t.List[Endpoint]:
     """Results are keyed by name: a name given twice gets #2, #3..."""
     seen: t.Dict[str, int] = {}
     unique = []
-    for name, url in endpoints:
+    for name, url, key in endpoints:
         seen[name] = seen.get(name, 0) + 1
-        unique.append((name if seen[name] == 1 else '%s#%d' % (name, seen[name]), url))
+        unique.append((name if seen[name] == 1 else '%s#%d' % (name, seen[name]), url, key))
     return unique
 
 
@@ -298,11 +323,11 @@ class _NotRun:
         self.failed = failed
 
 
-def _targets(endpoints: t.List[t.Tuple[str, t.Any]], url_var: str) -> t.Dict[str, t.Any]:
+def _targets(endpoints: t.List[Endpoint], url_var: str) -> t.Dict[str, t.Any]:
     """Each endpoint's URL, or why it is not run: no URL, a bad one, or one a previous endpoint already has."""
     targets: t.Dict[str, t.Any] = {}
     owners: t.Dict[str, str] = {}
-    for name, url in endpoints:
+    for name, url, _key in endpoints:
         if isinstance(url, _NotRun):
             targets[name] = url
         elif not isinstance(url, str):

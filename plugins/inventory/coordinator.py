@@ -241,4 +241,3 @@ def _usage(entry: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
 def _group_part(url: str) -> str:
     """'http://coordinator.example.com:9300' -> 'coordinator_example_com_9300' (a valid group name part)."""
     return re.sub(r'[^A-Za-z0-9_]', '_', re.sub(r'^[a-z]+://', '', url).rstrip('/'))
-

@@ -13,6 +13,7 @@ Private to this collection: the API may change without notice.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import typing as t
@@ -158,7 +159,7 @@ def read_number(reply: Reply, body: t.Any, path: str, optional: bool = False, lo
     value = field(body, path)
     if optional and (value is _MISSING or value is None):
         return None
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value or value < low \
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value) or value < low \
             or (high is not None and value > high):
         raise _unreadable(reply, name or path, value,
                           'a number from %s%s' % (low, ' to %s' % high if high is not None else ''))

@@ -408,4 +408,3 @@ class RequestIdCache:
 
     def compress(self, method: str) -> None:
         self._write('POST', 'compress', self._body(method=method))
-

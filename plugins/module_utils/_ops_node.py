@@ -125,7 +125,7 @@ class ClearInstance(Operation):
             return '%s is already empty.' % where
         objects, byte_count = _cleared(before, self.forced)
         msg = '%s %d objects (%s) from %s.' % ('Would clear' if self.ctx.check_mode else 'Cleared', objects,
-                                              bytes_to_human(byte_count), where)
+                                               bytes_to_human(byte_count), where)
         if self.forced and not self.params['force']:
             msg += ' This server always force-clears: objects in use by in-flight requests are dropped too.'
         return msg

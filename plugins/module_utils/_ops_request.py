@@ -43,7 +43,8 @@ class RequestOperation(Operation):
 
     def __init__(self, params: t.Mapping[str, t.Any], ctx: Context, request: t.Optional[Target]) -> None:
         super().__init__(params, ctx, request)
-        assert request is not None
+        if request is None:
+            raise AssertionError('%s needs a request target' % type(self).__name__)
         self.cache: t.Union[TokenSequenceCache, RequestIdCache]
         if request.by_tokens:
             self.cache = TokenSequenceCache(request, ctx.coordinator, self.node, ctx.node_for)

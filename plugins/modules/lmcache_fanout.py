@@ -55,7 +55,8 @@ options:
     type: raw
   endpoints:
     description:
-      - The endpoints to run on, without an inventory. Each item is a URL, or a dict with C(url) and C(name).
+      - The endpoints to run on, without an inventory. Each item is a URL, or a dict with C(url), and optionally
+        C(name) and C(api_key) (that endpoint's own key, instead of O(api_key)).
       - Mutually exclusive with O(hosts).
     type: list
     elements: raw
@@ -66,6 +67,13 @@ options:
       - A host without it fails with a message that names it, and the others run.
     type: str
     default: lmcache_url
+  api_key_var:
+    description:
+      - The host variable that holds a host's own API key. A host that has it (not empty) is sent that key; the others
+        O(api_key). So a key set per host, or per group, in the inventory (vaulted) reaches only its own hosts.
+      - A key that no HTTP header can carry fails the task before any request, without showing the key.
+    type: str
+    default: lmcache_api_key
   concurrency:
     description: How many endpoints run at the same time, from 1 to 1024.
     type: int

@@ -6,6 +6,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from ansible_collections.lmcache.kvcache.tests.sim.server import key_id, key_of
@@ -169,3 +173,37 @@ def test_a_keyed_fleet_key_from_the_environment_never_shown(sim, ansible):
     assert 's3cr3t' not in run.output and 's3cr3t' not in str(run.records)
     missing = ansible.run(fanout(operation='clear', hosts='lmcache', max_fail_percentage=100), hosts)
     assert 'set api_key or LMCACHE_API_KEY' in missing.result('Fan out')['results']['keyed-0']['msg']
+
+
+def test_each_host_gets_its_own_key_from_the_inventory_vaulted_or_not(sim, ansible, tmp_path):
+    a, b, c = (sim.add_node('key-a', objects=4, api_key='key-of-a-only'),
+               sim.add_node('key-b', objects=4, api_key='key-of-b-only'), sim.add_node('no-key', objects=4))
+    password = tmp_path / 'vault-password'
+    password.write_text('vault-pw\n')
+    env = {'ANSIBLE_VAULT_PASSWORD_FILE': str(password)}
+    vaulted = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-vault'), 'encrypt_string',
+                              'key-of-a-only', '--name', 'lmcache_api_key'], env=dict(os.environ, **env),
+                             stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
+    (tmp_path / 'host_vars').mkdir()
+    (tmp_path / 'host_vars' / 'key-a.yml').write_text(vaulted)
+    hosts = ansible.hosts([], **{'key-a': {'lmcache_url': sim.url(a)},
+                                 'key-b': {'lmcache_url': sim.url(b), 'lmcache_api_key': 'key-of-b-only'},
+                                 'no-key': {'lmcache_url': sim.url(c)}})
+    run = ansible.run(fanout(operation='clear', hosts='lmcache'), hosts, env=env)
+    assert run.returncode == 0, run.output
+    assert (a.objects, b.objects, c.objects) == (0, 0, 0)
+    # Each key reached its own host only, and the host without one was sent none.
+    assert (a.credentials_seen, b.credentials_seen, c.credentials_seen) == (
+        {'Bearer key-of-a-only'}, {'Bearer key-of-b-only'}, set())
+    assert 'key-of-' not in run.output and 'key-of-' not in str(run.records)
+
+
+def test_a_host_key_no_header_can_carry_fails_before_any_request_unshown(sim, ansible):
+    node = sim.add_node('bad-key', api_key='whatever')
+    hosts = ansible.hosts(['node-0000'], **{'bad-key': {'lmcache_url': sim.url(node), 'lmcache_api_key': 'two words'}})
+    run = ansible.run(fanout(operation='clear', hosts='lmcache'), hosts)
+    assert run.returncode != 0
+    assert "host bad-key: lmcache_api_key: api_key contains characters an HTTP header cannot carry" \
+        in run.result('Fan out')['msg']
+    assert 'two words' not in run.output
+    assert node.requests == [] and sim.by_name['node-0000'].requests == []

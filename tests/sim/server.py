@@ -127,6 +127,8 @@ class Node:
         self.tiers: t.Dict[str, t.Dict[t.Tuple[t.Any, ...], t.Dict[str, t.Any]]] = {'L1': {}, 'L2': {}}
         self.clears = 0
         self.requests: t.List[t.Tuple[str, str]] = []
+        # Every credential a client sent (Authorization or X-LMCache-API-Key), to check where keys went.
+        self.credentials_seen: t.Set[str] = set()
 
     @property
     def generation(self) -> str:
@@ -383,10 +385,10 @@ class SimFleet:
                     return
                 lines = head.decode('latin-1').split('\r\n')
                 method, target, _version = (lines[0].split(' ') + ['', '', ''])[:3]
-                headers = dict((k.strip().lower(), v.strip()) for k, _, v in (line.partition(':') for line in lines[1:] if line))
+                headers = dict((k.strip().lower(), v.strip()) for k, _colon, v in (line.partition(':') for line in lines[1:] if line))
                 length = int(headers.get('content-length') or 0)
                 raw = await reader.readexactly(length) if length else b''
-                path, _, query = target.partition('?')
+                path, _mark, query = target.partition('?')
                 if path.startswith('http://'):
                     path = '/' + path.split('/', 3)[3] if path.count('/') >= 3 else '/'
                 keep = await self._answer(local, method, path, query, headers, raw, writer)
@@ -478,6 +480,9 @@ class SimFleet:
     def _node(self, node: Node, method: str, path: str, query: str, headers: t.Dict[str, str], body: t.Any) -> Response:
         prefix = '/api' if node.generation == 'G1' else ''
         public = (path in ('/', prefix + '/healthcheck'))
+        for header in ('authorization', 'x-lmcache-api-key'):
+            if headers.get(header):
+                node.credentials_seen.add(headers[header])
         if node.api_key and not public:
             given = headers.get('authorization', '')
             if given != 'Bearer %s' % node.api_key and headers.get('x-lmcache-api-key') != node.api_key:
@@ -510,7 +515,7 @@ class SimFleet:
             return Response(200, {'adapters': [{'index': 0, 'type_name': 'fs', 'tier': 'l2', 'primary': True, 'reconfigurable': False}]})
         if route == ('GET', '/quota'):
             return Response(200, {'users': dict((salt, {'cache_salt': salt, 'limit_gb': limit, 'current_usage_gb': 0.0,
-                                                         'exists': True}) for salt, limit in node.quotas.items())})
+                                                        'exists': True}) for salt, limit in node.quotas.items())})
         if path.startswith('/quota/'):
             salt = path[len('/quota/'):]
             if method == 'GET':
@@ -619,7 +624,7 @@ class SimFleet:
                 answer = Response(202, dict(json.loads(answer.payload), instance_id=node.name))
             return answer
         if method == 'GET' and path.startswith('/cache/prefetches/'):
-            _, _, instance, job = path.split('/', 4)[1:]
+            _prefix, _route, instance, job = path.split('/', 4)[1:]
             node = self.by_name.get(instance)
             found = node.prefetches.get(job) if node else None
             return Response(200, found) if found else Response(404, {'detail': 'unknown prefetch request'})

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
-import os
 import random
 import resource
 import sys
@@ -182,8 +181,8 @@ class Worker:
         elif kind == 'prefetch':
             truly = self.tiers(node) != before_tiers
             if changed != truly and not failed:
-                self.tally.add('wrong changed', 'prefetch %s: reported %s, tiers %s -> %s' % (node, changed, before_tiers,
-                                                                                           self.tiers(node)))
+                self.tally.add('wrong changed', 'prefetch %s: reported %s, tiers %s -> %s'
+                               % (node, changed, before_tiers, self.tiers(node)))
 
 
 def run(name: str, params: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:

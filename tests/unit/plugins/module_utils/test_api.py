@@ -71,7 +71,7 @@ def test_a_fleet_of_one_release_is_discovered_once(fake_server):
     from ansible_collections.lmcache.kvcache.plugins.module_utils._api import DiscoveryCache
     fake_server.lmcache('G3')
     cache = DiscoveryCache()
-    for _ in range(3):
+    for _attempt in range(3):
         assert LMCacheServer(LMCacheClient(fake_server.url), cache).generation.name == 'G3'
     assert len(fake_server.sent('GET', '/openapi.json')) == 1 and len(fake_server.sent('GET', '/version')) == 3
 

@@ -56,7 +56,7 @@ def test_backoff_grows_exponentially_with_jitter(fake_server, no_sleep):
 
 
 def test_backoff_is_capped():
-    assert all(backoff_seconds(20) <= BACKOFF_MAX_SECONDS for _ in range(50))
+    assert all(backoff_seconds(20) <= BACKOFF_MAX_SECONDS for _attempt in range(50))
 
 
 def test_gives_up_after_retries_with_the_last_server_text(fake_server, no_sleep):
@@ -248,7 +248,7 @@ def test_a_connection_cut_in_the_middle_of_a_body_is_not_called_a_connection_fai
     sock.listen(5)
 
     def serve():
-        for _ in range(2):
+        for _attempt in range(2):
             connection, _address = sock.accept()
             connection.recv(65536)
             connection.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"total_obj')
@@ -395,7 +395,7 @@ def test_connections_are_kept_alive_between_requests(no_sleep):
     from ansible_collections.lmcache.kvcache.tests.sim.server import SimFleet
     with SimFleet(nodes=1) as fleet:
         client = LMCacheClient(fleet.url('node-0000'))
-        for _ in range(3):
+        for _attempt in range(3):
             client.request('GET', '/healthcheck')
         first = client._connection
         client.request('GET', '/healthcheck')

@@ -34,8 +34,8 @@ def test_writing_the_same_report_twice_changes_nothing(tmp_path: t.Any) -> None:
     assert sorted(files) == ['lmcache-fleet-report.json', 'lmcache-fleet-report.md']
     assert json.loads(files['lmcache-fleet-report.json'])['hosts'][0]['host'] == 'gpu-0000'
     directory = str(tmp_path / 'report')
-    assert _report.write_files(directory, files, check_mode=False) == ['lmcache-fleet-report.json',
-                                                                          'lmcache-fleet-report.md']
+    written = _report.write_files(directory, files, check_mode=False)
+    assert written == ['lmcache-fleet-report.json', 'lmcache-fleet-report.md']
     assert _report.write_files(directory, files, check_mode=False) == []
     files['lmcache-fleet-report.md'] += b'changed\n'
     assert _report.write_files(directory, files, check_mode=False) == ['lmcache-fleet-report.md']
