@@ -225,11 +225,19 @@ class Node:
         if result.returncode != 0:
             raise RuntimeError('bench client failed (exit %d):\n%s' % (result.returncode, result.stdout[-3000:]))
 
-    def attach_engine(self, num_tokens: int = BENCH_TOKENS) -> None:
+    def attach_engine(self, num_tokens: int = BENCH_TOKENS, timeout: float = 180.0) -> None:
         """Keep a bench client attached, as a serving engine would be: the node then knows the model's KV layout, which
-        a prefetch needs. It stores one sequence of its own (number 1000) now and then."""
-        self.engine_pid = launch(self._bench(1000, None, num_tokens, 600), self.workdir,
-                                 os.path.join(self.workdir, '%s-engine.log' % self.name))
+        a prefetch needs. It stores one sequence of its own (number 1000) at once, waited for here so that it does not
+        land in the middle of a test, and then idles (a day between requests)."""
+        before = self.l1_objects()
+        log_path = os.path.join(self.workdir, '%s-engine.log' % self.name)
+        self.engine_pid = launch(self._bench(1000, None, num_tokens, 86400), self.workdir, log_path)
+        deadline = time.monotonic() + timeout
+        while self.l1_objects() < before + num_tokens // 256:
+            if time.monotonic() > deadline or not _alive(self.engine_pid):
+                raise RuntimeError('the engine attached to %s stored nothing within %ds; its log: %s'
+                                   % (self.name, timeout, log_path))
+            time.sleep(0.5)
 
     def stop(self) -> None:
         if self.engine_pid:

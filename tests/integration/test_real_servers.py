@@ -343,7 +343,8 @@ ROLE_PLAY = '''
 @pytest.mark.parametrize('role, variables, message', [
     ('kvcache_pin', {'kvcache_pin_rejected_policy': 'ignore'}, 'kvcache_pin_rejected_policy'),
     ('kvcache_pin', {'kvcache_pin_scope': 'galaxy'}, 'kvcache_pin_scope'),
-    ('kvcache_pin', {'kvcache_pin_max_usage': 1.5}, 'max_usage must be greater than 0 and at most 1, got 1.5'),
+    ('kvcache_pin', {'kvcache_pin_max_usage': 1.5, 'kvcache_pin_requests': [{'request_id': 'req-1'}]},
+     'max_usage must be greater than 0 and at most 1, got 1.5'),
     ('kvcache_pin', {'kvcache_pin_requests': [{'model_name': 'm'}]},
      'one of the following is required: request_id, token_ids, token_ids_file'),
     ('kvcache_clear', {'kvcache_clear_max_remaining': -1}, 'kvcache_clear_max_remaining must be 0 or more, got -1'),

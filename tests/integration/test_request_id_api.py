@@ -147,7 +147,7 @@ def test_api_key_is_required_sent_and_never_shown(ansible):
     try:
         missing = ansible.adhoc('lmcache_kvcache_info', {'url': url, 'request_id': 'req-auth'})
         assert missing.outcome() == 'failed'
-        assert missing.result()['msg'] == ('GET %s/openapi.json failed: HTTP 401 Unauthorized: Invalid or missing API key '
+        assert missing.result()['msg'] == ('GET %s/version failed: HTTP 401 Unauthorized: Invalid or missing API key '
                                            '(the server requires a valid API key: set api_key or LMCACHE_API_KEY)' % url)
         keyed = ansible.adhoc('lmcache_kvcache_pin', {'url': url, 'request_id': 'req-auth'}, '-vvv', env={'LMCACHE_API_KEY': KEY})
         assert keyed.returncode == 0, keyed.output
