@@ -169,6 +169,8 @@ chunks:
   returned: success, with O(per_chunk=true)
   type: list
   elements: dict
+  sample: [{index: 0, start: 0, end: 256, locations: [L1, L2], placements: [{instance_id: node-a, tier: L1}], pinned: true,
+            pin_count: 1, compression: null, size_bytes: 4194304}]
   contains:
     index:
       description: Chunk number in the request, from 0.
@@ -192,6 +194,15 @@ chunks:
       type: list
       elements: dict
       sample: [{instance_id: node-a, tier: L1}, {instance_id: node-a, tier: L2}]
+      contains:
+        instance_id:
+          description: The LMCache instance (node) that holds the chunk.
+          type: str
+          sample: node-a
+        tier:
+          description: The tier on that instance, V(L1) or V(L2).
+          type: str
+          sample: L1
     pinned:
       description: Whether the chunk is pinned.
       type: bool
@@ -244,6 +255,15 @@ chunk_ranges:
       type: list
       elements: dict
       sample: [{instance_id: node-a, tier: L1}]
+      contains:
+        instance_id:
+          description: The LMCache instance (node) that holds the chunk.
+          type: str
+          sample: node-a
+        tier:
+          description: The tier on that instance, V(L1) or V(L2).
+          type: str
+          sample: L1
     pinned:
       description: Whether these chunks are pinned.
       type: bool

@@ -91,15 +91,94 @@ report:
   sample: {hosts: [{host: gpu-a, healthy: true, l1_objects: 4, l1_usage_ratio: 0.016}], outliers: []}
   contains:
     hosts:
-      description: One row per host, by host name (see the filter C(lmcache.kvcache.fleet_report) for the fields).
+      description: One row per host, by host name.
       type: list
       elements: dict
       sample: [{host: gpu-a, healthy: true, l1_objects: 4, l1_usage_ratio: 0.016}]
+      contains:
+        host:
+          description: The host name.
+          type: str
+          sample: gpu-a
+        url:
+          description: The LMCache URL read.
+          type: str
+          sample: http://10.0.0.11:8080
+        reachable:
+          description: Whether the server answered and could be read.
+          type: bool
+          sample: true
+        error:
+          description: Why it could not be read; V(null) when it could.
+          type: str
+          sample: null
+        healthy:
+          description: Whether the server reports itself healthy.
+          type: bool
+          sample: true
+        health_reason:
+          description: Why it is not healthy; V(null) when it is.
+          type: str
+          sample: null
+        version:
+          description: The version the server reports; V(null) for G1 servers, which report none.
+          type: str
+          sample: 0.5.6-g3e11e108
+        release:
+          description: The version, else the release range of its API generation.
+          type: str
+          sample: 0.5.6-g3e11e108
+        api_generation:
+          description: The API generation, V(G1), V(G2) or V(G3).
+          type: str
+          sample: G3
+        l1_objects:
+          description: KV objects in L1.
+          type: int
+          sample: 4
+        l1_bytes_used:
+          description: Bytes of L1 in use.
+          type: int
+          sample: 16777216
+        l1_bytes_total:
+          description: Bytes of L1 in all.
+          type: int
+          sample: 1073741824
+        l1_usage_ratio:
+          description: L1 in use, from 0 to 1.
+          type: float
+          sample: 0.016
+        eviction_watermark:
+          description: L1 usage from which the server evicts, from 0 to 1.
+          type: float
+          sample: 0.8
+        l2_adapters:
+          description: The types of its L2 adapters.
+          type: list
+          elements: str
+          sample: [fs]
+        quotas:
+          description: How many tenant quotas it has.
+          type: int
+          sample: 0
+        active_sessions:
+          description: Sessions the server reports as active.
+          type: int
+          sample: 1
     outliers:
       description: The outliers, each with C(host) and C(reason).
       type: list
       elements: dict
       sample: [{host: gpu-d, reason: old API generation G1 (LMCache 0.4.1 - 0.4.4)}]
+      contains:
+        host:
+          description: The host name.
+          type: str
+          sample: gpu-d
+        reason:
+          description: Why it is an outlier.
+          type: str
+          sample: old API generation G1 (LMCache 0.4.1 - 0.4.4)
 files:
   description: The files of the report.
   returned: success
