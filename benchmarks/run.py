@@ -15,6 +15,9 @@ measures each case --runs times (median, min, max) and prints one table of times
      and the whole ad-hoc task with token_ids_file vs with the 1,000,001-element list as an argument
   E  playbooks/maintenance_window.yml -e lmcache_fanout=true over 1,000 endpoints from the coordinator inventory,
      reports before and after included, vs per-host uri over 50 hosts (A)
+  P  where a per-host module task spends its time outside Ansible's own work: the interpreter, the imports of the
+     module (stdlib client) against those of the requests-based client it replaced and of ansible.builtin.uri,
+     and the HTTP round trips of one clear
 """
 
 from __future__ import annotations
@@ -135,13 +138,9 @@ class Bench:
         times_module = self.timed(['ansible-playbook', '-i', inventory, '-f', '10', module], self.reset, self.check_cleared(names))
         self.row('A', 'per-host lmcache_kvcache_clear, 50 hosts, forks 10', times_module,
                  '(hosts on the controller: run in the Ansible worker)')
-        # The same with a Python of its own for the hosts, as on a host reached over SSH: a module process each.
-        wrapper = os.path.join(self.work, 'python-elsewhere')
-        with open(wrapper, 'w') as handle:
-            handle.write('#!/bin/sh\nexec %s "$@"\n' % PYTHON)
-        os.chmod(wrapper, 0o755)
         self.module_process = self.timed(['ansible-playbook', '-i', inventory, '-f', '10', module, '-e',
-                                          'ansible_python_interpreter=%s' % wrapper], self.reset, self.check_cleared(names))
+                                          'ansible_python_interpreter=%s' % self.python_elsewhere()],
+                                         self.reset, self.check_cleared(names))
         self.row('A', 'per-host lmcache_kvcache_clear as a module process, 50 hosts', self.module_process,
                  '(as on an SSH host)')
         times_uri = self.timed(['ansible-playbook', '-i', inventory, '-f', '10', uri], self.reset, self.check_cleared(names))
@@ -170,6 +169,62 @@ class Bench:
         results['curl'] = self.timed(curl, self.reset, self.check_cleared(names))
         self.row('B', 'xargs -P 64 curl POST /cache/clear, 1,000 endpoints', results['curl'])
         return results
+
+    def case_p(self) -> None:
+        """The parts of a module process, each timed in a fresh interpreter (median of --runs)."""
+        def python(code: str) -> t.List[float]:
+            return self.timed([PYTHON, '-c', 'import sys\nsys.path.insert(0, %r)\n%s' % (self.collections, code)])
+        # The tool venv has no requests (nothing needs it any more): put it beside, for its row only.
+        extra = os.path.join(self.work, 'requests')
+        subprocess.run([PYTHON, '-m', 'pip', 'install', '-q', '--target', extra, 'requests'], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = python('pass')
+        self.row('P', 'python -c pass: interpreter start', base)
+        imports = (
+            ('ansible.module_utils.basic (every module)', 'import ansible.module_utils.basic'),
+            ('+ this collection\'s client and operations (stdlib http.client)',
+             'import ansible.module_utils.basic\n'
+             'from ansible_collections.lmcache.kvcache.plugins.module_utils import _module, _ops_node, _ops_request'),
+            ('+ requests (the client before 0.1.0)',
+             'sys.path.append(%r)\nimport ansible.module_utils.basic, requests' % extra),
+            ('+ ansible.module_utils.urls (ansible.builtin.uri)', 'import ansible.module_utils.basic, ansible.module_utils.urls'),
+        )
+        for label, code in imports:
+            self.row('P', 'imports: %s' % label, python(code))
+        name, url = self.fleet['nodes'][0]
+        sizes = []
+        for module, args in (('lmcache.kvcache.lmcache_kvcache_clear', 'url=%s' % url),
+                             ('ansible.builtin.uri', 'url=%s/cache/clear method=POST' % url)):
+            sizes.append('%s %.0f kB' % (module.rsplit('.', 1)[1], self.payload_size(module, args) / 1024.0))
+        self.row('P', 'AnsiballZ payload (the module and its module_utils, zipped)', None, ', '.join(sizes))
+        self.reset()
+        before = self.state()[name]['requests']
+        self.timed(['ansible', 'localhost', '-m', 'lmcache.kvcache.lmcache_kvcache_clear', '-a', 'url=%s' % url], runs=1)
+        after = self.state()[name]
+        trips = after['requests'] - before
+        self.row('P', 'HTTP round trips of one clear with its discovery: %d; ansible.builtin.uri: 1' % trips, None,
+                 ', '.join(after['recent'][-trips:]))
+
+    def python_elsewhere(self) -> str:
+        """A Python for the hosts that is not the controller's own, as on a host reached over SSH: the modules then run as
+        a module process each (with the controller's Python they run in the Ansible worker)."""
+        wrapper = os.path.join(self.work, 'python-elsewhere')
+        if not os.path.exists(wrapper):
+            with open(wrapper, 'w') as handle:
+                handle.write('#!/bin/sh\nexec %s "$@"\n' % PYTHON)
+            os.chmod(wrapper, 0o755)
+        return wrapper
+
+    def payload_size(self, module: str, args: str) -> int:
+        """The size of the AnsiballZ file Ansible writes for one run of the module (kept with ANSIBLE_KEEP_REMOTE_FILES)."""
+        remote = tempfile.mkdtemp(prefix='remote-', dir=self.work)
+        env = dict(self.env(), ANSIBLE_KEEP_REMOTE_FILES='1', ANSIBLE_REMOTE_TMP=remote)
+        subprocess.run(['ansible', 'localhost', '-m', module, '-a', args, '-e', 'ansible_python_interpreter=%s' % self.python_elsewhere()], env=env, cwd=self.work, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        found = [os.path.join(d, f) for d, _dirs, files in os.walk(remote) for f in files if f.startswith('AnsiballZ_')]
+        if len(found) != 1:
+            raise RuntimeError('expected one AnsiballZ file under %s, found %r' % (remote, found))
+        return os.path.getsize(found[0])
 
     def case_c(self) -> None:
         path = os.path.join(self.work, 'coordinator.lmcache.yml')
@@ -313,7 +368,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--runs', type=int, default=3)
     parser.add_argument('--collections', required=True, help='a directory holding ansible_collections/lmcache/kvcache')
-    parser.add_argument('--cases', default='ABCDE')
+    parser.add_argument('--cases', default='ABCDEP')
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix='lmcache-bench-')
     bench = Bench(work, args.collections, args.runs)
@@ -327,6 +382,8 @@ def main() -> int:
         if 'D' in args.cases:
             bench.case_d()
         e = bench.case_e() if 'E' in args.cases else None
+        if 'P' in args.cases:
+            bench.case_p()
     finally:
         bench.stop_fleet()
     print('\nratios (medians; target in brackets)')
