@@ -269,10 +269,16 @@ rm -rf "$build/junit" && mkdir -p "$build/junit"
 case " ${stages[*]} " in
   *" integration "* | *" molecule "* | *" targets "*) start_lmcache_venvs ;;
 esac
+timings=()
 for stage in "${stages[@]}"; do
+  started=$SECONDS
   "run_$stage"
+  timings+=("$stage $((SECONDS - started)) s")
 done
 log "all requested stages passed: ${stages[*]}"
+# The suite has a 30-minute budget on a cold machine: say where the time went.
+summary=$(IFS=,; echo "${timings[*]}")
+log "time per stage: ${summary//,/, }; total ${SECONDS} s"
 # One closing line over every pytest run above (sanity reports by itself and stops the script on failure).
 python3 - "$build/junit" <<'EOF'
 import glob
