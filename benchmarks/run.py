@@ -219,7 +219,8 @@ class Bench:
         """The size of the AnsiballZ file Ansible writes for one run of the module (kept with ANSIBLE_KEEP_REMOTE_FILES)."""
         remote = tempfile.mkdtemp(prefix='remote-', dir=self.work)
         env = dict(self.env(), ANSIBLE_KEEP_REMOTE_FILES='1', ANSIBLE_REMOTE_TMP=remote)
-        subprocess.run(['ansible', 'localhost', '-m', module, '-a', args, '-e', 'ansible_python_interpreter=%s' % self.python_elsewhere()], env=env, cwd=self.work, check=True,
+        interpreter = 'ansible_python_interpreter=%s' % self.python_elsewhere()
+        subprocess.run(['ansible', 'localhost', '-m', module, '-a', args, '-e', interpreter], env=env, cwd=self.work, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         found = [os.path.join(d, f) for d, _dirs, files in os.walk(remote) for f in files if f.startswith('AnsiballZ_')]
         if len(found) != 1:

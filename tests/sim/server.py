@@ -647,9 +647,9 @@ class SimFleet:
                        tiers=tuple(body.get('tiers', ('L1', 'L2'))))
             return Response(200, {'status': 'ok'})
         if path == '/_sim/state' and method == 'GET':
-            return Response(200, {'nodes': dict((n.name, {'objects': n.objects, 'clears': n.clears, 'requests': len(n.requests),
-                                                        'recent': ['%s %s' % r for r in n.requests[-8:]]})
-                                                for n in self.nodes.values())})
+            nodes = dict((n.name, {'objects': n.objects, 'clears': n.clears, 'requests': len(n.requests),
+                                   'recent': ['%s %s' % r for r in n.requests[-8:]]}) for n in self.nodes.values())
+            return Response(200, {'nodes': nodes})
         return Response(404, {'detail': 'Not Found'})
 
 
