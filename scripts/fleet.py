@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -333,6 +334,14 @@ class Fleet:
         # Other processes the fleet owns (a reference server), stopped with it: name -> [pid, url]
         self.others: t.Dict[str, t.List[t.Any]] = {}
 
+    @classmethod
+    def fresh(cls, workdir: str) -> 'Fleet':
+        """A fleet in `workdir`, emptied first: the L2 files of an earlier fleet that was never stopped would make the
+        nodes find their bench sequences in L2 instead of storing them, and start with an empty L1."""
+        shutil.rmtree(workdir, ignore_errors=True)
+        os.makedirs(workdir)
+        return cls(workdir)
+
     def add_coordinator(self, version: str = '0.5.6') -> Coordinator:
         """A coordinator that the nodes added after it register with."""
         self.coordinator = Coordinator(self.workdir, version=version)
@@ -439,8 +448,10 @@ def main(argv: t.Optional[t.List[str]] = None) -> int:
             os.unlink(args.state)
         return 0
 
-    fleet = Fleet(os.path.join(os.path.dirname(os.path.abspath(args.state)), 'fleet'))
-    os.makedirs(fleet.workdir, exist_ok=True)
+    if os.path.exists(args.state):
+        # A fleet recorded there and never stopped: stop it before its directory is reused.
+        Fleet.load(args.state).stop()
+    fleet = Fleet.fresh(os.path.join(os.path.dirname(os.path.abspath(args.state)), 'fleet'))
     if args.coordinator:
         fleet.add_coordinator()
     for spec in args.nodes:

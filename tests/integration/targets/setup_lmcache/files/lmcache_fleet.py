@@ -35,8 +35,7 @@ def up():
         if healthy(fleet):
             return fleet
         fleet.stop()
-    fleet = Fleet(os.path.join(os.path.dirname(state), 'fleet'))
-    os.makedirs(fleet.workdir, exist_ok=True)
+    fleet = Fleet.fresh(os.path.join(os.path.dirname(state), 'fleet'))
     fleet.add_coordinator()
     fleet.add('node-a', '0.5.6')
     fleet.add('node-b', '0.5.0', coordinator_url='')
