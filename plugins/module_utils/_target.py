@@ -212,10 +212,14 @@ def read_token_file(path: str) -> TokenSequence:
     except (OSError, UnicodeDecodeError) as exc:
         raise TokenFileError('token_ids_file %s cannot be read: %s' % (path, getattr(exc, 'strerror', None) or exc))
     try:
-        return TokenSequence.parse(text)
+        tokens = TokenSequence.parse(text)
     except ValueError as exc:
         raise TokenFileError('token_ids_file %s does not hold token ids (a JSON list of integers, or integers separated '
                              'by spaces, commas or lines): %s' % (path, str(exc)[:160]))
+    # Named after the file, not after token_ids, which the task did not set.
+    if len(tokens) > MAX_TOKENS:
+        raise TokenFileError('token_ids_file %s has %d tokens; LMCache addresses at most %d' % (path, len(tokens), MAX_TOKENS))
+    return tokens
 
 
 class ChunkRange:

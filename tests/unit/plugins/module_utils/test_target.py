@@ -118,6 +118,15 @@ def test_token_files_that_hold_something_else_are_refused(tmp_path, text, proble
         read_token_file(str(path))
 
 
+def test_a_token_file_of_more_than_a_million_tokens_is_refused_by_its_name(tmp_path):
+    path = tmp_path / 'huge'
+    path.write_text(' '.join(['7'] * 1000001))
+    with pytest.raises(TokenFileError, match='token_ids_file .*/huge has 1000001 tokens; LMCache addresses at most 1000000'):
+        read_token_file(str(path))
+    path.write_text(' '.join(['7'] * 1000000))
+    assert len(read_token_file(str(path))) == 1000000
+
+
 def test_a_missing_token_file_is_named(tmp_path):
     with pytest.raises(TokenFileError, match='token_ids_file .*/nope cannot be read: No such file or directory'):
         read_token_file(str(tmp_path / 'nope'))
