@@ -21,6 +21,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import (
     argument_spec,
     check,
     execute,
+    refused,
     secrets,
 )
 
@@ -36,8 +37,7 @@ def run(operation: t.Type[Operation], for_request: t.Optional[t.Type[Operation]]
     module.no_log_values.update(secrets(module.params))
     operation, request, problems = check(operation, module.params, for_request)
     if problems:
-        module.fail_json(msg='; '.join(problems), changed=False, status=None, url=redact_url(module.params['url'] or ''),
-                         api_generation=None, version=None)
+        module.fail_json(**refused(problems, redact_url(module.params['url'] or '')))
     ctx = Context(module.params, check_mode=module.check_mode, diff=module._diff, warn=module.warn)
     result = execute(operation(module.params, ctx, request))
     if result.get('failed'):

@@ -213,6 +213,11 @@ def check(operation: t.Type[Operation], params: t.Mapping[str, t.Any], for_reque
     return operation, request, problems
 
 
+def refused(problems: t.Sequence[str], url: t.Optional[str]) -> t.Dict[str, t.Any]:
+    """The result of options refused before any request: every common result field, none of them read."""
+    return dict(failed=True, changed=False, msg='; '.join(problems), status=None, url=url, api_generation=None, version=None)
+
+
 def failure(op: Operation, message: str, status: t.Optional[int] = None, **extra: t.Any) -> t.Dict[str, t.Any]:
     result = op.facts()
     if status is not None:

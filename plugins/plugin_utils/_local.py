@@ -25,25 +25,22 @@ from ansible.plugins.action.normal import ActionModule as NormalAction
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import redact_url
 from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import OPERATIONS, Entry
-from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Context, argument_spec, check, execute, secrets
+from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import (
+    Context,
+    argument_spec,
+    check,
+    execute,
+    refused,
+    secrets,
+)
 
 BY_MODULE: t.Dict[str, Entry] = dict((entry.module, entry) for entry in OPERATIONS.values())
 
 
-def masked(value: t.Any, values: t.Iterable[str]) -> t.Any:
-    """Every string with a secret in it, masked (AnsibleModule's no_log does this for modules)."""
-    values = [v for v in values if v]
-    if not values:
-        return value
-    if isinstance(value, str):
-        for secret in values:
-            value = value.replace(secret, '********')
-        return value
-    if isinstance(value, dict):
-        return dict((k, masked(v, values)) for k, v in value.items())
-    if isinstance(value, list):
-        return [masked(v, values) for v in value]
-    return value
+def masked(value: t.Any, values: t.Collection[str]) -> t.Any:
+    """The value with every secret masked, as AnsibleModule masks a module's result (remove_values), so that the
+    module and the controller paths print the same."""
+    return remove_values(value, set(values)) if values else value
 
 
 class Environment:
@@ -77,13 +74,11 @@ def run_operation(entry: Entry, args: t.Mapping[str, t.Any], check_mode: bool, d
     hidden = set(validated._no_log_values)
     params = validated.validated_parameters
     if validated.error_messages:
-        return dict(failed=True, changed=False, msg='; '.join(validated.error_messages), status=None, url=None,
-                    api_generation=None, version=None)
+        return refused(validated.error_messages, None)
     hidden.update(secrets(params))
     operation, request, problems = check(entry.operation, params, entry.for_request)
     if problems:
-        result = dict(failed=True, changed=False, msg='; '.join(problems), status=None, url=redact_url(params['url'] or ''),
-                      api_generation=None, version=None)
+        result = refused(problems, redact_url(params['url'] or ''))
     else:
         notes: t.List[str] = []
         ctx = Context(params, check_mode=check_mode, diff=diff, warn=notes.append)
