@@ -120,11 +120,19 @@ import sys
 import typing as t
 
 from ansible.errors import AnsibleParserError
+from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._api import read_list
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheError, redact_url
-from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import Connector, connection_problems
+from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import Connector, api_key_secrets, connection_problems
+from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import (
+    Untrusted, address, count, host_name, number, plain_json, port)
+
+COORDINATOR_GROUP_PREFIX = 'lmcache_coordinator_'
+# What the inventory keeps of a registration: validated, plain values only (the cache holds nothing else).
+Registration = t.Dict[str, t.Any]
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -149,20 +157,33 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             except KeyError:
                 coordinators = None
         if coordinators is None:
-            coordinators = [self._read(url) for url in urls]
+            # The cache holds only what passed the checks, as plain values.
+            coordinators = [self._validated(self._read(url)) for url in urls]
             if self.get_option('cache'):
                 self._cache[cache_key] = coordinators
-        self._populate(coordinators)
+        # What came from the cache is checked again: the cache file is only as trustworthy as its directory.
+        self._populate([self._validated(coordinator) for coordinator in coordinators])
+
+    def _say(self, text: str) -> str:
+        """A text for the output, with the API key masked: an error body may echo the Authorization header."""
+        secrets = set(api_key_secrets(self.get_option('api_key')))
+        return remove_values(text, secrets) if secrets else text
+
+    def _refuse(self, text: str) -> None:
+        """A bad registration: a warning, and the instance is left out; with strict, the parse fails."""
+        if self.get_option('strict'):
+            raise AnsibleParserError(self._say('lmcache.kvcache.coordinator: %s (strict: true)' % text))
+        self.display.warning(self._say('lmcache.kvcache.coordinator: %s; it is left out of the inventory' % text))
 
     def _read(self, url: str) -> t.Dict[str, t.Any]:
-        """One coordinator's instances (and usage): what the cache keeps."""
+        """One coordinator's registrations and usage, each checked on its own: what the cache keeps."""
         params = dict((name, self.get_option(name)) for name in (
             'api_key', 'validate_certs', 'ca_path', 'client_cert', 'client_key', 'timeout', 'retries'))
         params.update(url=url, deadline=max(30.0, float(params['timeout']) * (int(params['retries']) + 1) * 2))
         problems = connection_problems(params)
         if problems:
             raise AnsibleParserError('lmcache.kvcache.coordinator: %s' % '; '.join(problems).replace('url ', 'coordinator_url ', 1))
-        client = Connector(params, warn=self.display.warning).client(url)
+        client = Connector(params, warn=lambda text: self.display.warning(self._say(text))).client(url)
         try:
             reply = client.request('GET', '/instances', max_bytes=64 * 1024 * 1024)
             instances = read_list(reply, reply.json_object(), 'instances')
@@ -171,18 +192,60 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 answer = client.request('GET', '/instances/usage', max_bytes=64 * 1024 * 1024)
                 usage = read_list(answer, answer.json_object(), 'instances')
         except LMCacheError as exc:
-            raise AnsibleParserError('lmcache.kvcache.coordinator: cannot read the LMCache coordinator %s: %s'
-                                     % (redact_url(url), exc))
+            raise AnsibleParserError(self._say('lmcache.kvcache.coordinator: cannot read the LMCache coordinator %s: %s'
+                                               % (redact_url(url), exc)))
         finally:
             client.close()
-        for number, instance in enumerate(instances):
-            if not isinstance(instance, dict) or not isinstance(instance.get('instance_id'), str) \
-                    or not isinstance(instance.get('ip'), str) or not isinstance(instance.get('http_port'), int):
-                raise AnsibleParserError(
-                    'lmcache.kvcache.coordinator: GET %s/instances: cannot read instances[%d]: %r, expected an object with '
-                    'instance_id (a string), ip (a string) and http_port (a number)' % (redact_url(url), number, instance))
-        return dict(url=redact_url(url), instances=instances,
-                    usage=dict((u.get('instance_id'), _usage(u)) for u in usage if isinstance(u, dict)))
+        # The URL is the operator's own, but the cache keeps data only: no trust marks of any kind.
+        return dict(url=wrap_var(redact_url(url)), instances=instances, usage=usage)
+
+    def _validated(self, coordinator: t.Any) -> t.Dict[str, t.Any]:
+        """The registrations that pass every check, and their usage, as plain values in the coordinator's own shape
+        (so that checking the result again gives the same); one warning per registration that does not."""
+        if not isinstance(coordinator, dict) or not isinstance(coordinator.get('url'), str) \
+                or not isinstance(coordinator.get('instances'), list) or not isinstance(coordinator.get('usage'), list):
+            raise AnsibleParserError('lmcache.kvcache.coordinator: the inventory cache holds something this plugin did '
+                                     'not write; clear it (ansible-inventory --flush-cache)')
+        where = 'the coordinator %s' % coordinator['url']
+        usage, bad_usage = self._usage_by_instance(coordinator['usage'], where)
+        kept: t.Dict[str, t.List[Registration]] = {}
+        for number_, raw in enumerate(coordinator['instances']):
+            try:
+                registration = _registration(raw, 'instances[%d]' % number_, self.get_option('group'))
+                instance = registration['instance_id']
+                if instance in bad_usage:
+                    raise Untrusted(bad_usage[instance])
+            except Untrusted as exc:
+                self._refuse('%s, GET /instances: %s' % (where, exc))
+                continue
+            kept.setdefault(instance, []).append(registration)
+        registrations = []
+        for instance, found in kept.items():
+            addresses = sorted({(r['ip'], r['http_port']) for r in found})
+            if len(addresses) > 1:
+                self._refuse('%s lists the instance id %s %d times at different addresses (%s): which one is the node '
+                             'cannot be told' % (where, instance, len(found), ', '.join('%s:%d' % a for a in addresses)))
+                continue
+            registrations.append(found[0])
+        return dict(url=coordinator['url'], instances=registrations,
+                    usage=[usage[r['instance_id']] for r in registrations if r['instance_id'] in usage])
+
+    def _usage_by_instance(self, entries: t.List[t.Any], where: str) -> t.Tuple[t.Dict[str, t.Any], t.Dict[str, str]]:
+        """(usage by instance id, why an instance's usage entry cannot be read)."""
+        usage: t.Dict[str, t.Any] = {}
+        bad: t.Dict[str, str] = {}
+        for index, entry in enumerate(entries):
+            field = 'GET /instances/usage instances[%d]' % index
+            instance = entry.get('instance_id') if isinstance(entry, dict) else None
+            if not isinstance(instance, str):
+                self.display.warning(self._say('lmcache.kvcache.coordinator: %s, %s has no instance_id string; the '
+                                               'entry is ignored' % (where, field)))
+                continue
+            try:
+                usage[instance] = dict(instance_id=instance, modules=_usage_modules(entry, field))
+            except Untrusted as exc:
+                bad[instance] = str(exc)
+        return usage, bad
 
     def _populate(self, coordinators: t.List[t.Dict[str, t.Any]]) -> None:
         group = self.inventory.add_group(self.get_option('group'))
@@ -190,51 +253,106 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         scheme = self.get_option('node_scheme')
         connection = self.get_option('connection')
         urls_by_host: t.Dict[str, str] = {}
+        added: t.List[str] = []
         for coordinator in coordinators:
-            coordinator_group = self.inventory.add_group('lmcache_coordinator_%s' % _group_part(coordinator['url']))
+            usage = dict((entry['instance_id'], _tiers(entry['modules'])) for entry in coordinator['usage'])
+            coordinator_group = self.inventory.add_group(COORDINATOR_GROUP_PREFIX + _group_part(coordinator['url']))
             for instance in coordinator['instances']:
-                address = instance['ip']
-                node_url = '%s://%s:%d' % (scheme, '[%s]' % address if ':' in address else address, instance['http_port'])
+                address_ = instance['ip']
+                node_url = '%s://%s:%d' % (scheme, '[%s]' % address_ if ':' in address_ else address_, instance['http_port'])
                 name = instance['instance_id']
                 if name in urls_by_host and urls_by_host[name] != node_url:
-                    self.display.warning('lmcache.kvcache.coordinator: instance id %s is registered with two coordinators '
-                                         'at different addresses; the one of %s is named %s@%s'
-                                         % (name, coordinator['url'], name, _group_part(coordinator['url'])))
-                    name = '%s@%s' % (name, _group_part(coordinator['url']))
+                    renamed = '%s@%s' % (name, _group_part(coordinator['url']))
+                    self.display.warning(self._say(
+                        'lmcache.kvcache.coordinator: the instance id %s is registered with more than one coordinator at '
+                        'different addresses; the one of %s (%s) is named %s' % (name, coordinator['url'], node_url, renamed)))
+                    name = renamed
+                if name in urls_by_host:
+                    self.inventory.add_child(coordinator_group, name)
+                    continue
                 urls_by_host[name] = node_url
                 host = self.inventory.add_host(name, group=group)
+                added.append(host)
                 self.inventory.add_child(coordinator_group, host)
                 variables = dict(
                     lmcache_url=node_url,
                     lmcache_instance_id=instance['instance_id'],
                     lmcache_coordinator_url=coordinator['url'],
-                    lmcache_registration_time=instance.get('registration_time'),
-                    lmcache_metadata=instance.get('metadata') if isinstance(instance.get('metadata'), dict) else {},
+                    lmcache_registration_time=instance['registration_time'],
+                    lmcache_metadata=instance['metadata'],
                 )
                 if self.get_option('usage'):
-                    variables['lmcache_usage'] = coordinator['usage'].get(instance['instance_id'])
+                    variables['lmcache_usage'] = usage.get(instance['instance_id'])
                 if connection:
                     variables['ansible_connection'] = connection
                     if connection == 'local':
                         # The controller's own Python: the interpreter of this process, ansible_playbook_python.
                         variables['ansible_python_interpreter'] = sys.executable
+                # Registered values are data, never templates: wrap_var drops any trust a value could carry.
+                variables = wrap_var(variables)
                 for key, value in variables.items():
                     self.inventory.set_variable(host, key, value)
                 self._set_composite_vars(self.get_option('compose'), variables, host, strict=strict)
                 self._add_host_to_composed_groups(self.get_option('groups'), variables, host, strict=strict)
                 self._add_host_to_keyed_groups(self.get_option('keyed_groups'), variables, host, strict=strict)
+        self._drop_hosts_named_like_groups(added)
+
+    def _drop_hosts_named_like_groups(self, added: t.List[str]) -> None:
+        """A host whose name is also a group's (one made by keyed_groups from another node's metadata, say) would be
+        read as that group by a host pattern: leave it out."""
+        for name in added:
+            if name in self.inventory.groups:
+                self._refuse('the instance id %s is also the name of a group of this inventory, which a host pattern '
+                             'would read as that whole group' % name)
+                host = self.inventory.get_host(name)
+                if host is not None:
+                    self.inventory.remove_host(host)
 
 
-def _usage(entry: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
-    """{'l1': {used_bytes, capacity_bytes, usage_ratio}, 'l2': {...}} from one instance's usage modules."""
+def _registration(raw: t.Any, field: str, group: str) -> Registration:
+    """One entry of GET /instances, checked field by field."""
+    if not isinstance(raw, dict):
+        raise Untrusted('%s is not an object' % field)
+    instance = host_name(raw.get('instance_id'), '%s.instance_id' % field, groups=(group,))
+    if instance.startswith(COORDINATOR_GROUP_PREFIX):
+        raise Untrusted('%s.instance_id %r has the prefix of this inventory\'s coordinator groups' % (field, instance))
+    field = 'instance %s (%s)' % (instance, field)
+    metadata = raw.get('metadata')
+    return dict(
+        instance_id=instance,
+        ip=address(raw.get('ip'), field + '.ip'),
+        http_port=port(raw.get('http_port'), field + '.http_port'),
+        registration_time=number(raw.get('registration_time'), field + '.registration_time', optional=True),
+        metadata=plain_json(metadata, field + '.metadata') if metadata is not None else {},
+    )
+
+
+def _usage_modules(entry: t.Dict[str, t.Any], field: str) -> t.List[t.Dict[str, t.Any]]:
+    """The L1 and L2 modules of one instance's usage entry, checked: [{tier, used_bytes, capacity_bytes}]."""
+    modules = entry.get('modules')
+    if modules is not None and not isinstance(modules, list):
+        raise Untrusted('%s.modules is not a list' % field)
+    kept = []
+    for index, module in enumerate(modules or []):
+        where = '%s.modules[%d]' % (field, index)
+        if not isinstance(module, dict):
+            raise Untrusted('%s is not an object' % where)
+        if module.get('tier') in ('l1', 'l2'):
+            kept.append(dict(tier=module['tier'],
+                             used_bytes=count(module.get('used_bytes'), where + '.used_bytes', optional=True) or 0,
+                             capacity_bytes=count(module.get('capacity_bytes'), where + '.capacity_bytes', optional=True) or 0))
+    return kept
+
+
+def _tiers(modules: t.List[t.Dict[str, t.Any]]) -> t.Dict[str, t.Any]:
+    """{'l1': {used_bytes, capacity_bytes, usage_ratio}, 'l2': {...}} from checked usage modules."""
     tiers: t.Dict[str, t.Any] = {}
-    for module in entry.get('modules') or []:
-        if isinstance(module, dict) and module.get('tier') in ('l1', 'l2'):
-            tier = tiers.setdefault(module['tier'], dict(used_bytes=0, capacity_bytes=0, usage_ratio=None))
-            tier['used_bytes'] += module.get('used_bytes') or 0
-            tier['capacity_bytes'] += module.get('capacity_bytes') or 0
-            if tier['capacity_bytes']:
-                tier['usage_ratio'] = float(tier['used_bytes']) / tier['capacity_bytes']
+    for module in modules:
+        tier = tiers.setdefault(module['tier'], dict(used_bytes=0, capacity_bytes=0, usage_ratio=None))
+        tier['used_bytes'] += module['used_bytes']
+        tier['capacity_bytes'] += module['capacity_bytes']
+        if tier['capacity_bytes']:
+            tier['usage_ratio'] = float(tier['used_bytes']) / tier['capacity_bytes']
     return tiers
 
 

@@ -126,6 +126,8 @@ class Node:
         # Keyed objects per tier: key id -> key
         self.tiers: t.Dict[str, t.Dict[t.Tuple[t.Any, ...], t.Dict[str, t.Any]]] = {'L1': {}, 'L2': {}}
         self.clears = 0
+        # A broken node: answers a clear, but this many objects stay in L1 (None: a clear works).
+        self.kept_on_clear: t.Optional[int] = None
         self.requests: t.List[t.Tuple[str, str]] = []
         # Every credential a client sent (Authorization or X-LMCache-API-Key), to check where keys went.
         self.credentials_seen: t.Set[str] = set()
@@ -155,10 +157,15 @@ class Node:
         return body
 
     def clear(self, force: bool) -> None:
+        self.clears += 1
+        if self.kept_on_clear is not None:
+            total = self.objects
+            self.tiers['L1'] = {}
+            self.anonymous_objects = min(self.kept_on_clear, total)
+            return
         kept = 0 if force or self.version not in ('0.5.6', '0.5.7') else min(self.locked_objects, self.objects)
         self.tiers['L1'] = {}
         self.anonymous_objects = kept
-        self.clears += 1
 
 
 class Coordinator:
@@ -171,6 +178,10 @@ class Coordinator:
         self.quotas: t.Dict[str, float] = {}
         self.pin_keys: t.Dict[t.Tuple[t.Any, ...], t.Dict[str, t.Any]] = {}
         self.pin_writes = 0
+        # Registrations and usage entries as anyone who reaches the coordinator can make them (POST /instances takes
+        # no key): appended, verbatim, to what the simulated nodes register.
+        self.registrations: t.List[t.Any] = []
+        self.usage_entries: t.List[t.Any] = []
 
     def keys(self, body: t.Mapping[str, t.Any]) -> t.List[t.Dict[str, t.Any]]:
         tokens = body.get('token_ids') or []
@@ -578,7 +589,7 @@ class SimFleet:
             return Response(200, {'instances': [
                 {'instance_id': node.name, 'ip': node.address, 'http_port': self.port, 'registration_time': 1795805837.7,
                  'metadata': {'model': 'test-model', 'rack': 'r%d' % (number % 4)}, 'p2p_advertised_url': '', 'mq_port': 0}
-                for number, node in enumerate(self.nodes.values())]})
+                for number, node in enumerate(self.nodes.values())] + coordinator.registrations})
         if route == ('GET', '/instances/usage'):
             return Response(200, {'instances': [
                 {'instance_id': node.name, 'registered': True, 'declared_capacity': True, 'modules': [
@@ -586,7 +597,7 @@ class SimFleet:
                      'capacity_bytes': L1_TOTAL, 'usage_ratio': node.objects * OBJECT_BYTES / L1_TOTAL},
                     {'tier': 'l2', 'backend': 'fs', 'shared': False, 'used_bytes': len(node.tiers['L2']) * OBJECT_BYTES,
                      'capacity_bytes': 0, 'usage_ratio': None}]}
-                for node in self.nodes.values()], 'shared_modules': []})
+                for node in self.nodes.values()] + coordinator.usage_entries, 'shared_modules': []})
         if route == ('POST', '/directory/lookup'):
             return Response(200, coordinator.lookup(body or {}))
         if path == '/cache/pins' and method in ('POST', 'DELETE'):
