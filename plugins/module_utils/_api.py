@@ -17,7 +17,6 @@ import math
 import re
 import threading
 import typing as t
-from urllib.parse import quote
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import (
     LMCacheClient,
@@ -26,6 +25,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._client import (
     http_error,
     server_error_text,
 )
+from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import path_segment
 
 
 class Generation:
@@ -479,7 +479,7 @@ class LMCacheServer:
 
     def quota(self, salt: str) -> t.Optional[Quota]:
         self.require('quota', 'manage quotas')
-        reply = self.client.request('GET', '/quota/%s' % quote(salt, safe=''), accept=(404,))
+        reply = self.client.request('GET', '/quota/%s' % path_segment(salt, 'cache_salt'), accept=(404,))
         if reply.status == 404:
             return None
         body = reply.json_object()
@@ -489,14 +489,14 @@ class LMCacheServer:
 
     def set_quota(self, salt: str, limit_gb: float) -> None:
         self.require('quota', 'manage quotas')
-        reply = self.client.request('PUT', '/quota/%s' % quote(salt, safe=''), json_body={'limit_gb': limit_gb})
+        reply = self.client.request('PUT', '/quota/%s' % path_segment(salt, 'cache_salt'), json_body={'limit_gb': limit_gb})
         status = field(reply.body, 'status')
         if status not in (_MISSING, 'ok'):
             raise LMCacheError('PUT %s: the server answered status %r, expected "ok"' % (reply.url, status))
 
     def remove_quota(self, salt: str) -> None:
         self.require('quota', 'manage quotas')
-        self.client.request('DELETE', '/quota/%s' % quote(salt, safe=''), accept=(404,))
+        self.client.request('DELETE', '/quota/%s' % path_segment(salt, 'cache_salt'), accept=(404,))
 
     # -- key-addressed deletes (G3) ------------------------------------------------------------------------------
 
@@ -516,7 +516,7 @@ class CoordinatorQuotas:
         self.client = client
 
     def quota(self, salt: str) -> t.Optional[Quota]:
-        reply = self.client.request('GET', '/quota/%s' % quote(salt, safe=''), accept=(404,))
+        reply = self.client.request('GET', '/quota/%s' % path_segment(salt, 'cache_salt'), accept=(404,))
         if reply.status == 404:
             raise LMCacheError('the coordinator %s has no quota routes (LMCache 0.5.7 and later have them): GET %s answered '
                                'HTTP 404' % (self.client.display_url, reply.url))
@@ -537,13 +537,13 @@ class CoordinatorQuotas:
         return quotas
 
     def set_quota(self, salt: str, limit_gb: float) -> None:
-        reply = self.client.request('PUT', '/quota/%s' % quote(salt, safe=''), json_body={'limit_gb': limit_gb})
+        reply = self.client.request('PUT', '/quota/%s' % path_segment(salt, 'cache_salt'), json_body={'limit_gb': limit_gb})
         status = field(reply.body, 'status')
         if status not in (_MISSING, 'ok'):
             raise LMCacheError('PUT %s: the coordinator answered status %r, expected "ok"' % (reply.url, status))
 
     def remove_quota(self, salt: str) -> None:
-        self.client.request('DELETE', '/quota/%s' % quote(salt, safe=''), accept=(404,))
+        self.client.request('DELETE', '/quota/%s' % path_segment(salt, 'cache_salt'), accept=(404,))
 
 
 def _quota(reply: Reply, salt: str, entry: t.Any, prefix: str) -> Quota:

@@ -34,6 +34,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._api import (
     read_string,
 )
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheClient, LMCacheError, LMCacheHTTPError
+from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import path_segment
 from ansible_collections.lmcache.kvcache.plugins.module_utils._target import (
     CHUNK_TOKENS,
     Chunk,
@@ -319,10 +320,11 @@ class TokenSequenceCache:
 
     def prefetch_state(self, node: t.Optional[LMCacheServer], request_id: str) -> t.Dict[str, t.Any]:
         if node is not None:
-            reply = node.client.request('GET', '/cache/prefetches/%s' % quote(request_id, safe=''))
+            reply = node.client.request('GET', '/cache/prefetches/%s' % path_segment(request_id, 'the request_id the server gave the prefetch'))
         else:
             reply = self._coordinator('a prefetch through the coordinator').request(
-                'GET', '/cache/prefetches/%s/%s' % (quote(str(self.scoped_instance), safe=''), quote(request_id, safe='')))
+                'GET', '/cache/prefetches/%s/%s' % (path_segment(self.scoped_instance, 'instance_id'),
+                                                 path_segment(request_id, 'the request_id the coordinator gave the prefetch')))
         body = reply.json_object()
         return dict(status=read_string(reply, body, 'status'),
                     found_keys=read_count(reply, body, 'found_keys', optional=True),
