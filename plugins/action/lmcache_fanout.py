@@ -177,17 +177,27 @@ class ActionModule(ActionBase):
                 raise FanoutError('set hosts (a group, a host, or a list of hosts) or endpoints: this play runs on '
                                   'localhost only')
             return names
-        patterns = hosts if isinstance(hosts, list) else [part.strip() for part in str(hosts).split(',') if part.strip()]
+        every_host = set(groups.get('all') or [])
         names = []
-        for pattern in patterns:
-            pattern = str(pattern)
-            found = groups.get(pattern)
-            if found is None:
-                if pattern in (groups.get('all') or []):
-                    found = [pattern]
+        if isinstance(hosts, list):
+            # A list is the hosts a play decided on (the health gate's survivors): each item is that one host, never
+            # re-read as a group of the same name. An item that is no host may name a group.
+            for item in hosts:
+                name = str(item)
+                if name in every_host:
+                    names.append(name)
+                elif name in groups:
+                    names.extend(groups[name])
+                else:
+                    raise FanoutError('hosts: %r is neither a host nor a group of the inventory' % name)
+        else:
+            for pattern in [part.strip() for part in str(hosts).split(',') if part.strip()]:
+                if pattern in groups:
+                    names.extend(groups[pattern])
+                elif pattern in every_host:
+                    names.append(pattern)
                 else:
                     raise FanoutError('hosts: %r is neither a group nor a host of the inventory' % pattern)
-            names.extend(found)
         seen: t.Set[str] = set()
         return [n for n in names if not (n in seen or seen.add(n))]
 
@@ -204,6 +214,12 @@ class ActionModule(ActionBase):
         warnings: t.List[str] = []
 
         targets = _targets(endpoints, own['url_var'])
+        duplicates = _duplicates(targets)
+        if duplicates:
+            warnings.append('%d endpoints share a URL with another and are not run (each URL is run once): %s' % (
+                sum(len(copies) for copies in duplicates.values()),
+                '; '.join('%s (the URL of %s, which runs it)' % (', '.join(copies), owner)
+                          for owner, copies in sorted(duplicates.items()))))
         own_keys = dict((name, key) for name, _url, key in endpoints if key is not None)
 
         def run_one(name: str) -> t.Dict[str, t.Any]:
@@ -215,7 +231,8 @@ class ActionModule(ActionBase):
                           discoveries=discoveries)
             op = operation(endpoint, ctx, request)
             if isinstance(target, _NotRun) and not target.failed:
-                outcome = dict(op.facts(), url=target.url, skipped=True, changed=False, msg=target.problem)
+                outcome = dict(op.facts(), url=target.url, skipped=True, changed=False, msg=target.problem,
+                               duplicate_of=target.duplicate_of)
             elif isinstance(target, _NotRun):
                 outcome = failure(op, target.problem, url=target.url)
             elif deadline.remaining() <= 0:
@@ -263,6 +280,7 @@ class ActionModule(ActionBase):
             failed=count(lambda r: bool(r.get('failed'))),
             rejected=count(lambda r: bool(r.get('rejected'))),
             not_run=count(lambda r: bool(r.get('skipped'))),
+            duplicates=count(lambda r: bool(r.get('duplicate_of'))),
             batches=sizes,
             batches_run=batches_run,
             stopped=stopped,
@@ -317,10 +335,13 @@ def _unique_names(endpoints: t.List[Endpoint]) -> t.List[Endpoint]:
 class _NotRun:
     """Why an endpoint is not run (found before any request); `failed` unless another endpoint runs its URL."""
 
-    def __init__(self, problem: str, url: t.Optional[str] = None, failed: bool = True) -> None:
+    def __init__(self, problem: str, url: t.Optional[str] = None, failed: bool = True,
+                 duplicate_of: t.Optional[str] = None) -> None:
         self.problem = problem
         self.url = url
         self.failed = failed
+        # The endpoint that runs this one's URL, when that is why it is not run.
+        self.duplicate_of = duplicate_of
 
 
 def _targets(endpoints: t.List[Endpoint], url_var: str) -> t.Dict[str, t.Any]:
@@ -336,11 +357,20 @@ def _targets(endpoints: t.List[Endpoint], url_var: str) -> t.Dict[str, t.Any]:
             targets[name] = _NotRun('host %s: %s' % (name, '; '.join(url_problems(url_var, url))), redact_url(url))
         elif url.rstrip('/') in owners:
             targets[name] = _NotRun('not run: %s has the same URL as %s, which runs it' % (name, owners[url.rstrip('/')]),
-                                    redact_url(url), failed=False)
+                                    redact_url(url), failed=False, duplicate_of=owners[url.rstrip('/')])
         else:
             owners[url.rstrip('/')] = name
             targets[name] = url
     return targets
+
+
+def _duplicates(targets: t.Dict[str, t.Any]) -> t.Dict[str, t.List[str]]:
+    """The endpoints not run because another runs their URL, by the endpoint that runs it."""
+    copies: t.Dict[str, t.List[str]] = {}
+    for name, target in targets.items():
+        if isinstance(target, _NotRun) and target.duplicate_of:
+            copies.setdefault(target.duplicate_of, []).append(name)
+    return copies
 
 
 def _plain(value: float) -> str:

@@ -195,6 +195,12 @@ results:
       description: Present and true when this endpoint was not run (the fan-out stopped first, or another host has its URL).
       type: bool
       sample: true
+    duplicate_of:
+      description:
+        - The endpoint that runs this one's URL, when that is why this one was not run (two hosts with one URL are one
+          server: it is run once). The task also warns once, naming every such endpoint.
+      type: str
+      sample: gpu-01
     msg:
       description: What was done on this endpoint, or why it failed, as its module says it.
       type: str
@@ -219,7 +225,7 @@ summary:
   description: Counts over all endpoints, the batches and why the fan-out stopped, if it did.
   returned: when the options were good
   type: dict
-  sample: {endpoints: 1000, changed: 998, unchanged: 0, failed: 2, rejected: 0, not_run: 0, batches: [1, 250, 250, 250, 249],
+  sample: {endpoints: 1000, changed: 998, unchanged: 0, failed: 2, rejected: 0, not_run: 0, duplicates: 0, batches: [1, 250, 250, 250, 249],
            batches_run: 5, stopped: null, seconds: 3.1}
   contains:
     endpoints:
@@ -244,6 +250,10 @@ summary:
       sample: 0
     not_run:
       description: Endpoints not run.
+      type: int
+      sample: 0
+    duplicates:
+      description: Endpoints not run because another endpoint has the same URL (counted in O(not_run) too).
       type: int
       sample: 0
     batches:
