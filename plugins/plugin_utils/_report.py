@@ -12,6 +12,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import tempfile
 import typing as t
 
 from ansible.module_utils.common.text.formatters import bytes_to_human
@@ -39,6 +41,10 @@ def build_report(results: t.Mapping[str, t.Any], usage_warn: float = 0.7) -> t.D
     outliers: t.List[t.Dict[str, str]] = []
     for host in sorted(results):
         info = results[host] if isinstance(results[host], dict) else {}
+        owner = info.get('duplicate_of')
+        if isinstance(owner, str) and isinstance(results.get(owner), dict):
+            # Not read because another host has its URL: the same server, so the same state, and an outlier.
+            info = dict(results[owner], url=info.get('url'), duplicate_of=owner)
         read = 'healthy' in info and not info.get('failed')
         l1 = info.get('l1') if read and isinstance(info.get('l1'), dict) else None
         row = dict(
@@ -53,6 +59,7 @@ def build_report(results: t.Mapping[str, t.Any], usage_warn: float = 0.7) -> t.D
             l2_adapters=[a.get('type') for a in info.get('l2_adapters') or [] if isinstance(a, dict)],
             quotas=len(info.get('quotas') or []),
             active_sessions=info.get('active_sessions'),
+            duplicate_of=info.get('duplicate_of'),
         )
         rows.append(row)
         outliers += [dict(host=host, reason=reason) for reason in _outlier_reasons(row, info, usage_warn)]
@@ -60,6 +67,8 @@ def build_report(results: t.Mapping[str, t.Any], usage_warn: float = 0.7) -> t.D
 
 
 def _outlier_reasons(row: t.Dict[str, t.Any], info: t.Mapping[str, t.Any], usage_warn: float) -> t.List[str]:
+    if row['duplicate_of']:
+        return ['same URL as %s: one server, run once, as %s' % (row['duplicate_of'], row['duplicate_of'])]
     if not row['reachable']:
         return ['unreachable: %s' % row['error']]
     if not row['healthy']:
@@ -76,6 +85,8 @@ def _outlier_reasons(row: t.Dict[str, t.Any], info: t.Mapping[str, t.Any], usage
 
 
 def markdown(report: t.Mapping[str, t.Any], chart: bool) -> str:
+    """The report as Markdown. Host names and every text a server sent are escaped (literal()), so that no name or
+    status text of a node can break the table, or add HTML or a link to the fleet's report."""
     rows = report['hosts']
     lines = ['# LMCache fleet report', '',
              '%d hosts, %d healthy, %d outliers.' % (len(rows), sum(1 for r in rows if r['healthy']), len(report['outliers'])),
@@ -86,16 +97,31 @@ def markdown(report: t.Mapping[str, t.Any], chart: bool) -> str:
         used = ('%s / %s' % (bytes_to_human(row['l1_bytes_used']), bytes_to_human(row['l1_bytes_total']))
                 if row['l1_bytes_total'] else '-')
         lines.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
-            row['host'], row['release'] or '-', row['api_generation'] or '-', health,
-            row['l1_objects'] if row['l1_objects'] is not None else '-', used,
+            literal(row['host']), literal(row['release']), literal(row['api_generation']),
+            health, row['l1_objects'] if row['l1_objects'] is not None else '-', used,
             '%.1f%%' % (row['l1_usage_ratio'] * 100) if row['l1_usage_ratio'] is not None else '-',
             '%.0f%%' % (row['eviction_watermark'] * 100) if row['eviction_watermark'] is not None else '-',
-            ', '.join(row['l2_adapters']) or '-', row['quotas']))
+            literal(', '.join(str(a) for a in row['l2_adapters'])), row['quotas']))
     lines += ['', '## Outliers', '']
-    lines += ['- **%s**: %s' % (o['host'], o['reason']) for o in report['outliers']] or ['None.']
+    lines += ['- **%s**: %s' % (literal(o['host']), literal(o['reason'])) for o in report['outliers']] or ['None.']
     if chart:
         lines += ['', '![L1 usage](lmcache-fleet-report.png)']
     return '\n'.join(lines) + '\n'
+
+
+_CONTROL = re.compile(r'[\x00-\x1f\x7f\u2028\u2029]+')
+# Markdown's backslash-escapable punctuation, but for the three HTML characters, which become entities.
+_PUNCTUATION = re.compile(r'([!"#$%\'()*+,\-./:;=?@\[\\\]^_`{|}~])')
+
+
+def literal(value: t.Any) -> str:
+    """A value as Markdown text that shows as it is: one line, every punctuation character escaped and <, >, & as
+    entities, so that it is never HTML, a link (":" and "." are escaped, so no autolink either), emphasis or a table
+    cell boundary. Looks the same as the plain value once rendered."""
+    if value is None or value == '':
+        return '-'
+    text = _PUNCTUATION.sub(r'\\\1', _CONTROL.sub(' ', str(value)))
+    return text.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
 
 
 def chart_png(report: t.Mapping[str, t.Any]) -> t.Optional[bytes]:
@@ -113,7 +139,10 @@ def chart_png(report: t.Mapping[str, t.Any]) -> t.Optional[bytes]:
         colors = ['#9e9e9e' if not row['healthy'] else '#d32f2f' if row['eviction_watermark'] and u >= m else '#1976d2'
                   for row, u, m in zip(rows, usage, marks)]
         figure, axes = pyplot.subplots(figsize=(max(6, 0.6 * len(rows) + 2), 4), dpi=100)
-        axes.bar([row['host'] for row in rows], usage, color=colors)
+        axes.bar(range(len(rows)), usage, color=colors)
+        # Host names are labels as they are: never math text ($...$), which a name could also use to crash the chart.
+        axes.set_xticks(range(len(rows)))
+        axes.set_xticklabels([row['host'] for row in rows], parse_math=False)
         for index, mark in enumerate(marks):
             if mark:
                 axes.hlines(mark, index - 0.4, index + 0.4, colors='#f57c00', linestyles='dashed')
@@ -158,20 +187,38 @@ def report_files(report: t.Mapping[str, t.Any], chart: bool) -> t.Tuple[t.Dict[s
 
 
 def write_files(directory: str, files: t.Mapping[str, bytes], check_mode: bool) -> t.List[str]:
-    """Write what differs from what is there (all of it, in a new directory); the names of the files that changed."""
+    """Write what differs from what is there (all of it, in a new directory); the names of the files that changed.
+
+    Each file is written to a temporary file that is created anew (O_EXCL: never one planted there, never through a
+    link) inside `directory`, then renamed over the report file, which replaces a link there instead of following it.
+    """
     changed = []
     for name, data in sorted(files.items()):
         path = os.path.join(directory, name)
         try:
             with open(path, 'rb') as handle:
-                if handle.read() == data:
+                if not os.path.islink(path) and handle.read() == data:
                     continue
         except OSError:
             pass
         changed.append(name)
         if not check_mode:
             os.makedirs(directory, exist_ok=True)
-            with open(path + '.tmp', 'wb') as handle:
-                handle.write(data)
-            os.replace(path + '.tmp', path)
+            _write_atomically(directory, name, data)
     return changed
+
+
+def _write_atomically(directory: str, name: str, data: bytes) -> None:
+    descriptor, temporary = tempfile.mkstemp(prefix='.%s.' % name, suffix='.tmp', dir=directory)
+    try:
+        with os.fdopen(descriptor, 'wb') as handle:
+            handle.write(data)
+            # mkstemp makes the file private; a report is for every reader of its directory, as before.
+            os.fchmod(handle.fileno(), 0o644)
+        os.replace(temporary, os.path.join(directory, name))
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
