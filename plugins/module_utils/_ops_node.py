@@ -16,7 +16,7 @@ import typing as t
 from ansible.module_utils.common.text.formatters import bytes_to_human
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._api import CoordinatorQuotas, L1Usage, LMCacheServer, Quota
-from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheClient, LMCacheError
+from ansible_collections.lmcache.kvcache.plugins.module_utils._client import DeadlineExceeded, LMCacheClient, LMCacheError
 from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Context, Operation, Plan
 from ansible_collections.lmcache.kvcache.plugins.module_utils._target import Target
 
@@ -34,20 +34,34 @@ class ServerInfo(Operation):
             healthy=health.healthy, health_reason=health.reason, health_status=health.status,
             version=node.version, capabilities=node.discovery.capabilities, chunk_size=None, l1=None,
             eviction_watermark=None, above_eviction_watermark=False, l2_adapters=[], active_sessions=None,
-            quotas=None, prefetch_supported=node.discovery.has('prefetch'))
+            quotas=None, prefetch_supported=node.discovery.has('prefetch'), unavailable={})
         if health.healthy:
-            # A starting server has no engine yet and so no status to read.
+            # A starting server has no engine yet and so no status to read. Health comes from the health and status
+            # routes only: an informational route that fails costs its own field, never the host's health.
             status = node.status()
             watermark, ratio = status.eviction_watermark, status.l1.usage_ratio
-            adapters = node.l2_adapters()
+            adapters = self._optional(info, 'l2_adapters', node.l2_adapters)
             info.update(
                 chunk_size=status.chunk_size, l1=status.l1.as_dict(), eviction_watermark=watermark,
                 above_eviction_watermark=bool(watermark is not None and ratio is not None and ratio >= watermark),
-                l2_adapters=adapters if adapters is not None else [_status_adapter(a) for a in status.l2_adapters],
+                l2_adapters=adapters if adapters is not None or 'l2_adapters' in info['unavailable']
+                else [_status_adapter(a) for a in status.l2_adapters],
                 active_sessions=status.active_sessions)
             if node.discovery.has('quota'):
-                info['quotas'] = [q.as_dict() for q in sorted(node.quotas().values(), key=lambda q: q.cache_salt)]
+                info['quotas'] = self._optional(info, 'quotas', lambda: [
+                    q.as_dict() for q in sorted(node.quotas().values(), key=lambda q: q.cache_salt)])
         return info
+
+    def _optional(self, info: t.Dict[str, t.Any], name: str, read: t.Callable[[], t.Any]) -> t.Any:
+        """An informational field: its value, or None with the reason in `unavailable` and a warning."""
+        try:
+            return read()
+        except DeadlineExceeded:
+            raise
+        except LMCacheError as exc:
+            info['unavailable'][name] = str(exc)
+            self.ctx.warn('%s is unknown for %s: %s' % (name, self.node.url, exc))
+            return None
 
     def report(self, before: t.Dict[str, t.Any], after: t.Any, plan: Plan) -> t.Dict[str, t.Any]:
         result = dict(before)
@@ -113,33 +127,44 @@ class ClearInstance(Operation):
     def changed(self, before: L1Usage, current: L1Usage) -> bool:
         return current.objects < before.objects
 
+    def changed_after(self, before: L1Usage, after: L1Usage, plan: Plan) -> bool:
+        # A clear the server answered but did not carry out (the same counts after it) changed nothing.
+        return bool(plan.changes) and (self.ctx.check_mode or after.counts() != before.counts())
+
     def report(self, before: L1Usage, after: L1Usage, plan: Plan) -> t.Dict[str, t.Any]:
-        cleared = plan.after if self.ctx.check_mode else None
-        objects, byte_count = _cleared(before, self.forced) if plan.changes else (0, 0)
-        return dict(tier='l1', forced=self.forced, before=before.counts(), after=(cleared or after).counts(),
+        objects, byte_count = self._cleared(before, after, plan)
+        return dict(tier='l1', forced=self.forced, before=before.counts(), after=after.counts(),
                     objects_cleared=objects, bytes_cleared=byte_count)
+
+    def _cleared(self, before: L1Usage, after: L1Usage, plan: Plan) -> t.Tuple[int, int]:
+        """What left L1: the server's counts before less after (LMCache lists no L1 keys, and its clear answers no
+        count). In check mode, what the plan predicts would leave. Never counts an object that is still there."""
+        if not plan.changes:
+            return 0, 0
+        return max(0, before.objects - after.objects), max(0, before.bytes_used - after.bytes_used)
 
     def message(self, before: t.Optional[L1Usage], after: t.Any, plan: t.Optional[Plan]) -> str:
         where = 'L1 of %s' % self.node.describe()
-        if before is None or not before.objects:
+        if before is None or not before.objects or plan is None:
             return '%s is already empty.' % where
-        objects, byte_count = _cleared(before, self.forced)
-        msg = '%s %d objects (%s) from %s.' % ('Would clear' if self.ctx.check_mode else 'Cleared', objects,
-                                               bytes_to_human(byte_count), where)
+        objects, byte_count = self._cleared(before, after, plan)
+        if self.ctx.check_mode:
+            msg = 'Would clear %d objects (%s) from %s.' % (objects, bytes_to_human(byte_count), where)
+        elif not objects:
+            msg = ('Sent the clear to %s, but by its counts nothing left L1: it holds %d objects (%s) after it, %d before. '
+                   'Either it did not clear, or requests stored as many since: LMCache lists no L1 keys to tell.'
+                   % (where, after.objects, bytes_to_human(after.bytes_used), before.objects))
+        else:
+            msg = 'Cleared %d objects (%s) from %s.' % (objects, bytes_to_human(byte_count), where)
+            if after.objects:
+                msg += (' %d objects (%s) are in L1 after it: in use by in-flight requests, or stored since (the count '
+                        'is the server\'s total before less after).' % (after.objects, bytes_to_human(after.bytes_used)))
         if self.forced and not self.params['force']:
             msg += ' This server always force-clears: objects in use by in-flight requests are dropped too.'
         return msg
 
     def diff(self, before: L1Usage, after: L1Usage) -> t.Dict[str, t.Any]:
         return dict(before=dict(l1=before.counts()), after=dict(l1=after.counts()))
-
-
-def _cleared(before: L1Usage, forced: bool) -> t.Tuple[int, int]:
-    """What a clear removes, as far as the server's counts tell: the objects L1 held just before it, less those
-    in-flight requests held locked when the clear is not forced (they stay). The server itself reports no count."""
-    kept = 0 if forced or before.locked_objects is None else before.locked_objects
-    objects = before.objects - kept
-    return objects, (before.bytes_used * objects // before.objects if before.objects else 0)
 
 
 class TenantQuota(Operation):
@@ -169,9 +194,9 @@ class TenantQuota(Operation):
     def option_problems(cls, params: t.Mapping[str, t.Any], request: t.Optional[Target]) -> t.List[str]:
         problems = []
         salt = params['cache_salt']
-        if not salt or '/' in salt or salt.strip() != salt or any(ord(c) < 32 for c in salt):
+        if not salt or salt in ('.', '..') or '/' in salt or salt.strip() != salt or any(ord(c) < 32 for c in salt):
             problems.append("cache_salt must be a non-empty tenant salt without '/', control characters or surrounding "
-                            "spaces, got %r" % salt)
+                            "spaces, and not '.' or '..' (a path segment a proxy resolves to another route), got %r" % salt)
         limit = params.get('limit_gb')
         if limit is not None and (math.isnan(limit) or math.isinf(limit) or not 0 < limit <= MAX_QUOTA_GB):
             problems.append('limit_gb must be greater than 0 and at most %d (GB), got %s' % (MAX_QUOTA_GB, limit))

@@ -15,11 +15,13 @@ description:
   - Clears the KV objects held in an LMCache server's L1 (CPU memory) cache, on every LMCache API generation
     (C(POST /api/clear-cache) on G1, C(POST /clear-cache) on G2, C(POST /cache/clear) on G3).
   - Reads the server's status before and after, and reports how many objects and bytes were freed.
-    The task reports a change when L1 held objects and the clear was sent; clearing an empty cache sends no clear at all.
-  - The server does not say how many objects it removed. RV(objects_cleared) is what L1 held just before the clear, less
-    the objects in-flight requests held locked when the clear is not forced (they stay). Objects stored while the clear
-    runs show in RV(after), not as a smaller RV(objects_cleared). Several tasks clearing one server at once may each
-    report the same objects.
+    The task reports a change when objects left L1 (in check mode, when L1 holds objects); clearing an empty cache sends
+    no clear at all.
+  - The server does not say how many objects it removed, and LMCache lists no L1 keys (C(GET /cache/objects) lists L2
+    only). RV(objects_cleared) is what left L1 by the server's own counts, before less after, so it never counts an
+    object that is still there: a server that answers the clear but keeps its objects reports 0, and RV(msg) says that
+    nothing left L1. Objects stored by requests while the clear runs make the count smaller, never larger (they show in
+    RV(after), and RV(msg) says how many are there after the clear). In check mode it is what the clear would remove.
   - L2 data (for example an C(fs) adapter's files) is not touched by an instance-wide clear.
   - B(Targeted clear.) With O(token_ids) (or O(request_id)), only that request's chunks in the range O(start) to
     O(end) are deleted, from the tiers O(tier) of one instance (O(instance_id), or the node at O(url)), through the
@@ -337,13 +339,13 @@ after:
   sample: {objects: 0, bytes_used: 0}
 objects_cleared:
   description:
-    - Objects an instance-wide clear removed (in check mode, would remove), as far as the server's counts tell, see the
-      description above.
+    - Objects that left L1 in an instance-wide clear, by the server's counts before and after (in check mode, would
+      leave), see the description above.
   returned: success, instance-wide
   type: int
   sample: 4
 bytes_cleared:
-  description: Bytes of L1 those objects held.
+  description: Bytes of L1 freed, by the server's counts before and after (in check mode, would be freed).
   returned: success, instance-wide
   type: int
   sample: 16777216

@@ -144,7 +144,8 @@ above_eviction_watermark:
 l2_adapters:
   description:
     - The server's L2 adapters, from C(/config/adapters) (LMCache 0.5.1 and later) or else from C(/status). Empty when
-      none are configured or the server is not healthy.
+      none are configured or the server is not healthy; V(null) when C(/config/adapters) is listed but could not be
+      read (the reason is in RV(unavailable)). The host stays healthy.
   returned: success
   type: list
   elements: dict
@@ -168,8 +169,8 @@ l2_adapters:
       sample: true
 quotas:
   description:
-    - Per-tenant (cache salt) quotas set on the server, by salt order; V(null) when the server has no quota routes or
-      is not healthy.
+    - Per-tenant (cache salt) quotas set on the server, by salt order; V(null) when the server has no quota routes,
+      is not healthy, or its quota route could not be read (the reason is in RV(unavailable)). The host stays healthy.
   returned: success
   type: list
   elements: dict
@@ -197,6 +198,14 @@ active_sessions:
   returned: success
   type: int
   sample: 0
+unavailable:
+  description:
+    - The informational fields (V(l2_adapters), V(quotas)) that could not be read although the server lists their
+      route, each with the reason (method, URL, HTTP status and the server's text). Each is V(null) in the result, and
+      the task warns. Health comes from the health and status routes only, so such a host stays healthy.
+  returned: success
+  type: dict
+  sample: {l2_adapters: 'GET http://10.0.0.11:8080/config/adapters failed: HTTP 404 Not Found: Not Found'}
 '''
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._module import run
