@@ -74,7 +74,8 @@ def test_window_summary_has_a_line_per_host_with_what_was_freed() -> None:
     assert lines[0].split() == ['host', 'LMCache', 'API', 'before', 'after', 'freed']
     assert lines[1].split() == ['gpu-01', '0.5.6-g3e11e108', 'G3', '4', '0', '16.00', 'MB']
     assert lines[2].split() == ['gpu-02', '0.5.6-g3e11e108', 'G3', '0', '0', '0.00', 'Bytes']
-    assert len(lines) == 3
+    assert lines[3] == 'window: 2 hosts: 1 cleared, 1 unchanged, 0 left out, 0 failed, 0 not run'
+    assert len(lines) == 4
 
 
 def test_window_summary_names_failed_and_left_out_hosts_and_check_mode() -> None:
@@ -89,6 +90,7 @@ def test_window_summary_names_failed_and_left_out_hosts_and_check_mode() -> None
         'gpu-03       left out of the window: timed out',
         'gpu-04       left out of the window: not healthy: engine not running',
         "check mode: nothing was cleared; 'after' is what a real run would leave, 'freed' what it would free",
+        'window: 4 hosts: 0 would be cleared, 0 unchanged, 2 left out, 1 failed, 1 not run',
     ]
 
 
