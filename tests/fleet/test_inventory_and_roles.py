@@ -90,7 +90,9 @@ def test_a_payload_of_the_wrong_shape_is_named(sim, ansible):
     sim.clear_faults()
     sim.fault('body', node='coordinator', method='GET', path='/instances', body={'instances': [{'instance_id': 'a'}]}, times=9)
     done = inventory_json(ansible, ansible.coordinator_inventory(), '--list')
-    assert 'cannot read instances[0]' in done.stdout and 'expected an object with instance_id' in done.stdout
+    # One registration without an address is left out with a warning that names it; it does not take the rest down.
+    assert done.returncode == 0, done.stdout
+    assert 'instance a (instances[0]).ip is null, expected an IP address or a host name' in done.stdout
 
 
 def test_the_inventory_cache_serves_a_second_read(sim, ansible, tmp_path):
@@ -169,7 +171,8 @@ def test_maintenance_window_fan_out_and_per_host_agree(sim, ansible, tmp_path):
                          'lmcache_coordinator_url': sim.coordinator_url})
     hosts = ansible.hosts(['node-%04d' % n for n in range(6)])
     fan = ansible.run(text.replace('vars/lmcache.yml', os.path.join(os.path.dirname(playbook), 'vars', 'lmcache.yml'))
-                      .replace("'hooks/", "'%s/hooks/" % os.path.dirname(playbook)), hosts,
+                      .replace("'hooks/", "'%s/hooks/" % os.path.dirname(playbook))
+                      .replace(' tasks/', ' %s/tasks/' % os.path.dirname(playbook)), hosts,
                       '-e', 'lmcache_fanout=true', '-e', 'lmcache_report_dir=%s' % (tmp_path / 'fan'), '-e', rewarm)
     assert fan.returncode == 0, fan.output
     assert [sim.by_name['node-%04d' % n].objects for n in range(6)] == [2, 0, 0, 0, 4, 0]
@@ -186,7 +189,8 @@ def test_maintenance_window_fan_out_and_per_host_agree(sim, ansible, tmp_path):
     sim.by_name['node-0000'].tiers['L1'] = {}
     sim.by_name['node-0000'].objects = 4
     per_host = ansible.run(text.replace('vars/lmcache.yml', os.path.join(os.path.dirname(playbook), 'vars', 'lmcache.yml'))
-                           .replace("'hooks/", "'%s/hooks/" % os.path.dirname(playbook)), hosts,
+                           .replace("'hooks/", "'%s/hooks/" % os.path.dirname(playbook))
+                      .replace(' tasks/', ' %s/tasks/' % os.path.dirname(playbook)), hosts,
                            '-e', 'lmcache_report_dir=%s' % (tmp_path / 'host'), '-e', rewarm)
     assert [sim.by_name['node-%04d' % n].objects for n in range(6)] == [2, 0, 0, 0, 4, 0], per_host.output
     lines = per_host.result('Show what the window did on each host', 'node-0000')['msg']
