@@ -24,7 +24,7 @@ import re
 import socket
 import time
 import typing as t
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._api import (
     CAPABILITY_ROUTES,
@@ -322,9 +322,9 @@ class TokenSequenceCache:
         if node is not None:
             reply = node.client.request('GET', '/cache/prefetches/%s' % path_segment(request_id, 'the request_id the server gave the prefetch'))
         else:
-            reply = self._coordinator('a prefetch through the coordinator').request(
-                'GET', '/cache/prefetches/%s/%s' % (path_segment(self.scoped_instance, 'instance_id'),
-                                                 path_segment(request_id, 'the request_id the coordinator gave the prefetch')))
+            path = '/cache/prefetches/%s/%s' % (path_segment(self.scoped_instance, 'instance_id'),
+                                                path_segment(request_id, 'the request_id the coordinator gave the prefetch'))
+            reply = self._coordinator('a prefetch through the coordinator').request('GET', path)
         body = reply.json_object()
         return dict(status=read_string(reply, body, 'status'),
                     found_keys=read_count(reply, body, 'found_keys', optional=True),

@@ -198,7 +198,7 @@ results:
     duplicate_of:
       description:
         - The endpoint that runs this one's URL, when that is why this one was not run (two hosts with one URL are one
-          server: it is run once). The task also warns once, naming every such endpoint.
+          server, which is run once). The task also warns once, naming every such endpoint.
       type: str
       sample: gpu-01
     msg:
@@ -253,7 +253,7 @@ summary:
       type: int
       sample: 0
     duplicates:
-      description: Endpoints not run because another endpoint has the same URL (counted in O(not_run) too).
+      description: Endpoints not run because another endpoint has the same URL (counted in RV(summary.not_run) too).
       type: int
       sample: 0
     batches:

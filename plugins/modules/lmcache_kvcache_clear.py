@@ -19,7 +19,7 @@ description:
     no clear at all.
   - The server does not say how many objects it removed, and LMCache lists no L1 keys (C(GET /cache/objects) lists L2
     only). RV(objects_cleared) is what left L1 by the server's own counts, before less after, so it never counts an
-    object that is still there: a server that answers the clear but keeps its objects reports 0, and RV(msg) says that
+    object that is still there; a server that answers the clear but keeps its objects reports 0, and RV(msg) says that
     nothing left L1. Objects stored by requests while the clear runs make the count smaller, never larger (they show in
     RV(after), and RV(msg) says how many are there after the clear). In check mode it is what the clear would remove.
   - L2 data (for example an C(fs) adapter's files) is not touched by an instance-wide clear.

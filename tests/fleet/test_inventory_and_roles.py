@@ -190,7 +190,7 @@ def test_maintenance_window_fan_out_and_per_host_agree(sim, ansible, tmp_path):
     sim.by_name['node-0000'].objects = 4
     per_host = ansible.run(text.replace('vars/lmcache.yml', os.path.join(os.path.dirname(playbook), 'vars', 'lmcache.yml'))
                            .replace("'hooks/", "'%s/hooks/" % os.path.dirname(playbook))
-                      .replace(' tasks/', ' %s/tasks/' % os.path.dirname(playbook)), hosts,
+                           .replace(' tasks/', ' %s/tasks/' % os.path.dirname(playbook)), hosts,
                            '-e', 'lmcache_report_dir=%s' % (tmp_path / 'host'), '-e', rewarm)
     assert [sim.by_name['node-%04d' % n].objects for n in range(6)] == [2, 0, 0, 0, 4, 0], per_host.output
     lines = per_host.result('Show what the window did on each host', 'node-0000')['msg']

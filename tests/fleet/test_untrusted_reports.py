@@ -89,8 +89,8 @@ def test_report_files_are_readable_and_written_whole(tmp_path):
 
 
 def test_a_duplicate_host_is_reported_as_its_owner_and_as_an_outlier():
-    report = _report.build_report({'gpu-01': server_info(0.2), 'gpu-copy': {'skipped': True, 'duplicate_of': 'gpu-01',
-                                                                           'url': 'http://10.0.0.1:8080'}})
+    copy = {'skipped': True, 'duplicate_of': 'gpu-01', 'url': 'http://10.0.0.1:8080'}
+    report = _report.build_report({'gpu-01': server_info(0.2), 'gpu-copy': copy})
     row = [r for r in report['hosts'] if r['host'] == 'gpu-copy'][0]
     assert row['healthy'] and row['duplicate_of'] == 'gpu-01' and row['l1_objects'] == server_info(0.2)['l1']['objects']
     assert {'host': 'gpu-copy', 'reason': 'same URL as gpu-01: one server, run once, as gpu-01'} in report['outliers']
