@@ -10,8 +10,9 @@
 #                antsibull-docs lint-collection-docs; antsibull-changelog lint
 #   galaxy       the built tarball through galaxy-importer, as Galaxy imports it (ansible-doc, ansible-lint, the
 #                Automation Hub tag and changelog checks; offline, no containers): no error, no warning
-#   fleet        pytest: the fan-out, the coordinator inventory, ansible-runner and the roles against a simulated fleet
-#                with injected faults
+#   fleet        pytest: the fan-out, the coordinator inventory, ansible-runner, the roles and the adversarial tests of
+#                the fleet's untrusted data against a simulated fleet with injected faults, on ansible-core 2.19
+#                (Python 3.11) and 2.22 (Python 3.13)
 #   targets      ansible-test integration: one target per module against genuine LMCache servers (setup_lmcache)
 #   integration  pytest: what a target cannot express, against genuine LMCache servers (0.4.4, 0.5.0, 0.5.6, 0.5.7rc3
 #                with API keys, coordinators, nginx for TLS, faults on real servers) and ad-hoc `ansible -m`
@@ -26,6 +27,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # ansible-core lines and the controller Python each runs on: the oldest and the newest are the main ones.
 lines=(2.19:3.11 2.20:3.12 2.21:3.12)
 oldest=${lines[0]} newest=${lines[-1]}
+# The next ansible-core line (a release candidate until its release): the controller-side paths run on it too.
+controller_next=2.22:3.13
 # Modules run on the GPU hosts, whose Python may be older than the controller's (RHEL 9: 3.9, Ubuntu 22.04: 3.10).
 target_pythons=(3.8 3.9 3.10)
 
@@ -140,11 +143,14 @@ run_integration() {
 }
 
 run_fleet() {
-  local venv
-  venv=$(tool_venv "${oldest%%:*}" "${oldest##*:}")
-  log "the fan-out, the inventory and the roles on a simulated fleet (ansible-core ${oldest%%:*})"
-  (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" PYTHONPATH="$build" \
-    "$venv/bin/python" -m pytest -q -p no:cacheprovider --junitxml="$build/junit/fleet.xml" tests/fleet)
+  local spec line python_version venv
+  for spec in "$oldest" "$controller_next"; do
+    line=${spec%%:*} python_version=${spec##*:}
+    venv=$(tool_venv "$line" "$python_version")
+    log "the fan-out, the inventory and the roles on a simulated fleet (ansible-core $line, Python $python_version)"
+    (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" PYTHONPATH="$build" \
+      "$venv/bin/python" -m pytest -q -p no:cacheprovider --junitxml="$build/junit/fleet-$line.xml" tests/fleet)
+  done
 }
 
 run_lint() {
