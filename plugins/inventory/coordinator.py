@@ -21,6 +21,12 @@ description:
     C(ansible_connection=local) (see O(connection)), so the playbooks and the fan-out need no SSH to them.
   - Talks to the coordinators with the same HTTP client as the modules, with the same TLS, key, timeout and retry
     options. The inventory file's name must end with C(lmcache.yml) or C(lmcache.yaml).
+  - Anything that reaches a coordinator can register a node, so each registration is checked on its own, field by
+    field, and its values are data, never templates (see the collection's security guide). A registration whose id
+    is not a plain host name (or is O(group), C(all), C(localhost) or a coordinator group's name), whose address,
+    port, metadata or usage cannot be read, or whose id the coordinator lists at more than one address, is left out
+    with one warning naming the coordinator, the instance and the field; the others stay. With O(strict=true) the
+    parse fails instead. The cache (O(cache=true)) holds only the checked values.
 author:
   - LMCache maintainers (@LMCache)
 extends_documentation_fragment:
