@@ -110,18 +110,19 @@ def markdown(report: t.Mapping[str, t.Any], chart: bool) -> str:
 
 
 _CONTROL = re.compile(r'[\x00-\x1f\x7f\u2028\u2029]+')
-# Markdown's backslash-escapable punctuation, but for the three HTML characters, which become entities.
-_PUNCTUATION = re.compile(r'([!"#$%\'()*+,\-./:;=?@\[\\\]^_`{|}~])')
+# What Markdown reads as markup in running text or a table cell: code, emphasis, links and images, HTML and entities,
+# cell boundaries, and the ':' of a bare URL (GitHub links those; an escaped ':' is no longer a URL's).
+_MARKUP = re.compile(r'([\\`*_\[\]|<>&~:])')
 
 
 def literal(value: t.Any) -> str:
-    """A value as Markdown text that shows as it is: one line, every punctuation character escaped and <, >, & as
-    entities, so that it is never HTML, a link (":" and "." are escaped, so no autolink either), emphasis or a table
-    cell boundary. Looks the same as the plain value once rendered."""
+    """A value as Markdown text that renders as it is: one line, with every character Markdown reads as markup
+    backslash-escaped (and 'www.' as 'www\\.'), so that it is never HTML, a link, emphasis or a table cell boundary.
+    Plain names and versions are left as they are."""
     if value is None or value == '':
         return '-'
-    text = _PUNCTUATION.sub(r'\\\1', _CONTROL.sub(' ', str(value)))
-    return text.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
+    text = _MARKUP.sub(r'\\\1', _CONTROL.sub(' ', str(value)))
+    return re.sub(r'(?i)(www)\.', r'\1\\.', text)
 
 
 def chart_png(report: t.Mapping[str, t.Any]) -> t.Optional[bytes]:
