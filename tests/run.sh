@@ -8,8 +8,8 @@
 #                profile), and the tree left clean after it
 #   docs         the docsite built with antsibull-docs and Sphinx, warnings are errors (but the offline-only ones);
 #                antsibull-docs lint-collection-docs; antsibull-changelog lint
-#   galaxy       the built tarball through galaxy-importer, as Galaxy imports it (ansible-doc, ansible-lint, the
-#                Automation Hub tag and changelog checks; offline, no containers): no error, no warning
+#   galaxy       the built tarball through galaxy-importer, as Galaxy imports it (ansible-doc, ansible-lint, flake8,
+#                the Automation Hub tag and changelog checks; offline, no containers): no error, no warning
 #   fleet        pytest: the fan-out, the coordinator inventory, ansible-runner, the roles and the adversarial tests of
 #                the fleet's untrusted data against a simulated fleet with injected faults, on ansible-core 2.19
 #                (Python 3.11) and 2.22 (Python 3.13)
@@ -210,7 +210,7 @@ run_galaxy() {
 RUN_ANSIBLE_DOC = True
 RUN_ANSIBLE_LINT = True
 RUN_ANSIBLE_TEST = False
-RUN_FLAKE8 = False
+RUN_FLAKE8 = True
 CHECK_CHANGELOG = True
 CHECK_REQUIRED_TAGS = True
 LOCAL_IMAGE_DOCKER = False

@@ -12,7 +12,8 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.lmcache.kvcache.plugins.filter.fleet import fleet_report, window_summary
+from ansible_collections.lmcache.kvcache.plugins.filter.fleet_report import fleet_report
+from ansible_collections.lmcache.kvcache.plugins.filter.window_summary import window_summary
 from ansible_collections.lmcache.kvcache.tests.unit.fleet_results import server_info
 
 

@@ -2,27 +2,59 @@
 # Copyright (c) 2026, lmcache.kvcache contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Fleet filters: a fleet report's rows and outliers, and the maintenance window's summary table, from per-host
-results (each host's module result, or the fan-out's results). Documented in fleet_report.yml and window_summary.yml."""
+"""window_summary: the maintenance window's summary table from clear results by host (each host's module result, or
+the fan-out's results)."""
 
 from __future__ import annotations
+
+DOCUMENTATION = r'''
+name: window_summary
+version_added: 0.1.0
+short_description: The maintenance window's per-host summary table, from clear results by host
+description:
+  - One line per host with its LMCache release, API generation, L1 objects before and after, and the bytes freed,
+    from the results of M(lmcache.kvcache.lmcache_kvcache_clear) keyed by host (each host's task, or the fan-out's
+    results). A host whose clear failed or did not run says why.
+  - Hosts that the pre-flight report (O(preflight)) found unreachable or unhealthy are listed as left out of the
+    window, with the reason.
+  - The last line counts the hosts cleared (objects left their L1), unchanged, left out, failed and not run (for
+    example a host whose URL another host of the window has), starting with C(window:).
+positional: check_mode, preflight
+options:
+  _input:
+    description: Clear results, keyed by host.
+    type: dict
+    required: true
+  check_mode:
+    description: Whether the window ran in check mode; adds a line that says so.
+    type: bool
+    default: false
+  preflight:
+    description: The pre-flight fleet report (RV(lmcache.kvcache.lmcache_report#module:report), or the role fact C(fleet_report_result)).
+    type: dict
+author:
+  - LMCache maintainers (@LMCache)
+'''
+
+EXAMPLES = r'''
+- name: Show what the window did
+  ansible.builtin.debug:
+    msg: "{{ window.results | lmcache.kvcache.window_summary(ansible_check_mode, preflight_report) }}"
+'''
+
+RETURN = r'''
+_value:
+  description: The table's lines, a header line first.
+  type: list
+  elements: str
+'''
 
 import typing as t
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.formatters import bytes_to_human
 
-from ansible_collections.lmcache.kvcache.plugins.plugin_utils._report import build_report, release
-
-
-def fleet_report(results: t.Mapping[str, t.Any], usage_warn: float = 0.7) -> t.Dict[str, t.Any]:
-    if not isinstance(results, dict):
-        raise AnsibleFilterError('fleet_report expects a dict of server_info results by host, got %s' % type(results).__name__)
-    try:
-        warn = float(usage_warn)
-    except (TypeError, ValueError):
-        raise AnsibleFilterError('fleet_report usage_warn must be a number from 0 to 1, got %r' % (usage_warn,))
-    return build_report(results, warn)
+from ansible_collections.lmcache.kvcache.plugins.plugin_utils._report import release
 
 
 def window_summary(results: t.Mapping[str, t.Any], check_mode: bool = False,
@@ -60,4 +92,4 @@ def window_summary(results: t.Mapping[str, t.Any], check_mode: bool = False,
 
 class FilterModule:
     def filters(self) -> t.Dict[str, t.Callable[..., t.Any]]:
-        return dict(fleet_report=fleet_report, window_summary=window_summary)
+        return dict(window_summary=window_summary)
