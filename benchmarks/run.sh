@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 # shellcheck disable=SC2154  # build is set by scripts/common.sh
 # Fleet-scale benchmarks, side by side in one run (see benchmarks/README.md): ./benchmarks/run.sh [--runs N] [--cases ABCDE]
 set -euo pipefail

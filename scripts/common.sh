@@ -1,3 +1,6 @@
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Shell helpers shared by tests/run.sh and scripts/demo.sh; source it after setting $root to the repository root.
 # shellcheck shell=bash
 
@@ -20,21 +23,50 @@ find_python() {
   return 1
 }
 
-# The tool venv for one ansible-core line, rebuilt when its requirements file changes.
-tool_venv() {
-  local line=$1 python_version=$2 requirements="$root/tests/requirements/ansible-$1.txt" digest venv
-  digest=$(sha256sum "$requirements" | cut -c1-12)
-  venv="$cache/tools/ansible-$line-py$python_version-$digest"
-  if [ ! -f "$venv/.complete" ]; then
-    log "building tool venv $venv" >&2
-    rm -rf "$venv"
-    "$(find_python "$python_version")" -m venv "$venv" >&2
-    if ! "$venv/bin/pip" install -q -r "$requirements" > "$venv.log" 2>&1; then
-      cat "$venv.log" >&2
-      return 1
-    fi
-    touch "$venv/.complete"
+# uv builds every venv (it links packages from one cache: the second venv of a set costs little disk and seconds).
+# Bootstrapped from PyPI into a venv of its own, at a pinned version, so a fresh machine needs nothing by hand.
+uv_version=0.13.9
+ensure_uv() {
+  local home="$cache/uv-$uv_version"
+  if [ ! -x "$home/bin/uv" ]; then
+    log "bootstrapping uv $uv_version from PyPI" >&2
+    rm -rf "$home"
+    "$(find_python 3.11)" -m venv "$home" >&2
+    "$home/bin/pip" install -q "uv==$uv_version" >&2
   fi
+  echo "$home/bin/uv"
+}
+
+# The directory holding the CPU build of torch: the one pip is pointed at on this kind of machine (PIP_FIND_LINKS).
+lmcache_wheels() {
+  local links=${PIP_FIND_LINKS:-/opt/wheels}
+  echo "${links%% *}"
+}
+
+# A venv at $1 for Python $2 holding what the lock file $3 pins (and $4...: more uv pip install arguments), built once:
+# rebuilt only when it is missing or did not finish. Callers put the lock's digest in the path.
+uv_venv() {
+  local venv=$1 python_version=$2 lock=$3 uv
+  shift 3
+  [ -f "$venv/.complete" ] && return 0
+  uv=$(ensure_uv)
+  log "building venv $venv ($(basename "$lock"))" >&2
+  rm -rf "$venv"
+  "$uv" venv -q --seed --python "$(find_python "$python_version")" "$venv" >&2
+  if ! "$uv" pip install -q --python "$venv/bin/python" -r "$lock" "$@" > "$venv.log" 2>&1; then
+    cat "$venv.log" >&2
+    return 1
+  fi
+  touch "$venv/.complete"
+}
+
+# The tool venv for one ansible-core line, from its lock file (tests/requirements/ansible-LINE.lock, made from
+# ansible-LINE.txt by scripts/lock.sh), rebuilt when the lock changes.
+tool_venv() {
+  local line=$1 python_version=$2 lock="$root/tests/requirements/ansible-$1.lock" digest venv
+  digest=$(sha256sum "$lock" | cut -c1-12)
+  venv="$cache/tools/ansible-$line-py$python_version-$digest"
+  uv_venv "$venv" "$python_version" "$lock" || return 1
   echo "$venv"
 }
 

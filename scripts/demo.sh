@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 # shellcheck disable=SC2154  # cache, build and collection are set by scripts/common.sh
 # The main job, on a fresh machine: ./scripts/demo.sh
 # Starts a local fleet of genuine LMCache servers (two 0.5.6, one 0.5.0, one 0.4.4: three API generations; and a

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Build (once) and print the path of a venv holding a genuine LMCache release.
-# Venvs live outside the repo, keyed by version, so repeated test runs reuse them.
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Build (once) and print the path of a venv holding a genuine LMCache release, CPU-only, with uv from its lock
+# (scripts/requirements/lmcache-VERSION.lock). Venvs live outside the repo, keyed by version and lock, so repeated
+# runs reuse them; every venv links the same CPU torch from uv's cache.
 # Usage: scripts/ensure_venv.sh 0.5.6
 #
 # 0.5.7rc3 is published only as the pure-Python wheel lmcache-cli==0.5.7rc3.dev0, without LMCache's compiled parts.
@@ -9,29 +13,26 @@
 # wheel's own requirements.
 set -euo pipefail
 version="${1:?usage: ensure_venv.sh LMCACHE_VERSION}"
-cache_root="${LMCACHE_KVCACHE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lmcache-kvcache}/venvs"
-venv="$cache_root/lmcache-$version"
-python="${LMCACHE_PYTHON:-python3.11}"
-torch_pin="torch==2.13.0"   # the CPU wheel on this machine's disk; never let pip pull a CUDA build
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/common.sh
+. "$root/scripts/common.sh"
+lock="$root/scripts/requirements/lmcache-$version.lock"
+[ -f "$lock" ] || { echo "no lock for LMCache $version: $lock" >&2; exit 2; }
+# shellcheck disable=SC2154  # cache is set by scripts/common.sh
+venv="$cache/venvs/lmcache-$version-$(sha256sum "$lock" | cut -c1-12)"
 
 if [ -f "$venv/.complete" ]; then
   echo "$venv"
   exit 0
 fi
-
-mkdir -p "$cache_root"
-rm -rf "$venv"
-"$python" -m venv "$venv"
-constraints="$venv/constraints.txt"
-echo "$torch_pin" > "$constraints"
-{
-  "$venv/bin/pip" install -q "$torch_pin"
-  case "$version" in
-    0.5.7rc3)
-      "$venv/bin/pip" install -q -c "$constraints" lmcache==0.5.6
-      wheels="$venv/wheels"
-      "$venv/bin/pip" download -q --no-deps -d "$wheels" lmcache-cli==0.5.7rc3.dev0
-      "$venv/bin/python" - "$wheels"/lmcache_cli-*.whl <<'PY'
+mkdir -p "$cache/venvs"
+uv_venv "$venv" 3.11 "$lock" --find-links "$(lmcache_wheels)"
+if [ "$version" = 0.5.7rc3 ] && [ ! -f "$venv/.laid-over" ]; then
+  # Not complete until the 0.5.7rc3 code is laid over 0.5.6: an interrupted run is rebuilt next time.
+  rm "$venv/.complete"
+  wheels="$venv/wheels"
+  "$venv/bin/pip" download -q --no-deps -d "$wheels" lmcache-cli==0.5.7rc3.dev0 >&2
+  "$venv/bin/python" - "$wheels"/lmcache_cli-*.whl <<'PY'
 import os, shutil, sys, sysconfig, zipfile
 site = sysconfig.get_paths()['purelib']
 package = os.path.join(site, 'lmcache')
@@ -42,6 +43,7 @@ for folder, _dirs, files in os.walk(package):
             path = os.path.join(folder, name)
             with open(path, 'rb') as handle:
                 native[os.path.relpath(path, site)] = handle.read()
+# rmtree unlinks the files uv linked from its cache; every file written below is a new one: the cache is untouched.
 shutil.rmtree(package)
 with zipfile.ZipFile(sys.argv[1]) as wheel:
     for member in wheel.namelist():
@@ -53,14 +55,6 @@ for relative, data in native.items():
         handle.write(data)
 os.remove(os.path.join(package, 'v1', 'gpu_connector', 'kv_format', 'specs', 'nl_x_nb_two_nh_one_bs_hs.py'))
 PY
-      "$venv/bin/pip" install -q -c "$constraints" matplotlib openai 'prometheus_client<=0.24.1,>=0.18.0' sortedcontainers
-      ;;
-    0.4.[3-9]*|0.5.[0-5]*)
-      # their `lmcache` CLI imports openai
-      "$venv/bin/pip" install -q -c "$constraints" "lmcache==$version" openai ;;
-    *)
-      "$venv/bin/pip" install -q -c "$constraints" "lmcache==$version" ;;
-  esac
-} >&2
-touch "$venv/.complete"
+  touch "$venv/.laid-over" "$venv/.complete"
+fi
 echo "$venv"

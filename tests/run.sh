@@ -1,292 +1,33 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2154  # cache, build and collection are set by scripts/common.sh
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+# shellcheck disable=SC2154  # cache and build are set by scripts/common.sh
 # The whole test suite, from a fresh machine: ./tests/run.sh
-#   unit         ansible-test units, on ansible-core 2.19 (Python 3.11) and 2.21 (Python 3.12)
-#   sanity       ansible-test sanity (no ignore entries) on ansible-core 2.19, 2.20 and 2.21; compile and import of
-#                the modules on the target Pythons 3.8 - 3.10
-#   lint         ansible-lint from the collection root, as a user runs it (.config/ansible-lint.yml: production
-#                profile), and the tree left clean after it
-#   docs         the docsite built with antsibull-docs and Sphinx, warnings are errors (but the offline-only ones);
-#                antsibull-docs lint-collection-docs; antsibull-changelog lint
-#   galaxy       the built tarball through galaxy-importer, as Galaxy imports it (ansible-doc, ansible-lint, flake8,
-#                the Automation Hub tag and changelog checks; offline, no containers): no error, no warning
-#   fleet        pytest: the fan-out, the coordinator inventory, ansible-runner, the roles and the adversarial tests of
-#                the fleet's untrusted data against a simulated fleet with injected faults, on ansible-core 2.19
-#                (Python 3.11) and 2.22 (Python 3.13)
-#   targets      ansible-test integration: one target per module against genuine LMCache servers (setup_lmcache)
-#   integration  pytest: what a target cannot express, against genuine LMCache servers (0.4.4, 0.5.0, 0.5.6, 0.5.7rc3
-#                with API keys, coordinators, nginx for TLS, faults on real servers) and ad-hoc `ansible -m`
-#   molecule     molecule test --all: the roles on a local fleet of genuine servers (extensions/molecule)
-# Name stages to run only those: ./tests/run.sh unit sanity
-# Tool venvs and LMCache venvs are built once and cached under ~/.cache/lmcache-kvcache (LMCACHE_KVCACHE_CACHE).
+# It bootstraps uv from PyPI, builds nox and antsibull-nox with it (tests/requirements/nox.lock) and runs every nox
+# session of noxfile.py (nox -l lists them): antsibull-nox's extra-checks, license-check and docs-check, then the
+# stages of tests/stages.sh (unit sanity lint docs galaxy fleet targets integration molecule). Nox prints the time of
+# each session at the end. Name sessions to run only those: ./tests/run.sh unit fleet
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/common.sh
 . "$root/scripts/common.sh"
-# ansible-core lines and the controller Python each runs on: the oldest and the newest are the main ones.
-lines=(2.19:3.11 2.20:3.12 2.21:3.12)
-oldest=${lines[0]} newest=${lines[-1]}
-# The next ansible-core line (a release candidate until its release): the controller-side paths run on it too.
-controller_next=2.22:3.13
-# Modules run on the GPU hosts, whose Python may be older than the controller's (RHEL 9: 3.9, Ubuntu 22.04: 3.10).
-target_pythons=(3.8 3.9 3.10)
-
-# ansible-test sanity --venv fetches a get-pip script from a host this machine cannot reach; it looks in its
-# cache first. This stand-in bootstraps pip with ensurepip and installs what it was asked for.
-install_get_pip_stand_in() {
-  local ansible_test_cache=$HOME/.ansible/test/cache name
-  mkdir -p "$ansible_test_cache"
-  for name in get_pip_24_2.py get_pip_25_2.py get_pip_25_3.py get_pip_26_0.py; do
-    cat > "$ansible_test_cache/$name" <<'EOF'
-import ensurepip
-import os
-import subprocess
-import sys
-
-ensurepip.bootstrap(upgrade=True)
-# ensurepip points PIP_CONFIG_FILE at devnull, which hides this machine's pip configuration (CA, mirrors).
-os.environ.pop('PIP_CONFIG_FILE', None)
-args = [arg for arg in sys.argv[1:] if arg not in ('--no-setuptools', '--no-wheel')]
-if args:
-    sys.exit(subprocess.call([sys.executable, '-m', 'pip', 'install'] + args))
-EOF
-  done
-}
-
-run_unit() {
-  local spec line python_version venv junit
-  install_get_pip_stand_in
-  for spec in "$oldest" "$newest"; do
-    line=${spec%%:*} python_version=${spec##*:}
-    venv=$(tool_venv "$line" "$python_version")
-    log "ansible-test units: ansible-core $line, Python $python_version"
-    rm -rf "$collection/tests/output/junit"
-    (cd "$collection" && PATH="$venv/bin:$PATH" ansible-test units --venv --python "$python_version" --color no)
-    for junit in "$collection"/tests/output/junit/*.xml; do
-      cp "$junit" "$build/junit/units-$line-$(basename "$junit")"
-    done
-  done
-}
-
-# The shellcheck sanity test is skipped, not failed, without shellcheck: install it where we can.
-ensure_shellcheck() {
-  command -v shellcheck >/dev/null && return
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    log "installing shellcheck (Debian package) for the shellcheck sanity test"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
-  else
-    echo "shellcheck is not installed: the shellcheck sanity test will be skipped" >&2
-  fi
-}
-
-run_sanity() {
-  local spec line python_version venv
-  install_get_pip_stand_in
-  ensure_shellcheck
-  for spec in "${lines[@]}"; do
-    line=${spec%%:*} python_version=${spec##*:}
-    venv=$(tool_venv "$line" "$python_version")
-    log "ansible-test sanity: ansible-core $line, Python $python_version"
-    (cd "$collection" && PATH="$venv/bin:$PATH" ansible-test sanity --venv --python "$python_version" --color no)
-  done
-  venv=$(tool_venv "${oldest%%:*}" "${oldest##*:}")
-  for python_version in "${target_pythons[@]}"; do
-    log "ansible-test sanity compile and import of the modules: target Python $python_version"
-    (cd "$collection" && PATH="$venv/bin:$(dirname "$(find_python "$python_version")"):$PATH" \
-      ansible-test sanity --venv --test compile --test import --python "$python_version" --color no)
-  done
-}
-
-# Genuine LMCache releases, one venv each, cached: built in the background while the first stages run.
-lmcache_versions=(0.5.6 0.5.0 0.4.4 0.5.7rc3)
-start_lmcache_venvs() {
-  (for version in "${lmcache_versions[@]}"; do "$root/scripts/ensure_venv.sh" "$version" >/dev/null; done) \
-    > "$build/lmcache-venvs.log" 2>&1 &
-  lmcache_venvs_pid=$!
-}
-wait_lmcache_venvs() {
-  [ -n "${lmcache_venvs_pid:-}" ] || return 0
-  log "waiting for the LMCache venvs (built in the background)"
-  if ! wait "$lmcache_venvs_pid"; then
-    cat "$build/lmcache-venvs.log" >&2
-    return 1
-  fi
-  lmcache_venvs_pid=
-}
-
-# The TLS tests put nginx (Debian's package) in front of a genuine node; install it where we can, never started as a
-# service (policy-rc.d), so nothing listens beyond what the tests start on 127.0.0.1.
-ensure_nginx() {
-  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] && return
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    log "installing nginx (Debian package) for the TLS tests"
-    local policy=/usr/sbin/policy-rc.d made_policy=
-    if [ ! -e "$policy" ]; then
-      printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && made_policy=1
-    fi
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
-    [ -z "$made_policy" ] || rm -f "$policy"
-  else
-    echo "nginx is not installed: the TLS tests will be skipped" >&2
-  fi
-}
-
-run_integration() {
-  local venv
-  venv=$(tool_venv "${oldest%%:*}" "${oldest##*:}")
-  ensure_nginx
-  wait_lmcache_venvs
-  log "integration tests against genuine LMCache servers (ansible-core ${oldest%%:*})"
-  (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" PYTHONPATH="$build" \
-    "$venv/bin/python" -m pytest -q -p no:cacheprovider --junitxml="$build/junit/integration.xml" tests/integration)
-}
-
-run_fleet() {
-  local spec line python_version venv
-  for spec in "$oldest" "$controller_next"; do
-    line=${spec%%:*} python_version=${spec##*:}
-    venv=$(tool_venv "$line" "$python_version")
-    log "the fan-out, the inventory and the roles on a simulated fleet (ansible-core $line, Python $python_version)"
-    (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" PYTHONPATH="$build" \
-      "$venv/bin/python" -m pytest -q -p no:cacheprovider --junitxml="$build/junit/fleet-$line.xml" tests/fleet)
-  done
-}
-
-run_lint() {
-  local venv left
-  venv=$(tool_venv "${newest%%:*}" "${newest##*:}")
-  log "ansible-lint from the collection root (.config/ansible-lint.yml)"
-  (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" ansible-lint --nocolor)
-  # What it leaves behind (.ansible/) must be ignored by git and by the build, or the next tarball ships it.
-  left=$(git -C "$collection" status --porcelain --untracked-files=all | grep -v '^A ' || true)
-  if [ -n "$left" ]; then
-    printf 'ansible-lint left files that are neither committed nor ignored:\n%s\n' "$left" >&2
-    return 1
-  fi
-}
-
-# The docsite is built offline: intersphinx cannot fetch the inventories of docs.ansible.com and docs.python.org, so
-# Sphinx cannot resolve the labels of Ansible's own docs that the modules' pages link to. Those warnings, and only
-# those, are expected here.
-offline_docsite_warnings="undefined label: '(action_plugins|common_return_values|ansible_configuration_settings)'"
-
-run_docs() {
-  local venv docsite
-  venv=$(tool_venv "${newest%%:*}" "${newest##*:}")
-  log "antsibull-docs lint-collection-docs, antsibull-changelog lint"
-  (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" \
-    antsibull-docs lint-collection-docs --plugin-docs --skip-rstcheck .)
-  (cd "$collection" && "$venv/bin/antsibull-changelog" lint)
-  log "the docsite: antsibull-docs sphinx-init and build, warnings are errors"
-  docsite="$build/docsite"
-  rm -rf "$docsite" && mkdir -m 700 "$docsite"
-  (cd "$docsite" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" \
-    antsibull-docs sphinx-init --use-current --lenient --fail-on-error --dest-dir . lmcache.kvcache >/dev/null)
-  # No traffic beyond the package registries: no intersphinx inventories.
-  echo 'intersphinx_mapping = {}' >> "$docsite/conf.py"
-  if ! (cd "$docsite" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" ./build.sh > build.log 2>&1); then
-    cat "$docsite/build.log" >&2
-    return 1
-  fi
-  # build.sh takes no -W; with the expected warnings above, the check is here: any other warning fails.
-  if grep -E 'WARNING|ERROR' "$docsite/build.log" | grep -Ev "$offline_docsite_warnings"; then
-    echo "the docsite build warned (above); the whole log is $docsite/build.log" >&2
-    return 1
-  fi
-  echo "docsite: $docsite/build/html/index.html" \
-    "($(grep -cE "$offline_docsite_warnings" "$docsite/build.log") offline-only warnings)"
-}
-
-# galaxy-importer as Galaxy and Automation Hub run it, minus what needs containers (ansible-test has its own stages).
-run_galaxy() {
-  local venv work
-  venv=$(tool_venv "${newest%%:*}" "${newest##*:}")
-  work="$build/galaxy"
-  rm -rf "$work" && mkdir -p "$work/home"
-  (cd "$collection" && "$venv/bin/ansible-galaxy" collection build --output-path "$work" >/dev/null)
-  cat > "$work/galaxy-importer.cfg" <<'EOF'
-[galaxy-importer]
-RUN_ANSIBLE_DOC = True
-RUN_ANSIBLE_LINT = True
-RUN_ANSIBLE_TEST = False
-RUN_FLAKE8 = True
-CHECK_CHANGELOG = True
-CHECK_REQUIRED_TAGS = True
-LOCAL_IMAGE_DOCKER = False
-EOF
-  log "galaxy-importer on $(basename "$work"/*.tar.gz)"
-  # A HOME of its own: collections installed in the user's ~/.ansible would shadow the tarball's own plugins.
-  (cd "$work" && HOME="$work/home" GALAXY_IMPORTER_CONFIG="$work/galaxy-importer.cfg" PATH="$venv/bin:$PATH" \
-    "$venv/bin/python" -m galaxy_importer.main "$work"/lmcache-kvcache-*.tar.gz) > "$work/importer.log" 2>&1 || {
-    cat "$work/importer.log" >&2
-    return 1
-  }
-  if grep -E '^(WARNING|ERROR)|Traceback' "$work/importer.log"; then
-    echo "galaxy-importer reported the above (whole log: $work/importer.log)" >&2
-    return 1
-  fi
-  grep -q 'Importer processing completed successfully' "$work/importer.log"
-  echo "galaxy-importer: clean"
-}
-
-# ansible-test integration: the targets start their fleet of genuine servers once (setup_lmcache); it is stopped here.
-run_targets() {
-  local venv state status=0
-  venv=$(tool_venv "${oldest%%:*}" "${oldest##*:}")
-  wait_lmcache_venvs
-  install_get_pip_stand_in
-  state="$build/integration-targets/fleet.json"
-  printf 'lmcache_it_state: %s\nlmcache_it_cache: %s\n' "$state" "$cache" \
-    > "$collection/tests/integration/integration_config.yml"
-  log "ansible-test integration: the targets against genuine LMCache servers (ansible-core ${oldest%%:*})"
-  rm -rf "$collection/tests/output/junit"
-  (cd "$collection" && PATH="$venv/bin:$PATH" ansible-test integration --venv --python "${oldest##*:}" --color no) ||
-    status=$?
-  [ ! -f "$state" ] || "$venv/bin/python" "$root/scripts/fleet.py" down --state "$state"
-  return "$status"
-}
-
-run_molecule() {
-  local venv state status=0
-  venv=$(tool_venv "${oldest%%:*}" "${oldest##*:}")
-  wait_lmcache_venvs
-  state=$(mktemp -d "${TMPDIR:-/tmp}/lmcache-molecule.XXXXXX")
-  log "molecule test --all: the roles on a local fleet of genuine LMCache servers"
-  (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" LMCACHE_MOLECULE_DIR="$state" \
-    LMCACHE_KVCACHE_ROOT="$collection" ANSIBLE_FORCE_COLOR=0 NO_COLOR=1 molecule test --all) || status=$?
-  # Whatever happened in Molecule, no server it started outlives the stage.
-  "$venv/bin/python" "$root/scripts/fleet.py" down --state "$state/fleet.json"
-  rm -rf "$state"
-  return "$status"
-}
-
-all_stages=(unit sanity lint docs galaxy fleet targets integration molecule)
-stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
-for stage in "${stages[@]}"; do
-  case " ${all_stages[*]} " in
-    *" $stage "*) ;;
-    *) echo "unknown stage: $stage (expected one of: ${all_stages[*]})" >&2; exit 2 ;;
-  esac
-done
-layout_collection
+uv=$(ensure_uv)
+nox_lock="$root/tests/requirements/nox.lock"
+nox_venv="$cache/tools/nox-py3.12-$(sha256sum "$nox_lock" | cut -c1-12)"
+uv_venv "$nox_venv" 3.12 "$nox_lock"
 rm -rf "$build/junit" && mkdir -p "$build/junit"
-case " ${stages[*]} " in
-  *" integration "* | *" molecule "* | *" targets "*) start_lmcache_venvs ;;
-esac
-timings=()
-for stage in "${stages[@]}"; do
-  started=$SECONDS
-  "run_$stage"
-  timings+=("$stage $((SECONDS - started)) s")
-done
-log "all requested stages passed: ${stages[*]}"
-# The suite has a 30-minute budget on a cold machine: say where the time went.
-summary=$(IFS=,; echo "${timings[*]}")
-log "time per stage: ${summary//,/, }; total ${SECONDS} s"
-# One closing line over every pytest run above (sanity reports by itself and stops the script on failure).
-python3 - "$build/junit" <<'EOF'
+
+sessions=()
+[ $# -eq 0 ] || sessions=(--sessions "$@")
+# nox runs antsibull-nox's sessions in venvs it builds with uv: put this uv first on PATH.
+status=0
+(cd "$root" && PATH="$(dirname "$uv"):$PATH" "$nox_venv/bin/nox" --no-color --reuse-venv yes ${sessions[@]+"${sessions[@]}"}) ||
+  status=$?
+
+# One closing line over every pytest run above (sanity reports by itself; nox's table says which session failed).
+python3 - "$build/junit" <<'PY'
 import glob
 import sys
 import xml.etree.ElementTree as ET
@@ -298,4 +39,5 @@ for path in glob.glob(sys.argv[1] + '/*.xml'):
             counts[key] += int(suite.get(key, 0))
 failed = counts['failures'] + counts['errors']
 print('pytest: %d passed, %d failed, %d skipped' % (counts['tests'] - failed - counts['skipped'], failed, counts['skipped']))
-EOF
+PY
+exit "$status"
