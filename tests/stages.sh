@@ -86,14 +86,18 @@ ensure_shellcheck() {
 }
 
 run_sanity() {
-  local spec line python_version venv
+  local spec line python_version venv skip
   install_get_pip_stand_in
   ensure_shellcheck
   for spec in "${lines[@]}"; do
     line=${spec%%:*} python_version=${spec##*:}
     venv=$(tool_venv "$line" "$python_version")
-    log "ansible-test sanity: ansible-core $line, Python $python_version"
-    (cd "$collection" && PATH="$venv/bin:$PATH" ansible-test sanity --venv --python "$python_version" --color no)
+    skip=()
+    # ansible-core 2.22.0rc1's pylint test installs dill from a GitHub archive, which this machine cannot reach; the
+    # other lines run pylint (2.21 has the same checkers).
+    [ "$line" != 2.22 ] || skip=(--skip-test pylint)
+    log "ansible-test sanity: ansible-core $line, Python $python_version ${skip[*]}"
+    (cd "$collection" && PATH="$venv/bin:$PATH" ansible-test sanity --venv --python "$python_version" --color no ${skip[@]+"${skip[@]}"})
   done
   venv=$(tool_venv "${oldest%%:*}" "${oldest##*:}")
   for python_version in "${target_pythons[@]}"; do
