@@ -22,6 +22,7 @@ lock "$requirements/ansible-2.20.txt" 3.12
 lock "$requirements/ansible-2.21.txt" 3.12
 lock "$requirements/ansible-2.22.txt" 3.13
 lock "$requirements/nox.txt" 3.12
+lock "$root/scripts/requirements/demo.txt" 3.11
 # The genuine LMCache releases: CPU torch from the wheel directory pip is pointed at (PIP_FIND_LINKS; this machine
 # kind ships torch 2.13.0+cpu for Python 3.11 there), never a CUDA build from the index.
 for source in "$root"/scripts/requirements/lmcache-*.txt; do
