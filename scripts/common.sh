@@ -50,14 +50,20 @@ uv_venv() {
   shift 3
   [ -f "$venv/.complete" ] && return 0
   uv=$(ensure_uv)
-  log "building venv $venv ($(basename "$lock"))" >&2
-  rm -rf "$venv"
-  "$uv" venv -q --seed --python "$(find_python "$python_version")" "$venv" >&2
-  if ! "$uv" pip install -q --python "$venv/bin/python" -r "$lock" "$@" > "$venv.log" 2>&1; then
-    cat "$venv.log" >&2
-    return 1
-  fi
-  touch "$venv/.complete"
+  mkdir -p "$(dirname "$venv")"
+  # One builder at a time per venv (two runs on one machine share the cache): the second waits, then finds it built.
+  (
+    flock 9
+    [ -f "$venv/.complete" ] && exit 0
+    log "building venv $venv ($(basename "$lock"))" >&2
+    rm -rf "$venv"
+    "$uv" venv -q --seed --python "$(find_python "$python_version")" "$venv" >&2
+    if ! "$uv" pip install -q --python "$venv/bin/python" -r "$lock" "$@" > "$venv.log" 2>&1; then
+      cat "$venv.log" >&2
+      exit 1
+    fi
+    touch "$venv/.complete"
+  ) 9> "$venv.lock"
 }
 
 # The tool venv for one ansible-core line, from its lock file (tests/requirements/ansible-LINE.lock, made from

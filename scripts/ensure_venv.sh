@@ -26,6 +26,9 @@ if [ -f "$venv/.complete" ]; then
   exit 0
 fi
 mkdir -p "$cache/venvs"
+# Held while the venv is built and, for 0.5.7rc3, laid over: a second run waits, then finds it done.
+exec 8> "$venv.ensure-lock"
+flock 8
 uv_venv "$venv" 3.11 "$lock" --find-links "$(lmcache_wheels)"
 if [ "$version" = 0.5.7rc3 ] && [ ! -f "$venv/.laid-over" ]; then
   # Not complete until the 0.5.7rc3 code is laid over 0.5.6: an interrupted run is rebuilt next time.

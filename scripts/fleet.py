@@ -16,6 +16,7 @@ ensure_venv.sh next to this file and cached outside the repository.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import secrets
@@ -265,20 +266,29 @@ def _alive(pid: int) -> bool:
 
 
 def _terminate(pid: int, grace: float = 15.0) -> None:
-    """SIGTERM the server's process group, SIGKILL it if it has not gone after `grace` seconds."""
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
+    _terminate_all([pid], grace)
+
+
+def _terminate_all(pids: t.Iterable[int], grace: float = 15.0) -> None:
+    """SIGTERM the servers' process groups together, SIGKILL those still there after `grace` seconds: a fleet stops in
+    the time of its slowest server, not of all of them in turn."""
+    live = []
+    for pid in pids:
+        try:
+            os.killpg(pid, signal.SIGTERM)
+            live.append(pid)
+        except ProcessLookupError:
+            pass
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return
-        time.sleep(0.2)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    while live and time.monotonic() < deadline:
+        live = [pid for pid in live if _alive(pid)]
+        if live:
+            time.sleep(0.2)
+    for pid in live:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 @dataclass
@@ -368,13 +378,21 @@ class Fleet:
             self.coordinator.wait_registered(name for name, node in self.nodes.items() if node.coordinator_url)
         return self
 
+    def fill(self, nodes: t.List['Node'], sequences: int) -> None:
+        """Fill the nodes with the bench client, all at once (each client is a Python process of its own)."""
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(nodes))) as pool:
+            for done in [pool.submit(node.fill, sequences) for node in nodes]:
+                done.result()
+
     def stop(self) -> None:
+        pids = [pid for node in self.nodes.values() for pid in (node.engine_pid, node.pid) if pid]
+        pids += [self.coordinator.pid] if self.coordinator is not None and self.coordinator.pid else []
+        pids += [pid for pid, _url in self.others.values()]
+        _terminate_all(pids)
         for node in self.nodes.values():
-            node.stop()
+            node.engine_pid = node.pid = 0
         if self.coordinator is not None:
-            self.coordinator.stop()
-        for pid, _url in self.others.values():
-            _terminate(pid)
+            self.coordinator.pid = 0
         self.others = {}
 
     def __enter__(self) -> 'Fleet':
@@ -461,9 +479,8 @@ def main(argv: t.Optional[t.List[str]] = None) -> int:
                   api_key=secrets.token_urlsafe(24) if name in args.api_key else '')
     try:
         fleet.start()
-        for node in fleet.nodes.values():
-            if args.fill and not is_g1(node.version):
-                node.fill(args.fill)
+        if args.fill:
+            fleet.fill([node for node in fleet.nodes.values() if not is_g1(node.version)], args.fill)
     except Exception:
         fleet.stop()
         raise
