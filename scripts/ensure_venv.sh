@@ -36,26 +36,21 @@ if [ "$version" = 0.5.7rc3 ] && [ ! -f "$venv/.laid-over" ]; then
   wheels="$venv/wheels"
   "$venv/bin/pip" download -q --no-deps -d "$wheels" lmcache-cli==0.5.7rc3.dev0 >&2
   "$venv/bin/python" - "$wheels"/lmcache_cli-*.whl <<'PY'
-import os, shutil, sys, sysconfig, zipfile
+import os, sys, sysconfig, zipfile
 site = sysconfig.get_paths()['purelib']
 package = os.path.join(site, 'lmcache')
-native = {}
-for folder, _dirs, files in os.walk(package):
+# Keep 0.5.6's compiled parts where they are (linked from uv's cache, never written to); unlink everything else.
+for folder, _dirs, files in os.walk(package, topdown=False):
     for name in files:
-        if name.endswith('.so'):
-            path = os.path.join(folder, name)
-            with open(path, 'rb') as handle:
-                native[os.path.relpath(path, site)] = handle.read()
-# rmtree unlinks the files uv linked from its cache; every file written below is a new one: the cache is untouched.
-shutil.rmtree(package)
+        if not name.endswith('.so'):
+            os.remove(os.path.join(folder, name))
+    if not os.listdir(folder):
+        os.rmdir(folder)
+# Every file written here is a new one: uv's cache is untouched.
 with zipfile.ZipFile(sys.argv[1]) as wheel:
     for member in wheel.namelist():
-        if member.startswith('lmcache/'):
+        if member.startswith('lmcache/') and not member.endswith('.so'):
             wheel.extract(member, site)
-for relative, data in native.items():
-    os.makedirs(os.path.dirname(os.path.join(site, relative)), exist_ok=True)
-    with open(os.path.join(site, relative), 'wb') as handle:
-        handle.write(data)
 os.remove(os.path.join(package, 'v1', 'gpu_connector', 'kv_format', 'specs', 'nl_x_nb_two_nh_one_bs_hs.py'))
 PY
   touch "$venv/.laid-over" "$venv/.complete"
