@@ -5,9 +5,10 @@
 # shellcheck disable=SC2154  # cache and build are set by scripts/common.sh
 # The whole test suite, from a fresh machine: ./tests/run.sh
 # It bootstraps uv from PyPI, builds nox and antsibull-nox with it (tests/requirements/nox.lock) and runs every nox
-# session of noxfile.py (nox -l lists them): antsibull-nox's extra-checks, license-check and docs-check, then the
-# stages of tests/stages.sh (unit sanity lint docs galaxy fleet targets integration molecule). Nox prints the time of
-# each session at the end. Name sessions to run only those: ./tests/run.sh unit fleet
+# session of noxfile.py (nox -l lists them): antsibull-nox's extra-checks, license-check and docs-check, and the
+# stages of tests/stages.sh (unit sanity lint docs galaxy fleet targets integration molecule), in two lanes at once.
+# Nox prints the time of each session at the end of each lane. Name sessions to run only those, one after another:
+# ./tests/run.sh unit fleet
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,12 +20,26 @@ nox_venv="$cache/tools/nox-py3.12-$(sha256sum "$nox_lock" | cut -c1-12)"
 uv_venv "$nox_venv" 3.12 "$nox_lock"
 rm -rf "$build/junit" && mkdir -p "$build/junit"
 
-sessions=()
-[ $# -eq 0 ] || sessions=(--sessions "$@")
-# nox runs antsibull-nox's sessions in venvs it builds with uv: put this uv first on PATH.
+nox() {
+  (cd "$root" && PATH="$(dirname "$uv"):$PATH" "$nox_venv/bin/nox" --no-color --reuse-venv yes "$@")
+}
 status=0
-(cd "$root" && PATH="$(dirname "$uv"):$PATH" "$nox_venv/bin/nox" --no-color --reuse-venv yes ${sessions[@]+"${sessions[@]}"}) ||
-  status=$?
+if [ $# -gt 0 ]; then
+  nox --sessions "$@" || status=$?
+else
+  # Two lanes at once, on the machine's two cores: the ansible-test and publishing sessions, and the sessions that run
+  # genuine servers and the simulated fleet (which spend much of their time waiting on servers). Each stage has its
+  # own layout (build/stages/STAGE) and its own ports; ansible-test runs in one lane only, since its venvs are shared.
+  lane_a=(extra-checks license-check docs-check unit sanity lint docs galaxy targets)
+  lane_b=(fleet integration molecule)
+  log "nox sessions, two lanes at once: [${lane_a[*]}] and [${lane_b[*]}] (lane 2 prints when lane 1 is done; live: $build/lane-2.log)"
+  nox --sessions "${lane_b[@]}" > "$build/lane-2.log" 2>&1 &
+  lane_b_pid=$!
+  nox --sessions "${lane_a[@]}" || status=$?
+  wait "$lane_b_pid" || status=$?
+  log "lane 2: ${lane_b[*]}"
+  cat "$build/lane-2.log"
+fi
 
 # One closing line over every pytest run above (sanity reports by itself; nox's table says which session failed).
 python3 - "$build/junit" <<'PY'

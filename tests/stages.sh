@@ -69,7 +69,7 @@ run_unit() {
     rm -rf "$collection/tests/output/junit"
     (cd "$collection" && PATH="$venv/bin:$PATH" ansible-test units --venv --python "$python_version" --color no)
     for junit in "$collection"/tests/output/junit/*.xml; do
-      cp "$junit" "$build/junit/units-$line-$(basename "$junit")"
+      cp "$junit" "$junit_dir/units-$line-$(basename "$junit")"
     done
   done
 }
@@ -140,7 +140,7 @@ run_integration() {
   ensure_lmcache_venvs
   log "integration tests against genuine LMCache servers (ansible-core ${oldest%%:*})"
   (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" PYTHONPATH="$build" \
-    "$venv/bin/python" -m pytest -q -p no:cacheprovider --junitxml="$build/junit/integration.xml" tests/integration)
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider --junitxml="$junit_dir/integration.xml" tests/integration)
 }
 
 run_fleet() {
@@ -150,7 +150,7 @@ run_fleet() {
     venv=$(tool_venv "$line" "$python_version")
     log "the fan-out, the inventory and the roles on a simulated fleet (ansible-core $line, Python $python_version)"
     (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" PYTHONPATH="$build" \
-      "$venv/bin/python" -m pytest -q -p no:cacheprovider --junitxml="$build/junit/fleet-$line.xml" tests/fleet)
+      "$venv/bin/python" -m pytest -q -p no:cacheprovider --junitxml="$junit_dir/fleet-$line.xml" tests/fleet)
   done
 }
 
@@ -269,6 +269,11 @@ case " ${all_stages[*]} " in
   *" $stage "*) ;;
   *) echo "usage: tests/stages.sh STAGE, one of: ${all_stages[*]} (./tests/run.sh runs them all)" >&2; exit 2 ;;
 esac
+# Each stage has a layout of its own (build/stages/STAGE), so that stages can run at the same time; the JUnit files of
+# every stage go to build/junit, which ./tests/run.sh sums up.
+junit_dir="$build/junit"
+build="$build/stages/$stage"
+collection="$build/ansible_collections/lmcache/kvcache"
 layout_collection
-mkdir -p "$build/junit"
+mkdir -p "$junit_dir"
 "run_$stage"
