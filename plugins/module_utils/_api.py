@@ -525,17 +525,6 @@ class CoordinatorQuotas:
             return None
         return Quota(salt, read_number(reply, body, 'quota_limit_gb'), read_number(reply, body, 'usage_gb', optional=True))
 
-    def all(self) -> t.Dict[str, Quota]:
-        reply = self.client.request('GET', '/quota')
-        entries = read_list(reply, reply.json_object(), 'by_cache_salt')
-        quotas = {}
-        for number, entry in enumerate(entries):
-            where = 'by_cache_salt[%d].' % number
-            salt = t.cast(str, read_string(reply, entry, 'cache_salt', name=where + 'cache_salt'))
-            quotas[salt] = Quota(salt, read_number(reply, entry, 'quota_limit_gb', name=where + 'quota_limit_gb'),
-                                 read_number(reply, entry, 'usage_gb', optional=True, name=where + 'usage_gb'))
-        return quotas
-
     def set_quota(self, salt: str, limit_gb: float) -> None:
         reply = self.client.request('PUT', '/quota/%s' % path_segment(salt, 'cache_salt'), json_body={'limit_gb': limit_gb})
         status = field(reply.body, 'status')

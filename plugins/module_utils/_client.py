@@ -24,7 +24,6 @@ import base64
 import http.client
 import itertools
 import json
-import math
 import os
 import random
 import re
@@ -638,7 +637,3 @@ def http_error(reply: Reply, attempt: int = 1) -> LMCacheHTTPError:
     if _downstream_refused(reply):
         message += ' (the server behind it refused the request; not retried)'
     return LMCacheHTTPError(message + _after(attempt), reply.status, server_text)
-
-
-def finite(value: float) -> bool:
-    return not (math.isnan(value) or math.isinf(value))

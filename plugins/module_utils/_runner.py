@@ -161,11 +161,6 @@ class Operation:
         return dict(url=self.node.url, api_generation=self.node.known_generation_name, version=self.node.known_version,
                     status=self.ctx.last_status)
 
-    @property
-    def verb(self) -> str:
-        """'Would ' in check mode, '' otherwise: for messages."""
-        return 'Would ' if self.ctx.check_mode else ''
-
 
 def argument_spec(operation: t.Type[Operation]) -> t.Tuple[t.Dict[str, t.Any], t.Dict[str, t.Any]]:
     """(argument spec, AnsibleModule keyword arguments) of an operation."""
