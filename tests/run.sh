@@ -6,7 +6,8 @@
 # The whole test suite, from a fresh machine: ./tests/run.sh
 # It bootstraps uv from PyPI, builds nox and antsibull-nox with it (tests/requirements/nox.lock) and runs every nox
 # session of noxfile.py (nox -l lists them): antsibull-nox's extra-checks, license-check and docs-check, and the
-# stages of tests/stages.sh (unit sanity lint docs galaxy fleet targets integration molecule), in two lanes at once.
+# stages of tests/stages.sh (unit sanity lint docs galaxy fleet fleet-next targets integration molecule), in two lanes
+# at once.
 # Nox prints the time of each session at the end of each lane. Name sessions to run only those, one after another:
 # ./tests/run.sh unit fleet
 set -euo pipefail
@@ -30,7 +31,7 @@ else
   # Two lanes at once, on the machine's two cores: the ansible-test and publishing sessions, and the sessions that run
   # genuine servers and the simulated fleet (which spend much of their time waiting on servers). Each stage has its
   # own layout (build/stages/STAGE) and its own ports; ansible-test runs in one lane only, since its venvs are shared.
-  lane_a=(extra-checks license-check docs-check unit sanity lint docs galaxy targets)
+  lane_a=(extra-checks license-check docs-check unit sanity lint docs galaxy fleet-next targets)
   lane_b=(fleet integration molecule)
   log "nox sessions, two lanes at once: [${lane_a[*]}] and [${lane_b[*]}] (lane 2 prints when lane 1 is done; live: $build/lane-2.log)"
   nox --sessions "${lane_b[@]}" > "$build/lane-2.log" 2>&1 &

@@ -15,8 +15,8 @@
 #   galaxy       the built tarball through galaxy-importer, as Galaxy imports it (ansible-doc, ansible-lint, flake8,
 #                the Automation Hub tag and changelog checks; offline, no containers): no error, no warning
 #   fleet        pytest: the fan-out, the coordinator inventory, ansible-runner, the roles and the adversarial tests of
-#                the fleet's untrusted data against a simulated fleet with injected faults, on ansible-core 2.19
-#                (Python 3.11) and 2.22 (Python 3.13)
+#                the fleet's untrusted data against a simulated fleet with injected faults (ansible-core 2.19, Python 3.11)
+#   fleet-next   the same on ansible-core 2.22 (Python 3.13)
 #   targets      ansible-test integration: one target per module against genuine LMCache servers (setup_lmcache), on
 #                ansible-core 2.19 and 2.22
 #   integration  pytest: what a target cannot express, against genuine LMCache servers (0.4.4, 0.5.0, 0.5.6, 0.5.7rc3
@@ -143,16 +143,16 @@ run_integration() {
     "$venv/bin/python" -m pytest -q -p no:cacheprovider --junitxml="$junit_dir/integration.xml" tests/integration)
 }
 
-run_fleet() {
-  local spec line python_version venv
-  for spec in "$oldest" "$newest"; do
-    line=${spec%%:*} python_version=${spec##*:}
-    venv=$(tool_venv "$line" "$python_version")
-    log "the fan-out, the inventory and the roles on a simulated fleet (ansible-core $line, Python $python_version)"
-    (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" PYTHONPATH="$build" \
-      "$venv/bin/python" -m pytest -q -p no:cacheprovider --junitxml="$junit_dir/fleet-$line.xml" tests/fleet)
-  done
+# The fan-out, the inventory, the roles and the untrusted-data tests on the simulated fleet, on one ansible-core line.
+fleet_on() {
+  local line=${1%%:*} python_version=${1##*:} venv
+  venv=$(tool_venv "$line" "$python_version")
+  log "the fan-out, the inventory and the roles on a simulated fleet (ansible-core $line, Python $python_version)"
+  (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" PYTHONPATH="$build" \
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider --junitxml="$junit_dir/fleet-$line.xml" tests/fleet)
 }
+run_fleet() { fleet_on "$oldest"; }
+run_fleet_next() { fleet_on "$newest"; }
 
 run_lint() {
   local venv left
@@ -263,7 +263,7 @@ run_molecule() {
   return "$status"
 }
 
-all_stages=(unit sanity lint docs galaxy fleet targets integration molecule)
+all_stages=(unit sanity lint docs galaxy fleet fleet-next targets integration molecule)
 stage=${1:-}
 case " ${all_stages[*]} " in
   *" $stage "*) ;;
@@ -276,4 +276,4 @@ build="$build/stages/$stage"
 collection="$build/ansible_collections/lmcache/kvcache"
 layout_collection
 mkdir -p "$junit_dir"
-"run_$stage"
+"run_${stage//-/_}"
