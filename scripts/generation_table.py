@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Write docs/docsite/rst/generations.rst, what each module can do on each LMCache API generation, from the code's own
-route table (GENERATIONS and OPERATION_NEEDS in plugins/module_utils/_api.py). A unit test fails when the file is stale.
+route table (GENERATIONS in plugins/module_utils/_api.py) and each operation's declared needs (OPERATIONS in
+plugins/module_utils/_registry.py). A unit test fails when the file is stale.
 
     python scripts/generation_table.py            # rewrite the file
     python scripts/generation_table.py --check    # exit 1 if it is stale
@@ -19,10 +20,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.path.join(ROOT, 'docs', 'docsite', 'rst', 'generations.rst')
 
 
-def _api() -> t.Any:
-    """plugins/module_utils/_api.py, loaded as part of the collection (it imports its siblings by their full names)."""
+def _module_utils() -> t.Tuple[t.Any, t.Any]:
+    """plugins/module_utils/_api.py and _registry.py, loaded as part of the collection (they import their siblings by
+    their full names)."""
     try:
-        from ansible_collections.lmcache.kvcache.plugins.module_utils import _api  # type: ignore
+        from ansible_collections.lmcache.kvcache.plugins.module_utils import _api, _registry  # type: ignore
     except ImportError:
         # Run from a checkout: make it importable under its collection name.
         import tempfile
@@ -30,8 +32,8 @@ def _api() -> t.Any:
         os.makedirs(os.path.join(tree, 'ansible_collections', 'lmcache'))
         os.symlink(ROOT, os.path.join(tree, 'ansible_collections', 'lmcache', 'kvcache'))
         sys.path.insert(0, tree)
-        from ansible_collections.lmcache.kvcache.plugins.module_utils import _api  # type: ignore
-    return _api
+        from ansible_collections.lmcache.kvcache.plugins.module_utils import _api, _registry  # type: ignore
+    return _api, _registry
 
 
 def cell(api: t.Any, generation: t.Any, needs: t.Sequence[str]) -> str:
@@ -47,11 +49,11 @@ def cell(api: t.Any, generation: t.Any, needs: t.Sequence[str]) -> str:
 
 
 def render() -> str:
-    api = _api()
+    api, registry = _module_utils()
     generations = list(reversed(api.GENERATIONS))
     header = ['Module', 'What'] + ['%s (%s)' % (g.name, g.releases) for g in generations]
     rows = [[':ansplugin:`lmcache.kvcache.%s#module`' % module, what] + [cell(api, g, needs) for g in generations]
-            for module, what, needs in api.OPERATION_NEEDS]
+            for module, what, needs in registry.operation_needs()]
     widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
 
     def line(char: str) -> str:

@@ -23,14 +23,12 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._api import Discov
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import Deadline, redact_url
 from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import (
     CONNECTION_ARGUMENT_SPEC, api_key_secrets, connection_problems, url_problems)
-from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import OPERATIONS
+from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import FLEET_WIDE, OPERATIONS
 from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Context, argument_spec, check, execute, failure, secrets
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._local import Environment, masked
 
 MAX_CONCURRENCY = 1024
 MAX_WARNINGS = 20
-# The per-request operations that act on the whole fleet through the coordinator: one task, not one per endpoint.
-FLEET_WIDE = frozenset(('pin', 'info'))
 
 FANOUT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
     CONNECTION_ARGUMENT_SPEC,

@@ -73,25 +73,6 @@ CAPABILITY_ROUTES: t.Dict[str, t.Tuple[t.Tuple[str, str], ...]] = {
     'kvcache_clear': (('post', '/kvcache-clear'), ('post', '/api/kvcache-clear')),
 }
 
-# What each operation needs from a node beyond health, status and clear, by the modules that run it. The docs'
-# capability table is generated from this and GENERATIONS (scripts/generation_table.py), not written by hand.
-OPERATION_NEEDS: t.Tuple[t.Tuple[str, str, t.Tuple[str, ...]], ...] = (
-    ('lmcache_server_info', 'health, version, L1 usage', ()),
-    ('lmcache_server_info', 'L2 adapters (from /status, or /config/adapters)', ()),
-    ('lmcache_server_info', 'quotas', ('quota',)),
-    ('lmcache_kvcache_clear', 'clear L1 (whole instance)', ()),
-    ('lmcache_kvcache_clear', 'clear L1 sparing objects in use (force=false)', ('force_honoured',)),
-    ('lmcache_kvcache_clear', 'targeted clear on the node (delete_via=node)', ('object_delete',)),
-    ('lmcache_quota', 'node quotas', ('quota',)),
-    ('lmcache_kvcache_prefetch', 'prefetch from L2 into L1', ('prefetch',)),
-    ('lmcache_kvcache_info', 'by token sequence', ('coordinator',)),
-    ('lmcache_kvcache_pin', 'by token sequence', ('coordinator',)),
-    ('lmcache_kvcache_clear', 'targeted clear through the coordinator', ('coordinator',)),
-    ('lmcache_kvcache_info', 'by request id (design API)', ('kvcache_info',)),
-    ('lmcache_kvcache_pin', 'by request id (design API)', ('pin',)),
-    ('lmcache_kvcache_compress', 'by request id (design API)', ('compress',)),
-)
-
 # From this release on, G3 honours force=false (clears only objects that are safe to remove).
 FORCE_HONOURED_SINCE = (0, 5, 6)
 

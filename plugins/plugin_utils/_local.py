@@ -24,7 +24,7 @@ from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action.normal import ActionModule as NormalAction
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import redact_url
-from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import OPERATIONS, Entry
+from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import BY_MODULE, Entry
 from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import (
     Context,
     argument_spec,
@@ -34,7 +34,6 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import (
     secrets,
 )
 
-BY_MODULE: t.Dict[str, Entry] = dict((entry.module, entry) for entry in OPERATIONS.values())
 
 
 def masked(value: t.Any, values: t.Collection[str]) -> t.Any:
