@@ -87,3 +87,43 @@ notes:
   - All modules of this collection are in the action group C(lmcache.kvcache.lmcache), so C(module_defaults) can set the
     connection options once for a play.
 '''
+
+    # The same connection options for the controller-side plugins that read them with get_option (the coordinator
+    # inventory): the defaults are CONNECTION_ARGUMENT_SPEC's (tests/unit/plugins/test_connection_options.py).
+    PLUGINS = r'''
+options:
+  api_key:
+    description:
+      - 'API key, sent as C(Authorization: Bearer <key>). Never shown in output or logs, neither as given nor as sent.'
+      - Surrounding whitespace is removed; a key with spaces inside, control or non-ASCII characters is refused.
+    type: str
+    env:
+      - name: LMCACHE_API_KEY
+  validate_certs:
+    description: Whether to verify the servers' TLS certificates for V(https://) URLs.
+    type: bool
+    default: true
+  ca_path:
+    description: CA certificate(s) to verify the servers' TLS certificates with, instead of the system's.
+    type: path
+  client_cert:
+    description: Client certificate (PEM) for servers that require mutual TLS. May hold the private key too.
+    type: path
+  client_key:
+    description: Private key (PEM) of O(client_cert), if that file does not hold it.
+    type: path
+  timeout:
+    description: Seconds to wait for a connection, and for each read of an answer. More than 0 and at most 3600.
+    type: float
+    default: 10
+  retries:
+    description:
+      - Retries of a read that failed to connect, timed out, or was answered with HTTP 429, 502, 503 or 504. From 0 to
+        10, with jittered exponential backoff and the server's C(Retry-After).
+    type: int
+    default: 3
+  deadline:
+    description: Seconds all the requests to one server may take, retries and waits included. More than 0 and at most 86400.
+    type: float
+    default: 120
+'''

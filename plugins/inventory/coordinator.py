@@ -20,7 +20,8 @@ description:
   - The nodes' APIs are reached from the controller, as the coordinator reaches them, so hosts get
     C(ansible_connection=local) (see O(connection)), so the playbooks and the fan-out need no SSH to them.
   - Talks to the coordinators with the same HTTP client as the modules, with the same TLS, key, timeout and retry
-    options. The inventory file's name must end with C(lmcache.yml) or C(lmcache.yaml).
+    options (LMCache's coordinator has no keys yet; O(api_key) is for a coordinator behind a gateway that checks one).
+    The inventory file's name must end with C(lmcache.yml) or C(lmcache.yaml).
   - Anything that reaches a coordinator can register a node, so each registration is checked on its own, field by
     field, and its values are data, never templates (see the collection's security guide). A registration whose id
     is not a plain host name (or is O(group), C(all), C(localhost) or a coordinator group's name), whose address,
@@ -32,6 +33,7 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.constructed
   - ansible.builtin.inventory_cache
+  - lmcache.kvcache.connection.plugins
 options:
   plugin:
     description: The name of this plugin; it must always be set to V(lmcache.kvcache.coordinator).
@@ -45,34 +47,6 @@ options:
     required: true
     env:
       - name: LMCACHE_COORDINATOR_URL
-  api_key:
-    description:
-      - API key for the coordinators, sent as an C(Authorization) Bearer header. LMCache's coordinator has no keys
-        yet; set it for a coordinator behind a gateway that checks one.
-    type: str
-    env:
-      - name: LMCACHE_API_KEY
-  validate_certs:
-    description: Whether to verify the coordinators' TLS certificates.
-    type: bool
-    default: true
-  ca_path:
-    description: CA certificate(s) to verify the coordinators' TLS certificates with, instead of the system's.
-    type: path
-  client_cert:
-    description: Client certificate (PEM) for coordinators that require mutual TLS.
-    type: path
-  client_key:
-    description: Private key (PEM) of O(client_cert), if that file does not hold it.
-    type: path
-  timeout:
-    description: Seconds to wait for a connection, and for each read of an answer.
-    type: float
-    default: 10
-  retries:
-    description: Retries of a request that failed to connect, timed out, or was answered with HTTP 429, 502, 503 or 504.
-    type: int
-    default: 3
   usage:
     description: Also read each node's L1 and L2 usage (C(GET /instances/usage), coordinator 0.5.5 and later) into C(lmcache_usage).
     type: bool
@@ -132,7 +106,8 @@ from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._api import read_list
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheError, redact_url
-from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import Connector, api_key_secrets, connection_problems
+from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import (
+    CONNECTION_ARGUMENT_SPEC, Connector, api_key_secrets, connection_problems)
 from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import (
     Untrusted, address, count, host_name, number, plain_json, port)
 
@@ -183,9 +158,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _read(self, url: str) -> t.Dict[str, t.Any]:
         """One coordinator's registrations and usage, each checked on its own: what the cache keeps."""
-        params = dict((name, self.get_option(name)) for name in (
-            'api_key', 'validate_certs', 'ca_path', 'client_cert', 'client_key', 'timeout', 'retries'))
-        params.update(url=url, deadline=max(30.0, float(params['timeout']) * (int(params['retries']) + 1) * 2))
+        params = dict((name, self.get_option(name)) for name in CONNECTION_ARGUMENT_SPEC if name != 'url')
+        params.update(url=url)
         problems = connection_problems(params)
         if problems:
             raise AnsibleParserError('lmcache.kvcache.coordinator: %s' % '; '.join(problems).replace('url ', 'coordinator_url ', 1))
