@@ -35,7 +35,6 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import (
 )
 
 
-
 def masked(value: t.Any, values: t.Collection[str]) -> t.Any:
     """The value with every secret masked, as AnsibleModule masks a module's result (remove_values), so that the
     module and the controller paths print the same."""
