@@ -5,7 +5,8 @@
 # shellcheck disable=SC2154  # cache, build and collection are set by scripts/common.sh
 # One stage of the test suite: tests/stages.sh STAGE. Each is a nox session (noxfile.py; nox -l lists them), and
 # ./tests/run.sh runs them all:
-#   unit         ansible-test units, on ansible-core 2.19 (Python 3.11) and 2.22 (Python 3.13)
+#   unit         ansible-test units, on ansible-core 2.19 (Python 3.11) and 2.22 (Python 3.13); the tests of the
+#                compatibility shims also on 2.20 and 2.21
 #   sanity       ansible-test sanity (no ignore entries) on ansible-core 2.19, 2.20, 2.21 and 2.22; compile and import
 #                of the modules on the target Pythons 3.8 - 3.10
 #   lint         ansible-lint from the collection root, as a user runs it (.config/ansible-lint.yml: production
@@ -59,15 +60,22 @@ EOF
   done
 }
 
+# The tests of the compatibility shims (the private ansible-core names the collection reads): on every line.
+compat_tests=(tests/unit/plugins/module_utils/test_compat.py tests/unit/plugins/plugin_utils/test_action_compat.py)
+
 run_unit() {
-  local spec line python_version venv junit
+  local spec line python_version venv junit tests
   install_get_pip_stand_in
-  for spec in "$oldest" "$newest"; do
+  for spec in "${lines[@]}"; do
     line=${spec%%:*} python_version=${spec##*:}
     venv=$(tool_venv "$line" "$python_version")
-    log "ansible-test units: ansible-core $line, Python $python_version"
+    # Every unit test on the oldest and the newest line; the shims' tests on the lines between.
+    tests=()
+    [ "$spec" = "$oldest" ] || [ "$spec" = "$newest" ] || tests=("${compat_tests[@]}")
+    log "ansible-test units: ansible-core $line, Python $python_version ${tests[*]}"
     rm -rf "$collection/tests/output/junit"
-    (cd "$collection" && PATH="$venv/bin:$PATH" ansible-test units --venv --python "$python_version" --color no)
+    (cd "$collection" && PATH="$venv/bin:$PATH" ansible-test units --venv --python "$python_version" --color no \
+      ${tests[@]+"${tests[@]}"})
     for junit in "$collection"/tests/output/junit/*.xml; do
       cp "$junit" "$junit_dir/units-$line-$(basename "$junit")"
     done

@@ -24,7 +24,8 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._client import Dea
 from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import (
     CONNECTION_ARGUMENT_SPEC, api_key_secrets, connection_problems, url_problems)
 from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import FLEET_WIDE, OPERATIONS
-from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Context, argument_spec, check, execute, failure, secrets
+from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Context, execute, failure, prepare_args
+from ansible_collections.lmcache.kvcache.plugins.plugin_utils._compat import task_environment
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._local import Environment, masked
 
 MAX_CONCURRENCY = 1024
@@ -91,10 +92,8 @@ class ActionModule(ActionBase):
     def run(self, tmp: t.Any = None, task_vars: t.Optional[t.Dict[str, t.Any]] = None) -> t.Dict[str, t.Any]:
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
-        environment: t.Dict[str, t.Any] = {}
-        self._compute_environment_string(environment)
         try:
-            with Environment(environment):
+            with Environment(task_environment(self)):
                 plan = self._prepare(task_vars)
         except FanoutError as exc:
             result.update(failed=True, changed=False, msg=str(exc))
@@ -123,21 +122,18 @@ class ActionModule(ActionBase):
         operation_args.update(own['args'])
         if 'url' in own['args']:
             raise FanoutError('args.url is not used by the fan-out: each endpoint\'s URL comes from its host (url_var) or endpoints')
-        spec, kwargs = argument_spec(entry.operation)
+        # Each endpoint's own URL replaces this one; it only satisfies the spec (url is not required, and unchecked here).
         operation_args['url'] = 'http://fan-out.invalid'
-        checked = ArgumentSpecValidator(spec, **kwargs).validate(operation_args)
-        if checked.error_messages:
-            raise FanoutError('lmcache_fanout %s: %s' % (own['operation'], '; '.join(checked.error_messages)))
-        params = checked.validated_parameters
-        operation, request, problems = check(entry.operation, params, entry.for_request, url_options=('coordinator_url',))
-        if problems:
-            raise FanoutError('lmcache_fanout %s: %s' % (own['operation'], '; '.join(problems)))
+        prepared = prepare_args(entry.operation, operation_args, entry.for_request, url_options=('coordinator_url',))
+        if prepared.problems:
+            raise FanoutError('lmcache_fanout %s: %s' % (own['operation'], '; '.join(prepared.problems)))
+        operation, request, params = prepared.operation, prepared.request, prepared.params
         if own['operation'] in FLEET_WIDE and request is not None and request.by_tokens:
             raise FanoutError('%s by token sequence goes through the coordinator and covers the whole fleet: run '
                               'lmcache.kvcache.%s once instead of once per endpoint' % (own['operation'], entry.module))
         endpoints = self._endpoints(own, task_vars)
         sizes = batch_sizes(own['batches'], len(endpoints), entry.writes)
-        hidden = secrets(params) + [value for _name, _url, key in endpoints for value in api_key_secrets(key)]
+        hidden = sorted(prepared.hidden | set(value for _name, _url, key in endpoints for value in api_key_secrets(key)))
         return own, operation, request, params, endpoints, sizes, hidden
 
     def _endpoints(self, own: t.Dict[str, t.Any], task_vars: t.Dict[str, t.Any]) -> t.List[Endpoint]:

@@ -19,10 +19,9 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import (
     Context,
     Operation,
     argument_spec,
-    check,
     execute,
+    prepare,
     refused,
-    secrets,
 )
 
 
@@ -33,13 +32,13 @@ def run(operation: t.Type[Operation], for_request: t.Optional[t.Type[Operation]]
     """
     spec, kwargs = argument_spec(operation)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True, **kwargs)
+    prepared = prepare(operation, module.params, for_request)
     # Masked everywhere in the output, the invocation included, whatever happens next.
-    module.no_log_values.update(secrets(module.params))
-    operation, request, problems = check(operation, module.params, for_request)
-    if problems:
-        module.fail_json(**refused(problems, redact_url(module.params['url'] or '')))
+    module.no_log_values.update(prepared.hidden)
+    if prepared.problems:
+        module.fail_json(**refused(prepared.problems, redact_url(module.params['url'] or '')))
     ctx = Context(module.params, check_mode=module.check_mode, diff=module._diff, warn=module.warn)
-    result = execute(operation(module.params, ctx, request))
+    result = execute(prepared.operation(module.params, ctx, prepared.request))
     if result.get('failed'):
         module.fail_json(**result)
     module.exit_json(**result)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import typing as t
 
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
 from ansible_collections.lmcache.kvcache.plugins.module_utils._api import DiscoveryCache, LMCacheServer
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import (
     Deadline,
@@ -24,6 +26,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._client import (
     LMCacheError,
     OutcomeUnknown,
 )
+from ansible_collections.lmcache.kvcache.plugins.module_utils._compat import no_log_values
 from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import (
     CONNECTION_ARGUMENT_SPEC,
     CONNECTION_REQUIRED_BY,
@@ -206,6 +209,42 @@ def check(operation: t.Type[Operation], params: t.Mapping[str, t.Any], for_reque
         operation = for_request
         problems += operation.option_problems(params, request)
     return operation, request, problems
+
+
+class Prepared:
+    """Raw task arguments made ready to run, the same way for every driver (a module process, a module in the worker,
+    each endpoint of the fan-out, a lookup): the validated parameters, the operation to run and its request target,
+    every problem found before any request, and every value to mask in output (computed here, once)."""
+
+    def __init__(self, params: t.Dict[str, t.Any], operation: t.Type[Operation], request: t.Optional[Target],
+                 problems: t.List[str], hidden: t.Set[str], invalid: bool = False) -> None:
+        self.params = params
+        self.operation = operation
+        self.request = request
+        self.problems = problems
+        self.hidden = hidden
+        # Whether the arguments themselves did not validate (then params is what could be read of them).
+        self.invalid = invalid
+
+
+def prepare(operation: t.Type[Operation], params: t.Dict[str, t.Any], for_request: t.Optional[t.Type[Operation]] = None,
+            no_log_values: t.Iterable[str] = (), url_options: t.Sequence[str] = ('url', 'coordinator_url')) -> Prepared:
+    """Validated parameters (from AnsibleModule, or prepare_args) made ready to run: see Prepared."""
+    operation, request, problems = check(operation, params, for_request, url_options)
+    return Prepared(params, operation, request, problems, set(no_log_values) | set(secrets(params)))
+
+
+def prepare_args(operation: t.Type[Operation], args: t.Mapping[str, t.Any],
+                 for_request: t.Optional[t.Type[Operation]] = None,
+                 url_options: t.Sequence[str] = ('url', 'coordinator_url')) -> Prepared:
+    """Raw task arguments validated against the operation's argument spec, as AnsibleModule would, then prepare()d:
+    the drivers that run in the controller's own process."""
+    spec, kwargs = argument_spec(operation)
+    validated = ArgumentSpecValidator(spec, **kwargs).validate(dict(args))
+    hidden = no_log_values(validated)
+    if validated.error_messages:
+        return Prepared(validated.validated_parameters, operation, None, list(validated.error_messages), hidden, invalid=True)
+    return prepare(operation, validated.validated_parameters, for_request, hidden, url_options)
 
 
 def refused(problems: t.Sequence[str], url: t.Optional[str]) -> t.Dict[str, t.Any]:

@@ -19,20 +19,13 @@ import os
 import sys
 import typing as t
 
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action.normal import ActionModule as NormalAction
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import redact_url
 from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import BY_MODULE, Entry
-from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import (
-    Context,
-    argument_spec,
-    check,
-    execute,
-    refused,
-    secrets,
-)
+from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Context, execute, prepare_args, refused
+from ansible_collections.lmcache.kvcache.plugins.plugin_utils._compat import base_result, task_environment
 
 
 def masked(value: t.Any, values: t.Collection[str]) -> t.Any:
@@ -67,24 +60,18 @@ class Environment:
 
 def run_operation(entry: Entry, args: t.Mapping[str, t.Any], check_mode: bool, diff: bool) -> t.Dict[str, t.Any]:
     """Check the options as the module would, run the operation, and return its result with secrets masked."""
-    spec, kwargs = argument_spec(entry.operation)
-    validated = ArgumentSpecValidator(spec, **kwargs).validate(dict(args))
-    hidden = set(validated._no_log_values)
-    params = validated.validated_parameters
-    if validated.error_messages:
-        return refused(validated.error_messages, None)
-    hidden.update(secrets(params))
-    operation, request, problems = check(entry.operation, params, entry.for_request)
-    if problems:
-        result = refused(problems, redact_url(params['url'] or ''))
+    prepared = prepare_args(entry.operation, args, entry.for_request)
+    params = prepared.params
+    if prepared.problems:
+        result = refused(prepared.problems, None if prepared.invalid else redact_url(params['url'] or ''))
     else:
         notes: t.List[str] = []
         ctx = Context(params, check_mode=check_mode, diff=diff, warn=notes.append)
-        result = execute(operation(params, ctx, request))
+        result = execute(prepared.operation(params, ctx, prepared.request))
         if notes:
             result['warnings'] = notes
-    result['invocation'] = dict(module_args=remove_values(params, hidden))
-    return masked(result, hidden)
+    result['invocation'] = dict(module_args=remove_values(params, prepared.hidden))
+    return masked(result, prepared.hidden)
 
 
 class ModuleOnController(NormalAction):
@@ -94,10 +81,8 @@ class ModuleOnController(NormalAction):
         entry = BY_MODULE.get((self._task.resolved_action or self._task.action).rsplit('.', 1)[-1])
         if entry is None or not self._on_controller(task_vars or {}):
             return super().run(tmp, task_vars)
-        result = super(NormalAction, self).run(tmp, task_vars)
-        environment: t.Dict[str, t.Any] = {}
-        self._compute_environment_string(environment)
-        with Environment(environment):
+        result = base_result(self, tmp, task_vars)
+        with Environment(task_environment(self)):
             result.update(run_operation(entry, self._task.args, bool(self._task.check_mode or self._play_context.check_mode),
                                         bool(self._task.diff)))
         return result
