@@ -1,7 +1,7 @@
 # Copyright (c) 2026, lmcache.kvcache contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-# Shell helpers shared by tests/run.sh and scripts/demo.sh; source it after setting $root to the repository root.
+# Shell helpers shared by tests/run.sh, tests/stages.sh and scripts/demo.sh; source it after setting $root to the repository root.
 # shellcheck shell=bash
 
 cache=${LMCACHE_KVCACHE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lmcache-kvcache}

@@ -269,7 +269,7 @@ def test_maintenance_window_leaves_out_an_unhealthy_or_unreachable_host(fleet, a
 
 
 def python_interpreter(version):
-    """An interpreter of `version`, from PATH or else from pyenv, as tests/run.sh finds them."""
+    """An interpreter of `version`, from PATH or else from pyenv, as scripts/common.sh finds them."""
     candidates = [shutil.which('python%s' % version)]
     if shutil.which('pyenv'):
         prefix = subprocess.run(['pyenv', 'prefix', version], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,

@@ -21,7 +21,7 @@ import pytest
 from ansible_collections.lmcache.kvcache.scripts.fleet import Fleet, free_port
 
 NGINX = shutil.which('nginx') or '/usr/sbin/nginx'
-pytestmark = pytest.mark.skipif(not os.path.exists(NGINX), reason='nginx is not installed (tests/run.sh installs it as root)')
+pytestmark = pytest.mark.skipif(not os.path.exists(NGINX), reason='nginx is not installed (tests/stages.sh installs it as root)')
 
 
 def openssl(*args, cwd):

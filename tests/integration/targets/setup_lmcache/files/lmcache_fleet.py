@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The genuine LMCache fleet of the ansible-test integration targets: started once, reused by every target, stopped by
-tests/run.sh (scripts/fleet.py down --state STATE). Prints the fleet's URLs as JSON.
+tests/stages.sh (scripts/fleet.py down --state STATE). Prints the fleet's URLs as JSON.
 
     python lmcache_fleet.py COLLECTION_ROOT STATE up|fill NODE
 """
