@@ -402,6 +402,9 @@ class LMCacheClient:
                 connection.connect()
         except OSError as exc:
             self.close()
+            if isinstance(exc, socket.timeout) and timeout < self.timeout:
+                raise DeadlineExceeded('%s %s: no connection before the task deadline of %ss (set deadline to allow more '
+                                       'time)' % (method, url, _seconds(self.deadline.seconds)))
             raise _NotSent(_connection_problem(exc, self.display_url, timeout), exc)
         entry = _WATCHDOG.watch(connection.sock, self.deadline.expires)
         sent = False
@@ -416,7 +419,9 @@ class LMCacheClient:
                 raise
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
-                if _WATCHDOG.release(entry):
+                # The watchdog cut the socket at the deadline, or the socket's own timeout, which was what was left of
+                # the deadline, ran out first: either way the deadline passed, not the server's timeout.
+                if _WATCHDOG.release(entry) or (isinstance(exc, socket.timeout) and timeout < self.timeout):
                     raise DeadlineExceeded(
                         '%s %s: no complete answer before the task deadline of %ss (set deadline to allow more time)'
                         % (method, url, _seconds(self.deadline.seconds)))
