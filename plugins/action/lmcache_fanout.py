@@ -20,7 +20,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._api import DiscoveryCache
-from ansible_collections.lmcache.kvcache.plugins.module_utils._client import Deadline, redact_url
+from ansible_collections.lmcache.kvcache.plugins.module_utils._client import Deadline, plain_number, redact_url
 from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import (
     CONNECTION_ARGUMENT_SPEC, api_key_secrets, connection_problems, url_problems)
 from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import FLEET_WIDE, OPERATIONS
@@ -230,7 +230,7 @@ class ActionModule(ActionBase):
             elif isinstance(target, _NotRun):
                 outcome = failure(op, target.problem, url=target.url)
             elif deadline.remaining() <= 0:
-                outcome = failure(op, 'not started: the task deadline of %ss passed first' % _plain(params['deadline']))
+                outcome = failure(op, 'not started: the task deadline of %ss passed first' % plain_number(params['deadline']))
             else:
                 outcome = execute(op)
             if notes:
@@ -252,7 +252,7 @@ class ActionModule(ActionBase):
                 if failed and 100.0 * len(failed) / len(batch) > own['max_fail_percentage']:
                     stopped = ('batch %d of %d: %d of %d endpoints failed (%.0f%%), more than max_fail_percentage %s'
                                % (number, len(sizes), len(failed), len(batch), 100.0 * len(failed) / len(batch),
-                                  _plain(own['max_fail_percentage'])))
+                                  plain_number(own['max_fail_percentage'])))
                     break
         for name in order[position:]:
             results[name] = dict(skipped=True, changed=False, msg='not run: the fan-out stopped after %s' % stopped)
@@ -365,7 +365,3 @@ def _duplicates(targets: t.Dict[str, t.Any]) -> t.Dict[str, t.List[str]]:
         if isinstance(target, _NotRun) and target.duplicate_of:
             copies.setdefault(target.duplicate_of, []).append(name)
     return copies
-
-
-def _plain(value: float) -> str:
-    return ('%f' % value).rstrip('0').rstrip('.')

@@ -90,8 +90,13 @@ class Deadline:
         return left
 
 
+def plain_number(value: float, places: int = 6) -> str:
+    """A number for a message, without trailing zeros: 120.0 -> '120', 0.9941 -> '0.9941' (at most `places` places)."""
+    return ('%.*f' % (places, value)).rstrip('0').rstrip('.')
+
+
 def _seconds(value: float) -> str:
-    return ('%.3f' % value).rstrip('0').rstrip('.')
+    return plain_number(value, 3)
 
 
 class _Watchdog:

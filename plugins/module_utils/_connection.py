@@ -24,6 +24,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._client import (
     Deadline,
     LMCacheClient,
     TLSOptions,
+    plain_number,
     redact_url,
 )
 
@@ -104,12 +105,8 @@ def _number_problems(option: str, value: t.Any, low_exclusive: float, high: floa
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         return ['%s must be a finite number of seconds, got %s' % (option, value)]
     if not low_exclusive < value <= high:
-        return ['%s must be greater than %s and at most %s seconds, got %s' % (option, _plain(low_exclusive), _plain(high), value)]
+        return ['%s must be greater than %s and at most %s seconds, got %s' % (option, plain_number(low_exclusive), plain_number(high), value)]
     return []
-
-
-def _plain(value: float) -> str:
-    return ('%f' % value).rstrip('0').rstrip('.')
 
 
 def connection_problems(params: t.Mapping[str, t.Any], url_options: t.Iterable[str] = ('url',)) -> t.List[str]:

@@ -16,7 +16,8 @@ import typing as t
 from ansible.module_utils.common.text.formatters import bytes_to_human
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._api import CoordinatorQuotas, L1Usage, LMCacheServer, Quota
-from ansible_collections.lmcache.kvcache.plugins.module_utils._client import DeadlineExceeded, LMCacheClient, LMCacheError
+from ansible_collections.lmcache.kvcache.plugins.module_utils._client import (
+    DeadlineExceeded, LMCacheClient, LMCacheError, plain_number)
 from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Context, Operation, Plan
 from ansible_collections.lmcache.kvcache.plugins.module_utils._target import Target
 
@@ -260,7 +261,7 @@ class TenantQuota(Operation):
             return 'The quota of tenant %r on %s is already %s.' % (salt, where, _quota_text(before))
         if self.present:
             return '%s the quota of tenant %r on %s to %s GB (was %s).' % (
-                'Would set' if self.ctx.check_mode else 'Set', salt, where, _number(self.params['limit_gb']),
+                'Would set' if self.ctx.check_mode else 'Set', salt, where, plain_number(self.params['limit_gb']),
                 _quota_text(before))
         return ('%s the quota of tenant %r on %s (was %s). Its cached data is over budget from the next eviction cycle '
                 'and may be evicted.' % ('Would remove' if self.ctx.check_mode else 'Removed', salt, where, _quota_text(before)))
@@ -274,11 +275,7 @@ class TenantQuota(Operation):
         return result
 
 
-def _number(value: float) -> str:
-    return ('%.6f' % value).rstrip('0').rstrip('.')
-
-
 def _quota_text(quota: t.Optional[Quota]) -> str:
     if quota is None:
         return 'not set'
-    return '%s GB' % _number(quota.limit_gb) if quota.limit_gb is not None else 'set, with no limit reported'
+    return '%s GB' % plain_number(quota.limit_gb) if quota.limit_gb is not None else 'set, with no limit reported'
