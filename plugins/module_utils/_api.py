@@ -470,14 +470,11 @@ class LMCacheServer:
 
     def set_quota(self, salt: str, limit_gb: float) -> None:
         self.require('quota', 'manage quotas')
-        reply = self.client.request('PUT', '/quota/%s' % path_segment(salt, 'cache_salt'), json_body={'limit_gb': limit_gb})
-        status = field(reply.body, 'status')
-        if status not in (_MISSING, 'ok'):
-            raise LMCacheError('PUT %s: the server answered status %r, expected "ok"' % (reply.url, status))
+        put_quota(self.client, salt, limit_gb, 'the server')
 
     def remove_quota(self, salt: str) -> None:
         self.require('quota', 'manage quotas')
-        self.client.request('DELETE', '/quota/%s' % path_segment(salt, 'cache_salt'), accept=(404,))
+        delete_quota(self.client, salt)
 
     # -- key-addressed deletes (G3) ------------------------------------------------------------------------------
 
@@ -507,13 +504,23 @@ class CoordinatorQuotas:
         return Quota(salt, read_number(reply, body, 'quota_limit_gb'), read_number(reply, body, 'usage_gb', optional=True))
 
     def set_quota(self, salt: str, limit_gb: float) -> None:
-        reply = self.client.request('PUT', '/quota/%s' % path_segment(salt, 'cache_salt'), json_body={'limit_gb': limit_gb})
-        status = field(reply.body, 'status')
-        if status not in (_MISSING, 'ok'):
-            raise LMCacheError('PUT %s: the coordinator answered status %r, expected "ok"' % (reply.url, status))
+        put_quota(self.client, salt, limit_gb, 'the coordinator')
 
     def remove_quota(self, salt: str) -> None:
-        self.client.request('DELETE', '/quota/%s' % path_segment(salt, 'cache_salt'), accept=(404,))
+        delete_quota(self.client, salt)
+
+
+def put_quota(client: LMCacheClient, salt: str, limit_gb: float, who: str) -> None:
+    """PUT /quota/{salt}, the same route on a node (0.4.5 and later) and on a coordinator (0.5.7 and later)."""
+    reply = client.request('PUT', '/quota/%s' % path_segment(salt, 'cache_salt'), json_body={'limit_gb': limit_gb})
+    status = field(reply.body, 'status')
+    if status not in (_MISSING, 'ok'):
+        raise LMCacheError('PUT %s: %s answered status %r, expected "ok"' % (reply.url, who, status))
+
+
+def delete_quota(client: LMCacheClient, salt: str) -> None:
+    """DELETE /quota/{salt}; a quota already gone (404) is what was asked for."""
+    client.request('DELETE', '/quota/%s' % path_segment(salt, 'cache_salt'), accept=(404,))
 
 
 def _quota(reply: Reply, salt: str, entry: t.Any, prefix: str) -> Quota:
