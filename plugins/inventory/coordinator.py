@@ -109,7 +109,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMC
 from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import (
     CONNECTION_ARGUMENT_SPEC, Connector, api_key_secrets, connection_problems)
 from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import (
-    Untrusted, address, count, host_name, number, plain_json, port)
+    Untrusted, address, count, host_name, node_url, number, plain_json, port)
 
 COORDINATOR_GROUP_PREFIX = 'lmcache_coordinator_'
 # What the inventory keeps of a registration: validated, plain values only (the cache holds nothing else).
@@ -238,24 +238,23 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             usage = dict((entry['instance_id'], _tiers(entry['modules'])) for entry in coordinator['usage'])
             coordinator_group = self.inventory.add_group(COORDINATOR_GROUP_PREFIX + _group_part(coordinator['url']))
             for instance in coordinator['instances']:
-                address_ = instance['ip']
-                node_url = '%s://%s:%d' % (scheme, '[%s]' % address_ if ':' in address_ else address_, instance['http_port'])
                 name = instance['instance_id']
-                if name in urls_by_host and urls_by_host[name] != node_url:
+                url = node_url(scheme, instance['ip'], instance['http_port'], 'instance %s' % name)
+                if name in urls_by_host and urls_by_host[name] != url:
                     renamed = '%s@%s' % (name, _group_part(coordinator['url']))
                     self.display.warning(self._say(
                         'lmcache.kvcache.coordinator: the instance id %s is registered with more than one coordinator at '
-                        'different addresses; the one of %s (%s) is named %s' % (name, coordinator['url'], node_url, renamed)))
+                        'different addresses; the one of %s (%s) is named %s' % (name, coordinator['url'], url, renamed)))
                     name = renamed
                 if name in urls_by_host:
                     self.inventory.add_child(coordinator_group, name)
                     continue
-                urls_by_host[name] = node_url
+                urls_by_host[name] = url
                 host = self.inventory.add_host(name, group=group)
                 added.append(host)
                 self.inventory.add_child(coordinator_group, host)
                 variables = dict(
-                    lmcache_url=node_url,
+                    lmcache_url=url,
                     lmcache_instance_id=instance['instance_id'],
                     lmcache_coordinator_url=coordinator['url'],
                     lmcache_registration_time=instance['registration_time'],

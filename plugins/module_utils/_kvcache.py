@@ -34,7 +34,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._api import (
     read_string,
 )
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheClient, LMCacheError, LMCacheHTTPError
-from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import path_segment
+from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import node_url, path_segment
 from ansible_collections.lmcache.kvcache.plugins.module_utils._target import (
     CHUNK_TOKENS,
     Chunk,
@@ -172,10 +172,9 @@ class TokenSequenceCache:
             return self.node
         for instance in self.instances():
             if instance.get('instance_id') == wanted:
-                scheme = urlsplit(self.node.client.base_url).scheme
-                address = instance.get('ip')
-                host = '[%s]' % address if ':' in str(address) else address
-                url = '%s://%s:%s' % (scheme, host, instance.get('http_port'))
+                # The registered address is the coordinator's data: checked before the task's key is sent to it.
+                url = node_url(urlsplit(self.node.client.base_url).scheme, instance.get('ip'), instance.get('http_port'),
+                               'the coordinator\'s instance %s' % wanted)
                 return self.node if url == self.node.client.base_url else self._node_for(url)
         return self.node
 

@@ -71,6 +71,12 @@ def port(value: t.Any, field: str) -> int:
     return value
 
 
+def node_url(scheme: str, raw_address: t.Any, raw_port: t.Any, field: str) -> str:
+    """The base URL of a node from what a coordinator registered for it (its ip and http_port, checked)."""
+    host = address(raw_address, field + '.ip')
+    return '%s://%s:%d' % (scheme, '[%s]' % host if ':' in host else host, port(raw_port, field + '.http_port'))
+
+
 def count(value: t.Any, field: str, optional: bool = False) -> t.Optional[int]:
     """A whole number of 0 or more (None where optional and absent)."""
     if value is None and optional:

@@ -354,3 +354,28 @@ def test_a_prefetch_id_of_dot_dot_from_a_server_is_never_sent_back(sim, ansible)
     assert run.returncode != 0
     assert "the request_id the server gave the prefetch '..' cannot be a path segment" in run.result('Warm')['msg']
     assert not [path for method, path in node.requests if method == 'GET' and path.startswith('/cache/prefetches')]
+
+
+def test_a_node_address_registered_with_a_path_never_gets_the_key(sim, ansible):
+    tokens = [8] + [9906] * 512
+    sim.store('node-0000', tokens)
+    sim.coordinator.registrations.append(registration('evil', ip='127.0.0.1:1/steal?x=', http_port=sim.port))
+    run = ansible.run('''
+- hosts: lmcache
+  gather_facts: false
+  tasks:
+    - name: Delete on the node
+      lmcache.kvcache.lmcache_kvcache_clear:
+        url: "{{ lmcache_url }}"
+        coordinator_url: %s
+        instance_id: evil
+        delete_via: node
+        api_key: node-key-s3cr3t
+        model_name: test-model
+        token_ids: %s
+''' % (sim.coordinator_url, json.dumps(tokens)), ansible.hosts(['node-0000']))
+    assert run.returncode != 0
+    assert "the coordinator's instance evil.ip '127.0.0.1:1/steal?x=' is neither an IP address nor a host name" \
+        in run.result('Delete on the node')['msg']
+    assert all('node-key-s3cr3t' not in node.credentials_seen for node in sim.nodes.values())
+    assert [r for r in sim.by_name['node-0000'].requests if r[0] == 'DELETE'] == []
