@@ -25,7 +25,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._client import (
     http_error,
     server_error_text,
 )
-from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import path_segment
+from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import json_type, path_segment, shown
 
 
 class Generation:
@@ -99,28 +99,9 @@ def field(body: t.Any, path: str) -> t.Any:
 
 
 def _unreadable(reply: Reply, path: str, value: t.Any, expected: str) -> LMCacheError:
-    shown = 'missing' if value is _MISSING else '%s (%s)' % (_short(value), _json_type(value))
+    described = 'missing' if value is _MISSING else '%s (%s)' % (shown(value), json_type(value))
     return LMCacheError('%s %s: cannot read %s from the answer: %s, expected %s'
-                        % (reply.method, reply.url, path, shown, expected))
-
-
-def _short(value: t.Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + '...'
-
-
-def _json_type(value: t.Any) -> str:
-    if value is None:
-        return 'null'
-    if isinstance(value, bool):
-        return 'a boolean'
-    if isinstance(value, (int, float)):
-        return 'a number'
-    if isinstance(value, str):
-        return 'a string'
-    if isinstance(value, list):
-        return 'a list'
-    return 'an object'
+                        % (reply.method, reply.url, path, described, expected))
 
 
 def read_count(reply: Reply, body: t.Any, path: str, optional: bool = False, name: t.Optional[str] = None) -> t.Optional[int]:

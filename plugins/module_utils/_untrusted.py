@@ -144,17 +144,25 @@ def shown(value: t.Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit - 3] + '...'
 
 
-def _kind(value: t.Any) -> str:
+def json_type(value: t.Any) -> str:
+    """What kind of JSON value this is, for a message: 'null', 'a boolean', 'a number', 'a string', 'a list', ..."""
     if value is None:
         return 'null'
     if isinstance(value, bool):
-        return 'a boolean (%r)' % value
+        return 'a boolean'
     if isinstance(value, (int, float)):
-        return 'a number (%r)' % value
+        return 'a number'
     if isinstance(value, str):
-        return 'a string (%s)' % shown(value)
+        return 'a string'
     if isinstance(value, list):
         return 'a list'
     if isinstance(value, dict):
         return 'an object'
     return type(value).__name__
+
+
+def _kind(value: t.Any) -> str:
+    """json_type, with the value itself where it is a scalar: 'a boolean (True)', "a string ('8080')"."""
+    if value is None or isinstance(value, (list, dict)) or not isinstance(value, (bool, int, float, str)):
+        return json_type(value)
+    return '%s (%s)' % (json_type(value), shown(value))
