@@ -127,6 +127,12 @@ _value:
           description: Sessions the server reports as active.
           type: int
           sample: 1
+        duplicate_of:
+          description:
+            - The host whose URL this host has, when the fan-out read that URL once, as that host (the row shows
+              that host's server, and the host is an outlier); V(null) otherwise.
+          type: str
+          sample: null
     outliers:
       description: The outliers, each a dict with C(host) and C(reason).
       type: list

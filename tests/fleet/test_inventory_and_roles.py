@@ -12,6 +12,8 @@ import subprocess
 
 import pytest
 
+from ansible_collections.lmcache.kvcache.tests.helpers.ansible_run import SERVER_INFO_PLAY
+
 TOKENS = [6] + [9906] * 512
 
 
@@ -53,14 +55,7 @@ def test_modules_run_on_the_discovered_hosts_without_ssh(sim, ansible):
     path = ansible.coordinator_inventory()
     play = os.path.join(ansible.workdir, 'report.yml')
     with open(play, 'w') as handle:
-        handle.write('''
-- hosts: lmcache
-  gather_facts: false
-  tasks:
-    - name: Read
-      lmcache.kvcache.lmcache_server_info:
-        url: "{{ lmcache_url }}"
-''')
+        handle.write(SERVER_INFO_PLAY)
     run = ansible._run(['ansible-playbook', '-i', path, play])
     assert run.returncode == 0, run.output
     assert len([r for r in run.records if r['task'] == 'Read' and r['result']['healthy']]) == 20

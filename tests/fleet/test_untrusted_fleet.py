@@ -14,6 +14,8 @@ import subprocess
 
 import pytest
 
+from ansible_collections.lmcache.kvcache.tests.helpers.ansible_run import SERVER_INFO_PLAY
+
 ATTACK_FILE = 'pwned-by-a-registered-node'
 
 
@@ -232,14 +234,7 @@ def test_an_optional_route_that_fails_costs_its_field_not_the_hosts_health(sim, 
 
 def test_server_info_reports_an_unreadable_optional_route_as_null_with_its_reason(sim, ansible):
     sim.fault('status', path='/config/adapters', status=404, body={'detail': 'Not Found'}, times=9)
-    run = ansible.run('''
-- hosts: lmcache
-  gather_facts: false
-  tasks:
-    - name: Read
-      lmcache.kvcache.lmcache_server_info:
-        url: "{{ lmcache_url }}"
-''', ansible.hosts(['node-0000']))
+    run = ansible.run(SERVER_INFO_PLAY, ansible.hosts(['node-0000']))
     assert run.returncode == 0, run.output
     result = run.result('Read')
     assert result['healthy'] is True and result['l2_adapters'] is None and result['l1']['objects'] == 4

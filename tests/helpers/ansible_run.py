@@ -89,3 +89,14 @@ class Ansible:
                          for name, variables in hosts.items()}
             json.dump({'all': {'hosts': host_vars}}, handle)
         return self._run(['ansible-playbook', '-i', inventory, path] + list(options))
+
+
+# A play that reads every host's server with its lmcache_url: the task is named Read.
+SERVER_INFO_PLAY = '''
+- hosts: lmcache
+  gather_facts: false
+  tasks:
+    - name: Read
+      lmcache.kvcache.lmcache_server_info:
+        url: "{{ lmcache_url }}"
+'''
