@@ -142,8 +142,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             coordinators = [self._validated(self._read(url)) for url in urls]
             if self.get_option('cache'):
                 self._cache[cache_key] = coordinators
-        # What came from the cache is checked again: the cache file is only as trustworthy as its directory.
-        self._populate([self._validated(coordinator) for coordinator in coordinators])
+        else:
+            # What comes from the cache is checked again: the cache file is only as trustworthy as its directory.
+            coordinators = [self._validated(coordinator) for coordinator in coordinators]
+        self._populate(coordinators)
 
     def _say(self, text: str) -> str:
         """A text for the output, with the API key masked: an error body may echo the Authorization header."""
