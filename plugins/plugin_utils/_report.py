@@ -196,12 +196,14 @@ def write_files(directory: str, files: t.Mapping[str, bytes], check_mode: bool) 
     changed = []
     for name, data in sorted(files.items()):
         path = os.path.join(directory, name)
-        try:
-            with open(path, 'rb') as handle:
-                if not os.path.islink(path) and handle.read() == data:
-                    continue
-        except OSError:
-            pass
+        # Only a regular file of ours is read to compare: never a link planted there, nor a FIFO that would block.
+        if os.path.isfile(path) and not os.path.islink(path):
+            try:
+                with open(path, 'rb') as handle:
+                    if handle.read() == data:
+                        continue
+            except OSError:
+                pass
         changed.append(name)
         if not check_mode:
             os.makedirs(directory, exist_ok=True)
