@@ -66,12 +66,17 @@ uv_venv() {
   ) 9> "$venv.lock"
 }
 
+# Where the venv of a lock file lives: $cache/KIND/NAME-DIGEST, so that a changed lock makes a new venv.
+locked_venv_path() {
+  local kind=$1 name=$2 lock=$3
+  echo "$cache/$kind/$name-$(sha256sum "$lock" | cut -c1-12)"
+}
+
 # The tool venv for one ansible-core line, from its lock file (tests/requirements/ansible-LINE.lock, made from
 # ansible-LINE.txt by scripts/lock.sh), rebuilt when the lock changes.
 tool_venv() {
-  local line=$1 python_version=$2 lock="$root/tests/requirements/ansible-$1.lock" digest venv
-  digest=$(sha256sum "$lock" | cut -c1-12)
-  venv="$cache/tools/ansible-$line-py$python_version-$digest"
+  local line=$1 python_version=$2 lock="$root/tests/requirements/ansible-$1.lock" venv
+  venv=$(locked_venv_path tools "ansible-$line-py$python_version" "$lock")
   uv_venv "$venv" "$python_version" "$lock" || return 1
   echo "$venv"
 }

@@ -18,8 +18,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$root/scripts/common.sh"
 lock="$root/scripts/requirements/lmcache-$version.lock"
 [ -f "$lock" ] || { echo "no lock for LMCache $version: $lock" >&2; exit 2; }
-# shellcheck disable=SC2154  # cache is set by scripts/common.sh
-venv="$cache/venvs/lmcache-$version-$(sha256sum "$lock" | cut -c1-12)"
+venv=$(locked_venv_path venvs "lmcache-$version" "$lock")
 
 if [ -f "$venv/.complete" ]; then
   echo "$venv"
