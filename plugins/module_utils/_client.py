@@ -261,6 +261,60 @@ def backoff_seconds(attempt: int, retry_after: t.Optional[float] = None) -> floa
     return random.uniform(ceiling / 2, ceiling)
 
 
+# What to do after one attempt (next_step): the retry policy, apart from the loop in LMCacheClient.request.
+ANSWER = 'answer'  # hand the reply to the caller
+FOLLOW = 'follow'  # a read was redirected: follow it (to the same server only)
+RETRY = 'retry'  # send the same request again after a backoff
+FAIL = 'fail'  # raise: the request was refused, or it cannot have been carried out
+UNKNOWN = 'unknown'  # raise OutcomeUnknown: a write may have been carried out; the caller re-reads and reconciles
+
+
+def next_step(write: bool, attempt: int, attempts: int, accepted: t.AbstractSet[int] = frozenset(),
+              reply: t.Optional['Reply'] = None, failure: t.Optional[BaseException] = None) -> str:
+    """The step after attempt number `attempt` of `attempts`, from its reply or, when none came, its failure.
+
+    Pure: it reads its arguments only, so tests/unit/plugins/module_utils/test_retry_policy.py checks it as a table.
+    """
+    if reply is None:
+        if isinstance(failure, _NotSent) and failure.fatal:
+            return FAIL
+        if write and isinstance(failure, _Lost) and failure.sent:
+            return UNKNOWN
+        return RETRY if attempt < attempts else FAIL
+    status = reply.status
+    if 200 <= status < 300 or status in accepted:
+        return ANSWER
+    if 300 <= status < 400:
+        # A write is never sent on to where a redirect points: the API key would go with it.
+        return FAIL if write else FOLLOW
+    refused = _downstream_refused(reply)
+    if status in (WRITE_RETRY_STATUSES if write else RETRY_STATUSES) and not refused:
+        return RETRY if attempt < attempts else FAIL
+    if write and status in (502, 504) and not refused:
+        # The gateway lost the server's answer to a write it passed on.
+        return UNKNOWN
+    return FAIL
+
+
+def _final_error(step: str, method: str, url: str, attempt: int, reply: t.Optional['Reply'],
+                 failure: t.Optional[BaseException]) -> LMCacheError:
+    """The error a FAIL or UNKNOWN step raises: method, URL, status or connection problem, the server's own text."""
+    if reply is None:
+        if step == UNKNOWN:
+            return OutcomeUnknown('%s %s: %s, so it is not known whether the server carried it out' % (method, url, failure))
+        return LMCacheError('%s %s failed: %s%s' % (method, url, failure, _after(attempt)))
+    if 300 <= reply.status < 400:
+        return LMCacheHTTPError(
+            '%s %s failed: HTTP %d %s: the server redirects to %s; the request was not carried out. '
+            'Point url at the server itself.'
+            % (method, url, reply.status, reply.reason, redact_url(reply.headers.get('Location') or '') or
+               '(no Location header)'), reply.status)
+    error = http_error(reply, attempt)
+    if step == UNKNOWN:
+        return OutcomeUnknown(str(error) + '; it is not known whether the server carried the request out')
+    return error
+
+
 def _proxy_for(scheme: str, host: str) -> t.Optional[t.Tuple[str, int, t.Optional[str]]]:
     """(host, port, Proxy-Authorization) of the proxy the environment names for this URL, or None.
 
@@ -391,26 +445,31 @@ class LMCacheClient:
             return '%s://%s%s%s' % (self._scheme, self._host_header, self._prefix, path)
         return self._prefix + path
 
-    def _attempt(self, method: str, path: str, payload: t.Optional[bytes],
-                 max_bytes: int) -> t.Tuple[http.client.HTTPResponse, bytes]:
-        """One request and its whole answer. Raises _NotSent, _Lost, DeadlineExceeded or LMCacheError."""
-        url = redact_url(self.url_for(path))
-        left = self.deadline.check('%s %s' % (method, url))
-        timeout = min(self.timeout, left)
+    def _open(self, method: str, url: str, timeout: float) -> http.client.HTTPConnection:
+        """The kept-alive connection, or a new one. Raises _NotSent or DeadlineExceeded."""
         connection = self._connect(timeout)
-        headers = dict(self._headers, Host=self._host_header)
-        if payload is not None:
-            headers['Content-Type'] = 'application/json'
-        fresh = connection.sock is None
+        if connection.sock is not None:
+            return connection
         try:
-            if fresh:
-                connection.connect()
+            connection.connect()
         except OSError as exc:
             self.close()
             if isinstance(exc, socket.timeout) and timeout < self.timeout:
                 raise DeadlineExceeded('%s %s: no connection before the task deadline of %ss (set deadline to allow more '
                                        'time)' % (method, url, _seconds(self.deadline.seconds)))
             raise _NotSent(_connection_problem(exc, self.display_url, timeout), exc)
+        return connection
+
+    def _attempt(self, method: str, path: str, payload: t.Optional[bytes],
+                 max_bytes: int) -> t.Tuple[http.client.HTTPResponse, bytes]:
+        """One request and its whole answer. Raises _NotSent, _Lost, DeadlineExceeded or LMCacheError."""
+        url = redact_url(self.url_for(path))
+        left = self.deadline.check('%s %s' % (method, url))
+        timeout = min(self.timeout, left)
+        connection = self._open(method, url, timeout)
+        headers = dict(self._headers, Host=self._host_header)
+        if payload is not None:
+            headers['Content-Type'] = 'application/json'
         entry = _WATCHDOG.watch(connection.sock, self.deadline.expires)
         sent = False
         try:
@@ -463,7 +522,7 @@ class LMCacheClient:
         max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         prepare: t.Optional[t.Callable[[str], str]] = None,
     ) -> Reply:
-        """Send one request, retrying what is worth retrying (see the module docstring).
+        """Send one request, retrying what next_step says is worth retrying (see the module docstring).
 
         Any 2xx is a success; statuses in `accept` are answers too (never retried, never raised).
         `write` defaults to true for every method but GET; pass False for a POST that only reads. `raw_body` is a JSON
@@ -480,64 +539,56 @@ class LMCacheClient:
         while True:
             attempt += 1
             url = redact_url(self.url_for(path))
-            retry_after = None
             self._record(None)
+            reply = failure = None
             try:
                 response, data = self._attempt(method, path, payload, max_bytes)
-            except _NotSent as failure:
-                problem = failure.problem
-                if failure.fatal:
-                    raise LMCacheError('%s %s failed: %s' % (method, url, problem))
-            except _Lost as failure:
-                if write and failure.sent:
-                    raise OutcomeUnknown(
-                        '%s %s: %s, so it is not known whether the server carried it out' % (method, url, failure.problem))
-                problem = failure.problem
-            except _TooLarge as failure:
-                raise LMCacheError(str(failure))
+            except (_NotSent, _Lost) as exc:
+                failure = exc
+            except _TooLarge as exc:
+                raise LMCacheError(str(exc))
             else:
                 reply = Reply(method, url, response.status, response.reason or '', response.headers, data, prepare)
                 self._record(reply.status)
-                if 200 <= reply.status < 300 or reply.status in accepted:
-                    return reply
-                if 300 <= reply.status < 400:
-                    location = response.headers.get('Location') or ''
-                    path = self._follow(reply, location, write, redirects)
-                    redirects += 1
-                    attempt -= 1
-                    continue
-                retriable = WRITE_RETRY_STATUSES if write else RETRY_STATUSES
-                if reply.status not in retriable or attempt == attempts or _downstream_refused(reply):
-                    error = http_error(reply, attempt)
-                    if write and reply.status in (502, 504) and not _downstream_refused(reply):
-                        raise OutcomeUnknown(str(error) + '; it is not known whether the server carried the request out')
-                    raise error
-                problem = 'HTTP %d %s' % (reply.status, reply.reason)
-                retry_after = retry_after_seconds(response.headers.get('Retry-After'))
-            if attempt >= attempts:
-                raise LMCacheError('%s %s failed: %s%s' % (method, url, problem, _after(attempt)))
-            delay = backoff_seconds(attempt, retry_after)
-            if delay >= self.deadline.remaining():
-                raise DeadlineExceeded(
-                    '%s %s failed: %s; %s %ss would pass the task deadline of %ss%s'
-                    % (method, url, problem, 'the server asks to retry after' if retry_after is not None else 'a retry in',
-                       _seconds(round(delay, 1)), _seconds(self.deadline.seconds), _after(attempt)))
-            self._warn('%s %s: %s; retry %d of %d in %.1fs' % (method, url, problem, attempt, self.retries, delay))
-            time.sleep(delay)
+            step = next_step(write, attempt, attempts, accepted, reply=reply, failure=failure)
+            if step == ANSWER:
+                return t.cast(Reply, reply)
+            if step == FOLLOW:
+                path = self._follow(t.cast(Reply, reply), redirects)
+                redirects += 1
+                attempt -= 1
+                continue
+            if step != RETRY:
+                raise _final_error(step, method, url, attempt, reply, failure)
+            self._wait_to_retry(method, url, attempt, reply, failure)
+
+    def _wait_to_retry(self, method: str, url: str, attempt: int, reply: t.Optional[Reply],
+                       failure: t.Optional[BaseException]) -> None:
+        """Sleep before the next attempt, or fail now when the wait would pass the task's deadline."""
+        retry_after = None
+        if reply is not None:
+            problem = 'HTTP %d %s' % (reply.status, reply.reason)
+            retry_after = retry_after_seconds(reply.headers.get('Retry-After'))
+        else:
+            problem = str(failure)
+        delay = backoff_seconds(attempt, retry_after)
+        if delay >= self.deadline.remaining():
+            raise DeadlineExceeded(
+                '%s %s failed: %s; %s %ss would pass the task deadline of %ss%s'
+                % (method, url, problem, 'the server asks to retry after' if retry_after is not None else 'a retry in',
+                   _seconds(round(delay, 1)), _seconds(self.deadline.seconds), _after(attempt)))
+        self._warn('%s %s: %s; retry %d of %d in %.1fs' % (method, url, problem, attempt, self.retries, delay))
+        time.sleep(delay)
 
     def _record(self, status: t.Optional[int]) -> None:
         self.last_status = status
         if self._recorder is not None:
             self._recorder.last_status = status
 
-    def _follow(self, reply: Reply, location: str, write: bool, redirects: int) -> str:
-        """The path to follow a redirect to: only for reads, only to the same server, at most MAX_REDIRECTS times."""
+    def _follow(self, reply: Reply, redirects: int) -> str:
+        """The path to follow a read's redirect to: only to the same server, at most MAX_REDIRECTS times."""
+        location = reply.headers.get('Location') or ''
         shown = redact_url(location) or '(no Location header)'
-        if write:
-            raise LMCacheHTTPError(
-                '%s %s failed: HTTP %d %s: the server redirects to %s; the request was not carried out. '
-                'Point url at the server itself.' % (reply.method, reply.url, reply.status, reply.reason, shown),
-                reply.status)
         target = urlsplit(location)
         if (target.scheme and target.scheme != self._scheme) or (target.netloc and target.netloc != self._host_header) \
                 or not location or redirects >= MAX_REDIRECTS:
@@ -556,7 +607,6 @@ class _NotSent(Exception):
 
     def __init__(self, problem: str, cause: BaseException) -> None:
         super().__init__(problem)
-        self.problem = problem
         # A TLS failure will not go away by retrying.
         self.fatal = _is_tls_error(cause)
 
@@ -566,7 +616,6 @@ class _Lost(Exception):
 
     def __init__(self, problem: str, cause: t.Optional[BaseException], sent: bool) -> None:
         super().__init__(problem)
-        self.problem = problem
         self.sent = sent
 
 
