@@ -118,6 +118,16 @@ def test_clear_role_stops_on_an_unhealthy_node_with_its_reason(sim, ansible):
     assert sim.by_name['node-0001'].objects == 4 and sim.by_name['node-0000'].objects == 0
 
 
+def test_clear_role_fanned_out_clears_the_healthy_nodes_and_fails_naming_the_unhealthy_one(sim, ansible):
+    sim.by_name['node-0001'].starting = True
+    run = ansible.run(CLEAR_ROLE % 'true', ansible.hosts(['node-0000', 'node-0001', 'node-0002']))
+    assert run.returncode != 0
+    message = run.result('Stop if a server is not healthy, with each server\'s own reason (the healthy ones are cleared)')['msg']
+    assert 'not cleared, not healthy: node-0001 (engine not initialized)' in message
+    assert sim.by_name['node-0001'].objects == 4
+    assert sim.by_name['node-0000'].objects == 0 and sim.by_name['node-0002'].objects == 0
+
+
 def test_clear_role_fans_out_with_the_same_result(sim, ansible):
     run = ansible.run(CLEAR_ROLE % 'true', ansible.hosts())
     assert run.returncode == 0, run.output
