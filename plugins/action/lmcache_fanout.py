@@ -19,7 +19,7 @@ import typing as t
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._api import DiscoveryCache
+from ansible_collections.lmcache.kvcache.plugins.module_utils._generations import DiscoveryCache
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import Deadline, plain_number, redact_url
 from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import (
     CONNECTION_ARGUMENT_SPEC, api_key_secrets, connection_problems, url_problems)
@@ -204,16 +204,8 @@ class ActionModule(ActionBase):
         deadline = Deadline(params['deadline'])
         discoveries = DiscoveryCache()
         started = time.monotonic()
-        results: t.Dict[str, t.Dict[str, t.Any]] = {}
-        warnings: t.List[str] = []
-
         targets = _targets(endpoints, own['url_var'])
-        duplicates = _duplicates(targets)
-        if duplicates:
-            warnings.append('%d endpoints share a URL with another and are not run (each URL is run once): %s' % (
-                sum(len(copies) for copies in duplicates.values()),
-                '; '.join('%s (the URL of %s, which runs it)' % (', '.join(copies), owner)
-                          for owner, copies in sorted(duplicates.items()))))
+        warnings = _duplicates_warning(_duplicates(targets))
         own_keys = dict((name, key) for name, _url, key in endpoints if key is not None)
 
         def run_one(name: str) -> t.Dict[str, t.Any]:
@@ -238,24 +230,8 @@ class ActionModule(ActionBase):
             return outcome
 
         order = [name for name, _url, _key in endpoints]
-        stopped: t.Optional[str] = None
-        batches_run = 0
-        position = 0
-        with concurrent.futures.ThreadPoolExecutor(max_workers=min(own['concurrency'], max(sizes))) as pool:
-            for number, size in enumerate(sizes, start=1):
-                batch = order[position:position + size]
-                position += size
-                batches_run = number
-                for name, outcome in zip(batch, pool.map(run_one, batch)):
-                    results[name] = outcome
-                failed = [n for n in batch if results[n].get('failed')]
-                if failed and 100.0 * len(failed) / len(batch) > own['max_fail_percentage']:
-                    stopped = ('batch %d of %d: %d of %d endpoints failed (%.0f%%), more than max_fail_percentage %s'
-                               % (number, len(sizes), len(failed), len(batch), 100.0 * len(failed) / len(batch),
-                                  plain_number(own['max_fail_percentage'])))
-                    break
-        for name in order[position:]:
-            results[name] = dict(skipped=True, changed=False, msg='not run: the fan-out stopped after %s' % stopped)
+        results, batches_run, stopped = _run_in_batches(run_one, order, sizes, own['concurrency'],
+                                                        own['max_fail_percentage'])
         for name in order:
             for note in results[name].pop('warnings', []):
                 warnings.append('%s: %s' % (name, note))
@@ -336,6 +312,42 @@ class _NotRun:
         self.failed = failed
         # The endpoint that runs this one's URL, when that is why it is not run.
         self.duplicate_of = duplicate_of
+
+
+def _duplicates_warning(duplicates: t.Dict[str, t.List[str]]) -> t.List[str]:
+    if not duplicates:
+        return []
+    return ['%d endpoints share a URL with another and are not run (each URL is run once): %s' % (
+        sum(len(copies) for copies in duplicates.values()),
+        '; '.join('%s (the URL of %s, which runs it)' % (', '.join(copies), owner)
+                  for owner, copies in sorted(duplicates.items())))]
+
+
+def _run_in_batches(run_one: t.Callable[[str], t.Dict[str, t.Any]], order: t.List[str], sizes: t.List[int],
+                    concurrency: int, max_fail_percentage: float
+                    ) -> t.Tuple[t.Dict[str, t.Dict[str, t.Any]], int, t.Optional[str]]:
+    """Run the endpoints batch after batch; stop when a batch fails more than max_fail_percentage. Returns every
+    endpoint's outcome (the ones not reached are skipped), the number of batches run and why it stopped, if it did."""
+    results: t.Dict[str, t.Dict[str, t.Any]] = {}
+    stopped: t.Optional[str] = None
+    batches_run = 0
+    position = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(concurrency, max(sizes))) as pool:
+        for number, size in enumerate(sizes, start=1):
+            batch = order[position:position + size]
+            position += size
+            batches_run = number
+            for name, outcome in zip(batch, pool.map(run_one, batch)):
+                results[name] = outcome
+            failed = [n for n in batch if results[n].get('failed')]
+            if failed and 100.0 * len(failed) / len(batch) > max_fail_percentage:
+                stopped = ('batch %d of %d: %d of %d endpoints failed (%.0f%%), more than max_fail_percentage %s'
+                           % (number, len(sizes), len(failed), len(batch), 100.0 * len(failed) / len(batch),
+                              plain_number(max_fail_percentage)))
+                break
+    for name in order[position:]:
+        results[name] = dict(skipped=True, changed=False, msg='not run: the fan-out stopped after %s' % stopped)
+    return results, batches_run, stopped
 
 
 def _targets(endpoints: t.List[Endpoint], url_var: str) -> t.Dict[str, t.Any]:
