@@ -85,7 +85,9 @@ tool_venv() {
 layout_collection() {
   rm -rf "$build/ansible_collections"
   mkdir -p "$collection"
-  (cd "$root" && git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$collection")
+  # Tracked files deleted in the work tree are left out, so a tree in the middle of a rename lays out too.
+  (cd "$root" && git ls-files -co --exclude-standard -z | while IFS= read -r -d '' file; do
+    if [ -e "$file" ]; then printf '%s\0' "$file"; fi; done | xargs -0 cp --parents -t "$collection")
   # ansible-test reads the file list from git when there is a repository; give it one of just these files.
   (cd "$collection" && git init -q && git add -A)
 }
