@@ -104,12 +104,13 @@ from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.unsafe_proxy import wrap_var
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._api import read_list
+from ansible_collections.lmcache.kvcache.plugins.module_utils._answers import read_list
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheError, redact_url
 from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import (
     CONNECTION_ARGUMENT_SPEC, Connector, api_key_secrets, connection_problems)
+from ansible_collections.lmcache.kvcache.plugins.module_utils._models import usage_modules, usage_tiers
 from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import (
-    Untrusted, address, count, host_name, node_url, number, plain_json, port)
+    Untrusted, address, host_name, node_url, number, plain_json, port)
 
 COORDINATOR_GROUP_PREFIX = 'lmcache_coordinator_'
 # What the inventory keeps of a registration: validated, plain values only (the cache holds nothing else).
@@ -224,7 +225,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                                                'entry is ignored' % (where, field)))
                 continue
             try:
-                usage[instance] = dict(instance_id=instance, modules=_usage_modules(entry, field))
+                usage[instance] = dict(instance_id=instance, modules=usage_modules(entry, field))
             except Untrusted as exc:
                 bad[instance] = str(exc)
         return usage, bad
@@ -237,7 +238,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         urls_by_host: t.Dict[str, str] = {}
         added: t.List[str] = []
         for coordinator in coordinators:
-            usage = dict((entry['instance_id'], _tiers(entry['modules'])) for entry in coordinator['usage'])
+            usage = dict((entry['instance_id'], usage_tiers(entry['modules'])) for entry in coordinator['usage'])
             coordinator_group = self.inventory.add_group(COORDINATOR_GROUP_PREFIX + _group_part(coordinator['url']))
             for instance in coordinator['instances']:
                 name = instance['instance_id']
@@ -306,35 +307,6 @@ def _registration(raw: t.Any, field: str, group: str) -> Registration:
         registration_time=number(raw.get('registration_time'), field + '.registration_time', optional=True),
         metadata=plain_json(metadata, field + '.metadata') if metadata is not None else {},
     )
-
-
-def _usage_modules(entry: t.Dict[str, t.Any], field: str) -> t.List[t.Dict[str, t.Any]]:
-    """The L1 and L2 modules of one instance's usage entry, checked: [{tier, used_bytes, capacity_bytes}]."""
-    modules = entry.get('modules')
-    if modules is not None and not isinstance(modules, list):
-        raise Untrusted('%s.modules is not a list' % field)
-    kept = []
-    for index, module in enumerate(modules or []):
-        where = '%s.modules[%d]' % (field, index)
-        if not isinstance(module, dict):
-            raise Untrusted('%s is not an object' % where)
-        if module.get('tier') in ('l1', 'l2'):
-            kept.append(dict(tier=module['tier'],
-                             used_bytes=count(module.get('used_bytes'), where + '.used_bytes', optional=True) or 0,
-                             capacity_bytes=count(module.get('capacity_bytes'), where + '.capacity_bytes', optional=True) or 0))
-    return kept
-
-
-def _tiers(modules: t.List[t.Dict[str, t.Any]]) -> t.Dict[str, t.Any]:
-    """{'l1': {used_bytes, capacity_bytes, usage_ratio}, 'l2': {...}} from checked usage modules."""
-    tiers: t.Dict[str, t.Any] = {}
-    for module in modules:
-        tier = tiers.setdefault(module['tier'], dict(used_bytes=0, capacity_bytes=0, usage_ratio=None))
-        tier['used_bytes'] += module['used_bytes']
-        tier['capacity_bytes'] += module['capacity_bytes']
-        if tier['capacity_bytes']:
-            tier['usage_ratio'] = float(tier['used_bytes']) / tier['capacity_bytes']
-    return tiers
 
 
 def _group_part(url: str) -> str:

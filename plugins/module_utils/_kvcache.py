@@ -26,23 +26,15 @@ import time
 import typing as t
 from urllib.parse import urlencode, urlsplit
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._api import (
-    CAPABILITY_ROUTES,
-    LMCacheServer,
-    read_count,
-    read_list,
-    read_string,
-)
+from ansible_collections.lmcache.kvcache.plugins.module_utils._answers import read_count, read_list, read_string
+from ansible_collections.lmcache.kvcache.plugins.module_utils._generations import CAPABILITY_ROUTES
+from ansible_collections.lmcache.kvcache.plugins.module_utils._server import LMCacheServer
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheClient, LMCacheError, LMCacheHTTPError
-from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import node_url, path_segment
-from ansible_collections.lmcache.kvcache.plugins.module_utils._target import (
-    CHUNK_TOKENS,
-    Chunk,
-    Target,
-    TokenSequence,
-    prefix_operations,
-    tokens_json,
-)
+from ansible_collections.lmcache.kvcache.plugins.module_utils._models import Rejected, usage_modules, usage_tiers
+from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import Untrusted, node_url, path_segment
+from ansible_collections.lmcache.kvcache.plugins.module_utils._chunks import Chunk, prefix_operations
+from ansible_collections.lmcache.kvcache.plugins.module_utils._target import CHUNK_TOKENS, Target
+from ansible_collections.lmcache.kvcache.plugins.module_utils._tokens import TokenSequence, tokens_json
 
 TIERS = {'l1': ('L1',), 'l2': ('L2',), 'all': ('L1', 'L2')}
 PINS_PAGE = 1000
@@ -51,14 +43,6 @@ DIRECTORY_SETTLE_SECONDS = 5.0
 SETTLE_POLL_SECONDS = 0.5
 # Bytes allowed per chunk-rank in a directory lookup answer (each result carries 256 token ids and its placements).
 LOOKUP_BYTES_PER_RESULT = 16 * 1024
-
-
-class Rejected(Exception):
-    """The server (or the admission check) refused the operation; its own outcome, not an error."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 # Lookup answers repeat every chunk's 256 token ids, which the modules do not need: they are cut from the text before
@@ -70,7 +54,66 @@ def _without_token_ids(text: str) -> str:
     return TOKEN_IDS_IN_ANSWER.sub('"token_ids":null', text)
 
 
-class TokenSequenceCache:
+class RequestCache:
+    """What the per-request operations ask of a backend: one interface, so that no operation asks which backend it has.
+
+    A backend that cannot do something says so, with what to do instead, in require() (before the first read).
+    """
+
+    target: Target
+    # The tiers a pin protects from a delete that is not forced.
+    pins_protect: t.FrozenSet[str] = frozenset()
+
+    @property
+    def description(self) -> str:
+        raise NotImplementedError
+
+    def require(self, capability: str) -> None:
+        """Fail unless this backend can do `capability` (a key of CAPABILITY_ROUTES) for this request."""
+
+    def scope(self) -> str:
+        """Narrow reads and writes to the one instance the task means; its name for reports."""
+        raise NotImplementedError
+
+    def selected(self, chunks: t.Sequence[Chunk]) -> t.List[Chunk]:
+        """The chunks in the task's range, out of a read."""
+        return list(chunks)
+
+    def read(self) -> t.List[Chunk]:
+        raise NotImplementedError
+
+    def read_settled(self, settled: t.Callable[[t.List[Chunk]], bool]) -> t.List[Chunk]:
+        """A read after a write; backends whose reads lag their writes read again until `settled` holds."""
+        return self.read()
+
+    def pin_changes(self, chunks: t.Sequence[Chunk], goal: t.Mapping[int, int]) -> t.List[t.Tuple[str, t.Any]]:
+        """The pin writes that move the pin counts of `chunks` to `goal` (chunk index -> count)."""
+        raise NotImplementedError
+
+    def apply_pin_change(self, change: t.Tuple[str, t.Any]) -> None:
+        raise NotImplementedError
+
+    def admission(self, chunks: t.Sequence[Chunk], max_usage: float) -> None:
+        """Raise Rejected when pinning `chunks` now would hurt the instances that hold them."""
+
+    def delete_via(self, asked: str, instance_id: t.Optional[str], keyed: bool) -> str:
+        """Where a targeted delete goes: `node` or `coordinator`, given delete_via, instance_id and whether a key is set."""
+        return 'node'
+
+    def delete(self, chunks: t.Sequence[Chunk], tier: str, force: bool, via: str) -> None:
+        raise NotImplementedError
+
+    def compress(self, method: str) -> None:
+        raise NotImplementedError
+
+    def submit_prefetch(self, node: t.Optional[LMCacheServer]) -> t.Dict[str, t.Any]:
+        raise NotImplementedError
+
+    def prefetch_state(self, node: t.Optional[LMCacheServer], request_id: str) -> t.Dict[str, t.Any]:
+        raise NotImplementedError
+
+
+class TokenSequenceCache(RequestCache):
     """A request addressed by its token sequence, through the LMCache coordinator."""
 
     # Coordinator pins protect L2 copies: a delete of L1 removes a pinned chunk's L1 copy, any other delete spares it.
@@ -119,6 +162,13 @@ class TokenSequenceCache:
     def selected(self, chunks: t.Sequence[Chunk]) -> t.List[Chunk]:
         """The chunks in the range, out of a read of the whole prefix."""
         return [c for c in chunks if c.index >= self.range.first]
+
+    def require(self, capability: str) -> None:
+        if capability == 'compress':
+            raise LMCacheError(
+                '%s cannot compress a request addressed by token sequence: no LMCache release compresses KV cache on '
+                "demand, and the coordinator has no compress route. Servers that offer the `lmcache kvcache` design's "
+                'POST /compress take a request_id instead.' % self.node.describe())
 
     # -- instances ---------------------------------------------------------------------------------------------
 
@@ -242,7 +292,7 @@ class TokenSequenceCache:
 
     # -- pins --------------------------------------------------------------------------------------------------
 
-    def pin_operations(self, chunks: t.Sequence[Chunk], goal: t.Mapping[int, int]) -> t.List[t.Tuple[str, int]]:
+    def pin_changes(self, chunks: t.Sequence[Chunk], goal: t.Mapping[int, int]) -> t.List[t.Tuple[str, t.Any]]:
         """Prefix pins/unpins that move the counts of `chunks` (a read of the whole prefix) to `goal` (index -> count)."""
         current = [0] * (self.last + 1)
         for chunk in chunks:
@@ -252,8 +302,8 @@ class TokenSequenceCache:
             desired[index] = count
         return prefix_operations(current, desired)
 
-    def apply_pin_operation(self, operation: t.Tuple[str, int]) -> None:
-        kind, length = operation
+    def apply_pin_change(self, change: t.Tuple[str, t.Any]) -> None:
+        kind, length = change
         self._coordinator('pinning').request('POST' if kind == 'pin' else 'DELETE', '/cache/pins', raw_body=self.body(length))
 
     def admission(self, chunks: t.Sequence[Chunk], max_usage: float) -> None:
@@ -266,32 +316,39 @@ class TokenSequenceCache:
         for number, instance in enumerate(read_list(reply, reply.json_object(), 'instances')):
             if not isinstance(instance, dict) or instance.get('instance_id') not in holders:
                 continue
-            for module in read_list(reply, instance, 'modules', optional=True):
-                if not isinstance(module, dict) or module.get('tier') != 'l1':
-                    continue
-                ratio = module.get('usage_ratio')
-                if ratio is None:
-                    continue
-                if not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or ratio < 0:
-                    raise LMCacheError('GET %s: cannot read instances[%d] L1 usage_ratio: %r, expected a number from 0'
-                                       % (reply.url, number, ratio))
-                if ratio >= max_usage:
-                    raise Rejected('L1 memory pressure (%d%%) on %s, at or above max_usage (%d%%)'
-                                   % (round(ratio * 100), instance['instance_id'], round(max_usage * 100)))
+            try:
+                ratio = usage_tiers(usage_modules(instance, 'instances[%d]' % number)).get('l1', {}).get('usage_ratio')
+            except Untrusted as exc:
+                raise LMCacheError('GET %s: cannot read %s' % (reply.url, exc))
+            if ratio is not None and ratio >= max_usage:
+                raise Rejected('L1 memory pressure (%d%%) on %s, at or above max_usage (%d%%)'
+                               % (round(ratio * 100), instance['instance_id'], round(max_usage * 100)))
 
     # -- clear -------------------------------------------------------------------------------------------------
 
-    def node_delete_possible(self) -> bool:
-        node = self.instance_node()
-        return node.discovery.has('object_delete')
+    def delete_via(self, asked: str, instance_id: t.Optional[str], keyed: bool) -> str:
+        """node: DELETE /cache/objects on the instance's node (exact range, the task's key); coordinator: /cache/delete."""
+        # Only a delete that may go to the node asks the node what it offers (it may be down: the coordinator is not).
+        if asked != 'auto':
+            if asked == 'node' and not self.instance_node().discovery.has('object_delete'):
+                raise LMCacheError('%s has no DELETE /cache/objects (LMCache 0.5.1 and later): use delete_via: coordinator'
+                                   % self.instance_node().describe())
+            return asked
+        at_url = instance_id in (None, self.instance_at_url())
+        if (at_url or keyed) and self.instance_node().discovery.has('object_delete'):
+            return 'node'
+        return 'coordinator'
 
-    def delete_via_node(self, chunks: t.Sequence[Chunk], tier: str, force: bool) -> None:
-        """Delete exactly these chunks' keys on the instance's node, with the task's own API key."""
-        keys = [key for c in chunks for key in c.keys]
-        if keys:
-            self.instance_node().delete_objects(keys, tier, force)
+    def delete(self, chunks: t.Sequence[Chunk], tier: str, force: bool, via: str) -> None:
+        if via == 'node':
+            # Exactly these chunks' keys on the instance's node, with the task's own API key.
+            keys = [key for c in chunks for key in c.keys]
+            if keys:
+                self.instance_node().delete_objects(keys, tier, force)
+        else:
+            self._delete_via_coordinator(tier, force)
 
-    def delete_via_coordinator(self, tier: str, force: bool) -> None:
+    def _delete_via_coordinator(self, tier: str, force: bool) -> None:
         coordinator = self._coordinator('a targeted clear')
         try:
             coordinator.request('POST', '/cache/delete', raw_body=self.body(instance_id=self.scope(), tier=tier, force=force))
@@ -336,7 +393,7 @@ def _key_id(key: t.Any) -> t.Tuple[t.Any, ...]:
             key.get('cache_salt'))
 
 
-class RequestIdCache:
+class RequestIdCache(RequestCache):
     """A request addressed by request id, through the design's per-request endpoints on the node."""
 
     # The design pins a request to L1: a pinned chunk is spared by any delete unless forced.
@@ -350,6 +407,12 @@ class RequestIdCache:
     @property
     def description(self) -> str:
         return 'request %s on %s' % (self.request_id, self.node.url)
+
+    def require(self, capability: str) -> None:
+        self.route(capability)
+
+    def scope(self) -> str:
+        return self.node.url
 
     def route(self, capability: str) -> str:
         path = self.node.discovery.route(capability)
@@ -400,11 +463,18 @@ class RequestIdCache:
             raise Rejected(str(answer.get('reason') or answer.get('detail') or 'rejected by the server'))
         return answer
 
-    def set_pinned(self, pinned: bool) -> None:
-        # The design's pins are a flag per chunk: pin or unpin the selected range as a whole.
-        self._write('POST' if pinned else 'DELETE', 'pin', self._body())
+    def pin_changes(self, chunks: t.Sequence[Chunk], goal: t.Mapping[int, int]) -> t.List[t.Tuple[str, t.Any]]:
+        # The design's pins are a flag per chunk, set for the selected range as a whole: one pin or one unpin.
+        if any(goal.get(c.index, c.pin_count) > c.pin_count for c in chunks):
+            return [('pin', None)]
+        if any(goal.get(c.index, c.pin_count) < c.pin_count for c in chunks):
+            return [('unpin', None)]
+        return []
 
-    def clear(self, tier: str, force: bool) -> None:
+    def apply_pin_change(self, change: t.Tuple[str, t.Any]) -> None:
+        self._write('POST' if change[0] == 'pin' else 'DELETE', 'pin', self._body())
+
+    def delete(self, chunks: t.Sequence[Chunk], tier: str, force: bool, via: str) -> None:
         self._write('POST', 'kvcache_clear', self._body(tier=tier, force=force))
 
     def compress(self, method: str) -> None:

@@ -15,7 +15,8 @@ import typing as t
 
 from ansible.module_utils.common.text.formatters import bytes_to_human
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._api import CoordinatorQuotas, L1Usage, LMCacheServer, Quota
+from ansible_collections.lmcache.kvcache.plugins.module_utils._models import L1Usage, Quota
+from ansible_collections.lmcache.kvcache.plugins.module_utils._server import CoordinatorQuotas, LMCacheServer
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import (
     DeadlineExceeded, LMCacheClient, LMCacheError, plain_number)
 from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Context, Operation, Plan

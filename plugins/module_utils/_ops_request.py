@@ -16,16 +16,18 @@ import typing as t
 
 from ansible.module_utils.common.text.formatters import bytes_to_human
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._api import LMCacheServer
+from ansible_collections.lmcache.kvcache.plugins.module_utils._server import LMCacheServer
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheError
 from ansible_collections.lmcache.kvcache.plugins.module_utils._kvcache import (
     TIERS,
+    RequestCache,
     RequestIdCache,
     TokenSequenceCache,
 )
 from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_node import ClearInstance
 from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Context, Operation, Plan
-from ansible_collections.lmcache.kvcache.plugins.module_utils._target import Chunk, Target, chunk_ranges, chunk_summary
+from ansible_collections.lmcache.kvcache.plugins.module_utils._chunks import Chunk, chunk_ranges, chunk_summary
+from ansible_collections.lmcache.kvcache.plugins.module_utils._target import Target
 
 PREFETCH_POLL_SECONDS = 0.5
 
@@ -45,11 +47,12 @@ class RequestOperation(Operation):
         super().__init__(params, ctx, request)
         if request is None:
             raise AssertionError('%s needs a request target' % type(self).__name__)
-        self.cache: t.Union[TokenSequenceCache, RequestIdCache]
+        self.cache: RequestCache
         if request.by_tokens:
             self.cache = TokenSequenceCache(request, ctx.coordinator, self.node, ctx.node_for)
         else:
             self.cache = RequestIdCache(request, self.node)
+        self.by_tokens = request.by_tokens
 
     @classmethod
     def option_problems(cls, params: t.Mapping[str, t.Any], request: t.Optional[Target]) -> t.List[str]:
@@ -58,13 +61,9 @@ class RequestOperation(Operation):
                     'chunks through its coordinator']
         return []
 
-    @property
-    def by_tokens(self) -> bool:
-        return isinstance(self.cache, TokenSequenceCache)
-
     def selected(self, chunks: t.Sequence[Chunk]) -> t.List[Chunk]:
         """The chunks in the range (a token-sequence read covers the whole prefix)."""
-        return self.cache.selected(chunks) if isinstance(self.cache, TokenSequenceCache) else list(chunks)
+        return self.cache.selected(chunks)
 
     def chunk_report(self, chunks: t.Sequence[Chunk]) -> t.Dict[str, t.Any]:
         """The result fields every per-request operation returns about the request's chunks."""
@@ -88,8 +87,7 @@ class RequestOperation(Operation):
 
 class Info(RequestOperation):
     def read(self) -> t.List[Chunk]:
-        if isinstance(self.cache, RequestIdCache):
-            self.cache.route('kvcache_info')
+        self.cache.require('kvcache_info')
         return self.cache.read()
 
     def report(self, before: t.List[Chunk], after: t.Any, plan: Plan) -> t.Dict[str, t.Any]:
@@ -123,8 +121,7 @@ class Pin(RequestOperation):
         return self.params['state'] == 'present'
 
     def read(self) -> t.List[Chunk]:
-        if isinstance(self.cache, RequestIdCache):
-            self.cache.route('pin')
+        self.cache.require('pin')
         return self.cache.read()
 
     def changing(self, chunks: t.Sequence[Chunk]) -> t.List[Chunk]:
@@ -140,23 +137,16 @@ class Pin(RequestOperation):
         after = [c.copy(pin_count=goal[c.index]) for c in before]
         if not changing:
             return Plan(after=after, goal=goal)
-        if self.present and isinstance(self.cache, TokenSequenceCache):
+        if self.present:
             self.cache.admission(self.selected(before), self.params['max_usage'])
-        if isinstance(self.cache, TokenSequenceCache):
-            return Plan(self.cache.pin_operations(before, goal), after=after, goal=goal)
-        return Plan([('pin' if self.present else 'unpin', None)], after=after, goal=goal)
+        return Plan(self.cache.pin_changes(before, goal), after=after, goal=goal)
 
     def replan(self, current: t.List[Chunk], plan: Plan) -> Plan:
-        if isinstance(self.cache, TokenSequenceCache):
-            return Plan(self.cache.pin_operations(current, plan.goal), plan.after, plan.goal)
-        return Plan([('pin' if self.present else 'unpin', None)] if self.changing(current) else [], plan.after, plan.goal)
+        return Plan(self.cache.pin_changes(current, plan.goal), plan.after, plan.goal)
 
     def apply(self, plan: Plan) -> None:
-        if isinstance(self.cache, TokenSequenceCache):
-            for operation in plan.changes:
-                self.cache.apply_pin_operation(operation)
-        else:
-            self.cache.set_pinned(self.present)
+        for change in plan.changes:
+            self.cache.apply_pin_change(change)
 
     def changed(self, before: t.List[Chunk], current: t.List[Chunk]) -> bool:
         return [c.pin_count for c in before] != [c.pin_count for c in current]
@@ -196,12 +186,7 @@ class Compress(RequestOperation):
         return []
 
     def read(self) -> t.List[Chunk]:
-        if isinstance(self.cache, TokenSequenceCache):
-            raise LMCacheError(
-                '%s cannot compress a request addressed by token sequence: no LMCache release compresses KV cache on '
-                "demand, and the coordinator has no compress route. Servers that offer the `lmcache kvcache` design's "
-                'POST /compress take a request_id instead.' % self.node.describe())
-        self.cache.route('compress')
+        self.cache.require('compress')
         return self.cache.read()
 
     def changing(self, chunks: t.Sequence[Chunk]) -> t.List[Chunk]:
@@ -213,7 +198,7 @@ class Compress(RequestOperation):
         return Plan(sorted(changing), after=after)
 
     def apply(self, plan: Plan) -> None:
-        t.cast(RequestIdCache, self.cache).compress(self.params['method'])
+        self.cache.compress(self.params['method'])
 
     def changed(self, before: t.List[Chunk], current: t.List[Chunk]) -> bool:
         return [c.compression for c in before] != [c.compression for c in current]
@@ -250,27 +235,11 @@ class ClearRequest(RequestOperation):
         self.via = 'node'
 
     def read(self) -> t.List[Chunk]:
-        cache = self.cache
-        if isinstance(cache, RequestIdCache):
-            cache.route('kvcache_clear')
-            self.instance = self.node.url
-            return cache.read()
-        self.instance = cache.scope()
-        self.via = self._via(cache)
-        return cache.read()
-
-    def _via(self, cache: TokenSequenceCache) -> str:
-        """node: DELETE /cache/objects on the instance's node (exact range, the task's key); coordinator: /cache/delete."""
-        asked = self.params['delete_via']
-        if asked != 'auto':
-            if asked == 'node' and not cache.node_delete_possible():
-                raise LMCacheError('%s has no DELETE /cache/objects (LMCache 0.5.1 and later): use delete_via: coordinator'
-                                   % cache.instance_node().describe())
-            return asked
-        at_url = self.params.get('instance_id') in (None, cache.instance_at_url())
-        if (at_url or self.ctx.connector.api_key) and cache.node_delete_possible():
-            return 'node'
-        return 'coordinator'
+        self.cache.require('kvcache_clear')
+        self.instance = self.cache.scope()
+        self.via = self.cache.delete_via(self.params['delete_via'], self.params.get('instance_id'),
+                                         bool(self.ctx.connector.api_key))
+        return self.cache.read()
 
     def deleting(self, chunks: t.Sequence[Chunk]) -> t.List[Chunk]:
         """Chunks in the range held in the tiers, except pinned ones where pins protect a tier asked for (unless force)."""
@@ -301,14 +270,7 @@ class ClearRequest(RequestOperation):
                 'node itself (delete_via: node).' % (first, self.instance, _indexes(before), '/'.join(sorted(self.tiers))))
 
     def apply(self, plan: Plan) -> None:
-        cache = self.cache
-        tier, force = self.params['tier'], self.params['force']
-        if isinstance(cache, RequestIdCache):
-            cache.clear(tier, force)
-        elif self.via == 'node':
-            cache.delete_via_node(plan.goal, tier, force)
-        else:
-            cache.delete_via_coordinator(tier, force)
+        self.cache.delete(plan.goal, self.params['tier'], self.params['force'], self.via)
 
     def read_after(self, plan: Plan, before: t.List[Chunk]) -> t.List[Chunk]:
         gone = set(plan.changes)
@@ -316,7 +278,7 @@ class ClearRequest(RequestOperation):
         def settled(chunks: t.List[Chunk]) -> bool:
             return not any(set(c.locations) & self.tiers for c in chunks if c.index in gone)
         cache = self.cache
-        after = cache.read_settled(settled) if isinstance(cache, TokenSequenceCache) else cache.read()
+        after = cache.read_settled(settled)
         remaining = [c for c in self.selected(after) if set(c.locations) & self.tiers]
         if remaining:
             self.ctx.warn('chunks %s of %s are still in %s on %s (pinned or in use; force=true deletes them too)'
@@ -360,6 +322,11 @@ class Prefetch(RequestOperation):
     needs_coordinator = False
 
     @property
+    def counts_only(self) -> bool:
+        """Without the coordinator the node alone tells what it holds: the plan and report count L1 objects."""
+        return self.ctx.coordinator is None
+
+    @property
     def submit_to(self) -> t.Optional[LMCacheServer]:
         """The node to submit to; None: through the coordinator."""
         return None if self.params['prefetch_via'] == 'coordinator' else self.node
@@ -383,10 +350,10 @@ class Prefetch(RequestOperation):
 
     def read(self) -> t.Union[t.List[Chunk], int]:
         """The request's chunks on this node, where the coordinator can tell; else the node's L1 object count."""
-        cache = t.cast(TokenSequenceCache, self.cache)
+        cache = self.cache
         if self.submit_to is not None:
             self.node.require('prefetch', 'prefetch from L2 into L1')
-        if self.ctx.coordinator is None:
+        if self.counts_only:
             return self.node.status().l1.objects
         cache.scope()
         return cache.read()
@@ -395,7 +362,7 @@ class Prefetch(RequestOperation):
         return [c for c in self.selected(chunks) if 'L1' not in c.locations and 'L2' in c.locations]
 
     def plan(self, before: t.Union[t.List[Chunk], int]) -> Plan:
-        if isinstance(before, int):
+        if self.counts_only:
             # Without the coordinator the node alone knows what it holds: submit, and see whether L1 grew.
             return Plan(['submit'], after=before)
         warm = set(c.index for c in self.warmable(before))
@@ -403,7 +370,7 @@ class Prefetch(RequestOperation):
         return Plan(sorted(warm), after=after)
 
     def apply(self, plan: Plan) -> None:
-        cache = t.cast(TokenSequenceCache, self.cache)
+        cache = self.cache
         job = cache.submit_prefetch(self.submit_to)
         self.job: t.Dict[str, t.Any] = dict(job)
         if job['status'] == 'noop' or not self.params['wait'] or not job.get('request_id'):
@@ -423,16 +390,15 @@ class Prefetch(RequestOperation):
                 job['request_id'], cache.description, self.node.url, self.job['status']))
 
     def read_after(self, plan: Plan, before: t.Union[t.List[Chunk], int]) -> t.Union[t.List[Chunk], int]:
-        if isinstance(before, int):
+        if self.counts_only:
             return self.node.status().l1.objects if self.params['wait'] else before
         if not self.params['wait']:
             return plan.after
         warm = set(plan.changes)
-        cache = t.cast(TokenSequenceCache, self.cache)
-        return cache.read_settled(lambda chunks: all('L1' in c.locations for c in chunks if c.index in warm))
+        return self.cache.read_settled(lambda chunks: all('L1' in c.locations for c in chunks if c.index in warm))
 
     def changed_after(self, before: t.Union[t.List[Chunk], int], after: t.Union[t.List[Chunk], int], plan: Plan) -> bool:
-        if isinstance(before, int) and not self.ctx.check_mode and self.params['wait']:
+        if self.counts_only and not self.ctx.check_mode and self.params['wait']:
             return t.cast(int, after) > before
         return bool(plan.changes)
 
@@ -441,7 +407,7 @@ class Prefetch(RequestOperation):
         result: t.Dict[str, t.Any] = dict(target=self.cache.description, prefetch_id=job.get('request_id'),
                                           prefetch_status=job.get('status'), found_keys=job.get('found_keys'),
                                           total_keys=job.get('total_keys'))
-        if isinstance(before, list) and isinstance(after, list):
+        if not self.counts_only:
             result.update(self.chunk_report(after))
             before_l1 = set(c.index for c in before if 'L1' in c.locations)
             result['chunks_warmed'] = [c.index for c in self.selected(after) if 'L1' in c.locations and c.index not in before_l1]
@@ -452,7 +418,7 @@ class Prefetch(RequestOperation):
 
     def message(self, before: t.Union[t.List[Chunk], int, None], after: t.Any, plan: t.Optional[Plan]) -> str:
         description = self.cache.description
-        if isinstance(before, list) and plan is not None and not plan.changes:
+        if not self.counts_only and plan is not None and not plan.changes:
             missing = [c for c in self.selected(before) if 'L1' not in c.locations]
             if not missing:
                 return 'Nothing to prefetch: every chunk of %s is in L1 on %s.' % (description, self.node.url)
@@ -460,7 +426,7 @@ class Prefetch(RequestOperation):
                 _indexes(missing), description, self.node.url)
         if self.ctx.check_mode:
             return 'Would prefetch %s chunks of %s from L2 into L1 on %s.' % (
-                len(plan.changes) if isinstance(before, list) and plan else 'the', description, self.node.url)
+                len(plan.changes) if not self.counts_only and plan else 'the', description, self.node.url)
         job = getattr(self, 'job', {})
         if not self.params['wait']:
             return 'Submitted prefetch %s of %s on %s (not waited for).' % (job.get('request_id'), description, self.node.url)
@@ -468,6 +434,6 @@ class Prefetch(RequestOperation):
             job.get('found_keys'), job.get('total_keys'), description, self.node.url)
 
     def diff(self, before: t.Union[t.List[Chunk], int], after: t.Union[t.List[Chunk], int]) -> t.Optional[t.Dict[str, t.Any]]:
-        if not isinstance(before, list) or not isinstance(after, list):
+        if self.counts_only:
             return None
         return self.chunk_diff(before, after, ('locations',))

@@ -19,7 +19,8 @@ import typing as t
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._api import DiscoveryCache, LMCacheServer
+from ansible_collections.lmcache.kvcache.plugins.module_utils._generations import DiscoveryCache
+from ansible_collections.lmcache.kvcache.plugins.module_utils._server import LMCacheServer
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import (
     Deadline,
     LMCacheClient,
@@ -35,15 +36,15 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import
     connection_problems,
     url_secrets,
 )
-from ansible_collections.lmcache.kvcache.plugins.module_utils._kvcache import Rejected
+from ansible_collections.lmcache.kvcache.plugins.module_utils._models import Rejected
 from ansible_collections.lmcache.kvcache.plugins.module_utils._target import (
     TARGET_ARGUMENT_SPEC,
     TARGET_MUTUALLY_EXCLUSIVE,
     TARGET_REQUIRED_BY,
     TARGET_REQUIRED_ONE_OF,
     Target,
-    TokenFileError,
 )
+from ansible_collections.lmcache.kvcache.plugins.module_utils._tokens import TokenFileError
 
 # How many times a write whose outcome was lost is reconciled (re-read, re-planned, the rest applied).
 MAX_RECONCILE_ROUNDS = 3

@@ -18,7 +18,7 @@ import typing as t
 
 from ansible.module_utils.common.text.formatters import bytes_to_human
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._api import GENERATION_BY_NAME, GENERATIONS
+from ansible_collections.lmcache.kvcache.plugins.module_utils._generations import GENERATIONS, GENERATION_BY_NAME
 
 CURRENT_GENERATION = GENERATIONS[0].name
 # Up to this many hosts the chart has a bar per host; above, a histogram of L1 usage.

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils import _api, _registry
+from ansible_collections.lmcache.kvcache.plugins.module_utils import _generations, _registry
 from ansible_collections.lmcache.kvcache.scripts import generation_table
 
 
@@ -18,7 +18,7 @@ def test_the_published_table_is_generated_from_the_route_table() -> None:
 
 def test_every_generation_and_operation_is_in_the_table() -> None:
     table = generation_table.render()
-    for generation in _api.GENERATIONS:
+    for generation in _generations.GENERATIONS:
         assert generation.releases in table
     for module, what, _needs in _registry.operation_needs():
         assert module in table and what in table

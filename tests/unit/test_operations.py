@@ -13,7 +13,7 @@ import re
 import pytest
 import yaml
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._api import CAPABILITY_ROUTES
+from ansible_collections.lmcache.kvcache.plugins.module_utils._generations import CAPABILITY_ROUTES
 from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import BY_MODULE, FLEET_WIDE, OPERATIONS
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))

@@ -10,7 +10,9 @@ import os
 
 import pytest
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._api import LMCacheServer, parse_status, parse_version
+from ansible_collections.lmcache.kvcache.plugins.module_utils._generations import parse_version
+from ansible_collections.lmcache.kvcache.plugins.module_utils._models import parse_status
+from ansible_collections.lmcache.kvcache.plugins.module_utils._server import LMCacheServer
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheClient, LMCacheError, LMCacheHTTPError, Reply
 from ansible_collections.lmcache.kvcache.tests.unit.fake_server import Answer
 
@@ -68,7 +70,7 @@ def test_g1_has_no_optional_endpoints_and_no_version(fake_server):
 
 
 def test_a_fleet_of_one_release_is_discovered_once(fake_server):
-    from ansible_collections.lmcache.kvcache.plugins.module_utils._api import DiscoveryCache
+    from ansible_collections.lmcache.kvcache.plugins.module_utils._server import DiscoveryCache
     fake_server.lmcache('G3')
     cache = DiscoveryCache()
     for _attempt in range(3):

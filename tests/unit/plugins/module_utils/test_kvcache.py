@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._api import LMCacheServer
+from ansible_collections.lmcache.kvcache.plugins.module_utils._server import LMCacheServer
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheClient, LMCacheError
-from ansible_collections.lmcache.kvcache.plugins.module_utils._kvcache import Rejected, TokenSequenceCache
+from ansible_collections.lmcache.kvcache.plugins.module_utils._kvcache import TokenSequenceCache
+from ansible_collections.lmcache.kvcache.plugins.module_utils._models import Rejected
 from ansible_collections.lmcache.kvcache.plugins.module_utils._target import Target
 from ansible_collections.lmcache.kvcache.tests.unit.fake_server import Answer
 
@@ -79,8 +80,8 @@ def test_range_pin_sends_pin_to_end_then_unpin_before_start(fake_server):
     fake_server.on('DELETE', '/cache/pins', Answer(body={'status': 'unpinned'}))
     cache = cache_for(fake_server, start=512)
     chunks = cache.read()
-    for operation in cache.pin_operations(chunks, {0: 0, 1: 0, 2: 1, 3: 1}):
-        cache.apply_pin_operation(operation)
+    for change in cache.pin_changes(chunks, {0: 0, 1: 0, 2: 1, 3: 1}):
+        cache.apply_pin_change(change)
     sent = [(r['method'], len(r['body']['token_ids'])) for r in fake_server.requests
             if r['path'] == '/cache/pins' and r['method'] != 'GET']
     # A prefix of every complete chunk is sent whole: LMCache ignores the trailing partial chunk.

@@ -9,13 +9,9 @@ import itertools
 
 import pytest
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._target import (
-    ChunkRange,
-    Target,
-    TokenFileError,
-    prefix_operations,
-    read_token_file,
-)
+from ansible_collections.lmcache.kvcache.plugins.module_utils._chunks import prefix_operations
+from ansible_collections.lmcache.kvcache.plugins.module_utils._target import ChunkRange, Target
+from ansible_collections.lmcache.kvcache.plugins.module_utils._tokens import TokenFileError, read_token_file
 
 
 def coordinator_after(counts, operations):

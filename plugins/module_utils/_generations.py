@@ -1,0 +1,130 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The generations of the LMCache server HTTP API: their routes, the optional capabilities, and what a node offers.
+
+Private to this collection: the API may change without notice.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import typing as t
+
+
+class Generation:
+    """The routes of one generation of the LMCache MP server HTTP API."""
+
+    def __init__(self, name: str, releases: str, health: str, status: str, clear: str, clear_takes_body: bool,
+                 offers: t.Iterable[str] = ()) -> None:
+        self.name = name
+        self.releases = releases
+        self.health = health
+        self.status = status
+        self.clear = clear
+        # Only G3 takes a body on clear; G1 and G2 always force-clear.
+        self.clear_takes_body = clear_takes_body
+        # The optional capabilities the generation's latest releases publish (for the docs: the modules themselves
+        # read every server's own /openapi.json).
+        self.offers = frozenset(offers)
+
+
+# One table of routes per generation. Everything that differs between generations is here.
+GENERATIONS = (
+    Generation('G3', '0.5.1 and later', health='/healthcheck', status='/status', clear='/cache/clear', clear_takes_body=True,
+               offers=('version', 'config', 'metrics', 'l2_objects', 'object_delete', 'l2_adapters', 'quota', 'prefetch')),
+    Generation('G2', '0.4.5 - 0.5.0', health='/healthcheck', status='/status', clear='/clear-cache', clear_takes_body=False,
+               offers=('version', 'config', 'l2_objects', 'l2_adapters', 'quota')),
+    Generation('G1', '0.4.1 - 0.4.4', health='/api/healthcheck', status='/api/status', clear='/api/clear-cache', clear_takes_body=False),
+)
+
+
+GENERATION_BY_NAME = dict((g.name, g) for g in GENERATIONS)
+
+
+# Optional endpoints worth knowing about, by the name the collection reports them under: (method, path) pairs, any
+# of which offers it. The per-request ones are the `lmcache kvcache` design's (no release has them yet; both
+# spellings the design used).
+CAPABILITY_ROUTES: t.Dict[str, t.Tuple[t.Tuple[str, str], ...]] = {
+    'version': (('get', '/version'),),
+    'config': (('get', '/config'), ('get', '/conf')),
+    'metrics': (('get', '/metrics'),),
+    'l2_objects': (('get', '/cache/objects'), ('get', '/l2/keys')),
+    'object_delete': (('delete', '/cache/objects'),),
+    'l2_adapters': (('get', '/config/adapters'), ('get', '/l2/adapters')),
+    'quota': (('get', '/quota'),),
+    'prefetch': (('post', '/cache/prefetches'),),
+    'kvcache_info': (('get', '/kvcache-info'), ('get', '/api/kvcache-info')),
+    'pin': (('post', '/pin'), ('post', '/api/pin')),
+    'compress': (('post', '/compress'), ('post', '/api/compress')),
+    'kvcache_clear': (('post', '/kvcache-clear'), ('post', '/api/kvcache-clear')),
+}
+
+
+# From this release on, G3 honours force=false (clears only objects that are safe to remove).
+FORCE_HONOURED_SINCE = (0, 5, 6)
+
+
+def parse_version(version: t.Optional[str]) -> t.Optional[t.Tuple[int, int, int]]:
+    """'0.5.6-g3e11e108' or '0.5.7rc3.dev0-gbf85b41fa' -> (0, 5, 6) / (0, 5, 7)."""
+    match = re.match(r'^v?(\d+)\.(\d+)\.(\d+)', version or '')
+    return (int(match.group(1)), int(match.group(2)), int(match.group(3))) if match else None
+
+
+class Discovery:
+    """A node's generation and routes, as read from /openapi.json (or probed)."""
+
+    def __init__(self, generation: Generation, routes: t.Mapping[str, t.FrozenSet[str]], source: str) -> None:
+        self.generation = generation
+        # path -> methods (lower case)
+        self.routes = routes
+        # How the generation was found: 'openapi' (the route list) or 'probe' (fallback, no route list).
+        self.source = source
+
+    @property
+    def capabilities(self) -> t.List[str]:
+        return sorted(name for name in CAPABILITY_ROUTES if self.route(name))
+
+    def has(self, capability: str) -> bool:
+        return self.route(capability) is not None
+
+    def route(self, capability: str) -> t.Optional[str]:
+        """The path serving `capability` on this server, or None."""
+        for method, path in CAPABILITY_ROUTES[capability]:
+            if method in self.routes.get(path, ()):
+                return path
+        return None
+
+
+def routes_from_openapi(paths: t.Mapping[str, t.Any]) -> t.Dict[str, t.FrozenSet[str]]:
+    return dict((path, frozenset(m.lower() for m in (ops if isinstance(ops, dict) else {})))
+                for path, ops in paths.items())
+
+
+def generation_from_routes(routes: t.Mapping[str, t.FrozenSet[str]]) -> t.Optional[Generation]:
+    for generation in GENERATIONS:
+        if generation.clear in routes:
+            return generation
+    return None
+
+
+class DiscoveryCache:
+    """Discoveries by exact version string, shared by the endpoints of one fan-out: a fleet mostly runs one release,
+    and its route list need not be fetched and parsed a thousand times. Servers that report no version are always
+    discovered in full."""
+
+    def __init__(self) -> None:
+        self._by_version: t.Dict[str, Discovery] = {}
+        self._lock = threading.Lock()
+
+    def get(self, version: str) -> t.Optional[Discovery]:
+        with self._lock:
+            return self._by_version.get(version)
+
+    def put(self, version: str, discovery: Discovery) -> None:
+        if discovery.source == 'openapi':
+            with self._lock:
+                self._by_version.setdefault(version, discovery)

@@ -1,0 +1,249 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The LMCache node and coordinator as objects: discovery once per task, then health, status, clear, quotas, deletes.
+
+Private to this collection: the API may change without notice.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible_collections.lmcache.kvcache.plugins.module_utils._answers import (
+    MISSING,
+    field,
+    read_count,
+    read_list,
+    read_number,
+    read_object,
+    read_string,
+    unreadable,
+)
+from ansible_collections.lmcache.kvcache.plugins.module_utils._client import (
+    LMCacheClient,
+    LMCacheError,
+    Reply,
+    http_error,
+    server_error_text,
+)
+from ansible_collections.lmcache.kvcache.plugins.module_utils._generations import (
+    CAPABILITY_ROUTES,
+    FORCE_HONOURED_SINCE,
+    GENERATIONS,
+    Discovery,
+    DiscoveryCache,
+    Generation,
+    generation_from_routes,
+    parse_version,
+    routes_from_openapi,
+)
+from ansible_collections.lmcache.kvcache.plugins.module_utils._models import Health, Quota, ServerStatus, parse_status, read_quota
+from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import path_segment
+
+
+class LMCacheServer:
+    """One LMCache MP server (a node), its API discovered once per task."""
+
+    def __init__(self, client: LMCacheClient, discoveries: t.Optional[DiscoveryCache] = None) -> None:
+        self.client = client
+        self._discovery: t.Optional[Discovery] = None
+        self._version: t.Any = MISSING
+        self._discoveries = discoveries
+
+    @property
+    def url(self) -> str:
+        return self.client.display_url
+
+    @property
+    def discovery(self) -> Discovery:
+        if self._discovery is None:
+            self._discovery = self._discover_by_version()
+        return self._discovery
+
+    @property
+    def known_generation_name(self) -> t.Optional[str]:
+        """The generation if discovery has already run; never sends a request (used when reporting failures)."""
+        return self._discovery.generation.name if self._discovery else None
+
+    @property
+    def known_version(self) -> t.Optional[str]:
+        return None if self._version is MISSING else self._version
+
+    @property
+    def generation(self) -> Generation:
+        return self.discovery.generation
+
+    def _discover_by_version(self) -> Discovery:
+        """The version first (G2 and later have /version), then the route list, unless a release seen before by this
+        task (the fan-out shares a cache) already gave it."""
+        reply = self.client.request('GET', '/version', accept=(404, 405))
+        version = None
+        if reply.status == 200:
+            if not isinstance(reply.body, str) or not reply.body.strip():
+                raise unreadable(reply, 'the version', reply.body if reply.is_json else reply.text, 'a version string')
+            version = reply.body
+        cached = self._discoveries.get(version) if version and self._discoveries is not None else None
+        discovery = cached or self._discover()
+        self._version = version if discovery.has('version') else None
+        if version and self._discoveries is not None and cached is None and discovery.has('version'):
+            self._discoveries.put(version, discovery)
+        return discovery
+
+    def _discover(self) -> Discovery:
+        # 401 is raised as is: without a key nothing else would work either.
+        reply = self.client.request('GET', '/openapi.json', accept=(404, 405, 500), max_bytes=4 * 1024 * 1024)
+        paths = field(reply.body, 'paths')
+        if reply.status == 200 and isinstance(paths, dict):
+            routes = routes_from_openapi(paths)
+            generation = generation_from_routes(routes)
+            if generation is None:
+                raise LMCacheError(
+                    '%s does not look like an LMCache server: its /openapi.json lists none of the clear routes %s'
+                    % (self.url, ', '.join(g.clear for g in GENERATIONS)))
+            return Discovery(generation, routes, 'openapi')
+        # No usable route list (docs turned off, a proxy in front): ask each generation's clear route with a GET.
+        # FastAPI answers 405 for a route that exists with another method, 404 for one that does not.
+        for generation in GENERATIONS:
+            probe = self.client.request('GET', generation.clear, accept=(404, 405))
+            if probe.status == 405:
+                routes = {generation.health: frozenset(['get']), generation.status: frozenset(['get']),
+                          generation.clear: frozenset(['post'])}
+                return Discovery(generation, routes, 'probe')
+        raise LMCacheError(
+            '%s does not look like an LMCache server: GET %s answered HTTP %d%s, and none of %s exists there'
+            % (self.url, reply.url, reply.status, _gist(reply), ', '.join(g.clear for g in GENERATIONS)))
+
+    @property
+    def version(self) -> t.Optional[str]:
+        """The server's version string where it tells it (G2 and later), else None."""
+        self.discovery  # pylint: disable=pointless-statement
+        return self._version
+
+    def describe(self) -> str:
+        """'http://h:8080 (LMCache 0.5.6-g3e11e108, API G3)', for messages."""
+        return '%s (LMCache %s, API %s)' % (self.url, self.version or self.generation.releases, self.generation.name)
+
+    @property
+    def force_honoured(self) -> bool:
+        """Whether a clear with force=false really spares locked objects on this server."""
+        version = parse_version(self.version)
+        return self.generation.clear_takes_body and version is not None and version >= FORCE_HONOURED_SINCE
+
+    def require(self, capability: str, what: str) -> str:
+        """The route of `capability`; an error naming the server, its release and what is missing otherwise."""
+        path = self.discovery.route(capability)
+        if path is None:
+            raise LMCacheError('%s cannot %s: it has no %s endpoint (%s)' % (
+                self.describe(), what, capability,
+                ' or '.join('%s %s' % (m.upper(), p) for m, p in CAPABILITY_ROUTES[capability])))
+        return path
+
+    def health(self) -> Health:
+        """A starting server's 503 is an answer here, not a failure."""
+        reply = self.client.request('GET', self.generation.health, accept=(503,))
+        if reply.status == 200:
+            return Health(True, None, reply.status)
+        body = reply.body if isinstance(reply.body, dict) else {}
+        reason = body.get('reason') or body.get('detail') or body.get('status')
+        return Health(False, str(reason) if reason else 'HTTP 503 %s' % reply.reason, reply.status)
+
+    def status(self) -> ServerStatus:
+        return parse_status(self.client.request('GET', self.generation.status))
+
+    def clear_l1(self, force: bool) -> None:
+        generation = self.generation
+        body = {'tier': 'l1', 'force': force} if generation.clear_takes_body else None
+        reply = self.client.request('POST', generation.clear, json_body=body)
+        answer = reply.body if isinstance(reply.body, dict) else {}
+        if answer.get('status') not in (None, 'ok'):
+            raise http_error(reply)
+
+    def l2_adapters(self) -> t.Optional[t.List[t.Dict[str, t.Any]]]:
+        """The node's L2 adapters from /config/adapters (G3), or None where the node has no such route."""
+        if self.discovery.route('l2_adapters') != '/config/adapters':
+            return None
+        reply = self.client.request('GET', '/config/adapters')
+        adapters = read_list(reply, reply.json_object(), 'adapters')
+        return [dict(index=read_count(reply, a, 'index', optional=True), type=read_string(reply, a, 'type_name', optional=True),
+                     tier=read_string(reply, a, 'tier', optional=True), primary=bool(a.get('primary')))
+                for a in adapters if isinstance(a, dict)]
+
+    # -- quotas (0.4.5 and later) --------------------------------------------------------------------------------
+
+    def quotas(self) -> t.Dict[str, Quota]:
+        self.require('quota', 'manage quotas')
+        reply = self.client.request('GET', '/quota')
+        users = read_object(reply, reply.json_object(), 'users')
+        return dict((salt, read_quota(reply, salt, entry, 'users[%r].' % salt)) for salt, entry in users.items())
+
+    def quota(self, salt: str) -> t.Optional[Quota]:
+        self.require('quota', 'manage quotas')
+        reply = self.client.request('GET', '/quota/%s' % path_segment(salt, 'cache_salt'), accept=(404,))
+        if reply.status == 404:
+            return None
+        body = reply.json_object()
+        if field(body, 'exists') is False:
+            return None
+        return read_quota(reply, salt, body, '')
+
+    def set_quota(self, salt: str, limit_gb: float) -> None:
+        self.require('quota', 'manage quotas')
+        put_quota(self.client, salt, limit_gb, 'the server')
+
+    def remove_quota(self, salt: str) -> None:
+        self.require('quota', 'manage quotas')
+        delete_quota(self.client, salt)
+
+    # -- key-addressed deletes (G3) ------------------------------------------------------------------------------
+
+    def delete_objects(self, keys: t.List[t.Dict[str, t.Any]], tier: str, force: bool) -> t.Dict[str, t.Any]:
+        self.require('object_delete', 'delete cached objects by key')
+        reply = self.client.request('DELETE', '/cache/objects', json_body=dict(keys=keys, tier=tier, force=force))
+        body = reply.json_object()
+        if field(body, 'ok') is False:
+            raise LMCacheError('DELETE %s: the node answered ok=false: %s' % (reply.url, server_error_text(body, reply.text)))
+        return body
+
+
+class CoordinatorQuotas:
+    """Fleet-wide per-tenant quotas on an LMCache coordinator (0.5.7 and later; the L2 tier, across every node)."""
+
+    def __init__(self, client: LMCacheClient) -> None:
+        self.client = client
+
+    def quota(self, salt: str) -> t.Optional[Quota]:
+        reply = self.client.request('GET', '/quota/%s' % path_segment(salt, 'cache_salt'), accept=(404,))
+        if reply.status == 404:
+            raise LMCacheError('the coordinator %s has no quota routes (LMCache 0.5.7 and later have them): GET %s answered '
+                               'HTTP 404' % (self.client.display_url, reply.url))
+        body = reply.json_object()
+        if field(body, 'quota_exists') is not True:
+            return None
+        return Quota(salt, read_number(reply, body, 'quota_limit_gb'), read_number(reply, body, 'usage_gb', optional=True))
+
+    def set_quota(self, salt: str, limit_gb: float) -> None:
+        put_quota(self.client, salt, limit_gb, 'the coordinator')
+
+    def remove_quota(self, salt: str) -> None:
+        delete_quota(self.client, salt)
+
+
+def put_quota(client: LMCacheClient, salt: str, limit_gb: float, who: str) -> None:
+    """PUT /quota/{salt}, the same route on a node (0.4.5 and later) and on a coordinator (0.5.7 and later)."""
+    reply = client.request('PUT', '/quota/%s' % path_segment(salt, 'cache_salt'), json_body={'limit_gb': limit_gb})
+    status = field(reply.body, 'status')
+    if status not in (MISSING, 'ok'):
+        raise LMCacheError('PUT %s: %s answered status %r, expected "ok"' % (reply.url, who, status))
+
+
+def delete_quota(client: LMCacheClient, salt: str) -> None:
+    """DELETE /quota/{salt}; a quota already gone (404) is what was asked for."""
+    client.request('DELETE', '/quota/%s' % path_segment(salt, 'cache_salt'), accept=(404,))
+
+
+def _gist(reply: Reply) -> str:
+    text = server_error_text(reply.body, reply.text)
+    return ' (%s)' % text if text else ''
