@@ -13,11 +13,10 @@ Private to this collection: the API may change without notice.
 
 from __future__ import annotations
 
-import math
 import typing as t
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheError, Reply
-from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import json_type, shown
+from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import Untrusted, count, json_type, number, shown
 
 
 MISSING = object()
@@ -44,23 +43,25 @@ def read_count(reply: Reply, body: t.Any, path: str, optional: bool = False, nam
     value = field(body, path)
     if optional and (value is MISSING or value is None):
         return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    try:
+        return count(None if value is MISSING else value, name or path)
+    except Untrusted:
         raise unreadable(reply, name or path, value, 'a whole number of 0 or more')
-    return value
 
 
 def read_number(reply: Reply, body: t.Any, path: str, optional: bool = False, low: float = 0.0,
                 high: t.Optional[float] = None, name: t.Optional[str] = None) -> t.Optional[float]:
+    """A finite number from `low` to `high` (both included)."""
     value = field(body, path)
     if optional and (value is MISSING or value is None):
         return None
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value) or value < low \
-            or (high is not None and value > high):
-        raise unreadable(reply, name or path, value,
-                          'a number from %s%s' % (low, ' to %s' % high if high is not None else ''))
-    return float(value)
+    try:
+        found = number(None if value is MISSING else value, name or path)
+    except Untrusted:
+        found = None
+    if found is None or found < low or (high is not None and found > high):
+        raise unreadable(reply, name or path, value, 'a number from %s%s' % (low, ' to %s' % high if high is not None else ''))
+    return found
 
 
 def read_string(reply: Reply, body: t.Any, path: str, optional: bool = False, name: t.Optional[str] = None) -> t.Optional[str]:
