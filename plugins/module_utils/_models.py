@@ -70,7 +70,7 @@ def parse_status(reply: Reply) -> ServerStatus:
         l1 = _parse_l1(reply, body, ['storage_manager.l1_manager'])
     elif not isinstance(field(body, 'storage_manager.l1_managers'), dict):
         raise unreadable(reply, 'storage_manager.l1_manager', field(body, 'storage_manager.l1_manager'),
-                          'an object with the L1 counts')
+                         'an object with the L1 counts')
     else:
         names = sorted(field(body, 'storage_manager.l1_managers'))
         if not names:

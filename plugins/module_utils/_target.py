@@ -139,5 +139,3 @@ class ChunkRange:
 
     def __repr__(self) -> str:
         return 'ChunkRange(%r, %r)' % (self.first, self.last)
-
-
