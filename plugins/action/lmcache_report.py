@@ -15,12 +15,19 @@ import typing as t
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.lmcache.kvcache.plugins.plugin_utils._report import build_report, report_files, write_files
+from ansible_collections.lmcache.kvcache.plugins.plugin_utils._report import (
+    build_report,
+    read_report,
+    report_files,
+    write_files,
+)
 
 SPEC = dict(
     results=dict(type='dict', required=True),
     dest=dict(type='path', required=True),
     usage_warn=dict(type='float', default=0.7),
+    hit_ratio_warn=dict(type='float', default=0.1),
+    previous=dict(type='path'),
     chart=dict(type='bool', default=True),
 )
 
@@ -37,11 +44,21 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg='lmcache_report: %s' % '; '.join(validated.error_messages))
             return result
         params = validated.validated_parameters
-        if not 0 < params['usage_warn'] <= 1:
-            result.update(failed=True, msg='lmcache_report: usage_warn must be greater than 0 and at most 1, got %s'
-                          % params['usage_warn'])
+        problems = ['%s must be greater than 0 and at most 1, got %s' % (name, params[name])
+                    for name in ('usage_warn', 'hit_ratio_warn') if not 0 < params[name] <= 1]
+        previous = None
+        if params['previous'] and not problems:
+            try:
+                previous = read_report(params['previous'])
+            except ValueError as exc:
+                problems.append('previous: %s' % exc)
+        if problems:
+            result.update(failed=True, msg='lmcache_report: %s' % '; '.join(problems))
             return result
-        report = build_report(params['results'], params['usage_warn'])
+        warnings = []
+        if params['previous'] and previous is None:
+            warnings.append('lmcache_report: no report at %s yet: no hits over an interval in this one' % params['previous'])
+        report = build_report(params['results'], params['usage_warn'], params['hit_ratio_warn'], previous)
         files, note = report_files(report, params['chart'])
         try:
             changed = write_files(params['dest'], files, bool(self._play_context.check_mode))
@@ -54,5 +71,7 @@ class ActionModule(ActionBase):
                           params['dest'], len(report['hosts']), sum(1 for r in report['hosts'] if r['healthy']),
                           len(report['outliers']), '; no chart: %s' % note if note else ''))
         if note:
-            result['warnings'] = ['lmcache_report: no chart: %s' % note]
+            warnings.append('lmcache_report: no chart: %s' % note)
+        if warnings:
+            result['warnings'] = warnings
         return result

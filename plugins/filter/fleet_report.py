@@ -18,9 +18,11 @@ description:
     (M(lmcache.kvcache.lmcache_fanout) with O(lmcache.kvcache.lmcache_fanout#module:operation=server_info)).
   - A host whose result is missing or failed is a row with its error, and an outlier.
   - Outliers are hosts that are unreachable or unhealthy, whose L1 is at or above its eviction watermark or above
-    O(usage_warn), or that run an API generation older than the current one.
+    O(usage_warn), that run an API generation older than the current one, whose hit ratio is below O(hit_ratio_warn)
+    (over the interval since the previous report where one is given, else since the server started), whose hit
+    counters went down since the previous report (a restart), or whose administrative routes answer without an API key.
   - The role C(lmcache.kvcache.fleet_report) writes these as JSON, Markdown and a chart.
-positional: usage_warn
+positional: usage_warn, hit_ratio_warn, previous
 options:
   _input:
     description: Server info results, keyed by host.
@@ -30,6 +32,17 @@ options:
     description: L1 usage ratio (0 to 1) from which a host is an outlier, even below its eviction watermark.
     type: float
     default: 0.7
+  hit_ratio_warn:
+    description: Hit ratio (0 to 1) under which a host that looked something up is an outlier.
+    type: float
+    default: 0.1
+    version_added: 0.2.0
+  previous:
+    description:
+      - An earlier report of the same fleet (this filter's output, or a report file read with C(from_json)), for each
+        host's and the fleet's hits over the interval since.
+    type: dict
+    version_added: 0.2.0
 author:
   - LMCache maintainers (@LMCache)
 '''
@@ -133,6 +146,44 @@ _value:
               that host's server, and the host is an outlier); V(null) otherwise.
           type: str
           sample: null
+        hits:
+          description:
+            - The host's hit counters since its server started (V(lookups), V(requested_tokens), V(hit_tokens),
+              V(hit_tokens_l1), V(hit_tokens_l2)) and their ratios (V(hit_ratio), V(l1_hit_share), V(l2_hit_share)),
+              from RV(lmcache.kvcache.lmcache_server_info#module:hits); V(null) where the server reported none.
+          type: dict
+          sample: {lookups: 4, requested_tokens: 2048, hit_tokens: 1024, hit_tokens_l1: 1024, hit_tokens_l2: 0,
+                   hit_ratio: 0.5, l1_hit_share: 1.0, l2_hit_share: 0.0}
+        hits_interval:
+          description:
+            - With a previous report, the same counters over the interval since it (the differences) and their ratios,
+              and V(restarted), true when a counter went down (the server restarted; the interval then starts at the
+              restart). V(null) where either report has no counters for the host.
+          type: dict
+          returned: with a previous report
+          sample: {lookups: 2, requested_tokens: 1024, hit_tokens: 1024, hit_tokens_l1: 1024, hit_tokens_l2: 0,
+                   hit_ratio: 1.0, l1_hit_share: 1.0, l2_hit_share: 0.0, restarted: false}
+        exposed:
+          description:
+            - The administrative routes that answered without an API key, from
+              RV(lmcache.kvcache.lmcache_server_info#module:exposure) (read with O(lmcache.kvcache.lmcache_server_info#module:audit=true));
+              V(null) where no audit ran.
+          type: list
+          elements: str
+          sample: [POST /run_script, GET /env]
+    hits:
+      description:
+        - The fleet's hits since each server started, each counter summed over the hosts that report it (V(hosts) says
+          how many), with the ratios of the sums.
+      type: dict
+      sample: {hosts: 2, lookups: 8, requested_tokens: 4096, hit_tokens: 2048, hit_tokens_l1: 2048, hit_tokens_l2: 0,
+               hit_ratio: 0.5, l1_hit_share: 1.0, l2_hit_share: 0.0}
+    hits_interval:
+      description: With a previous report, the fleet's hits over the interval since it, summed the same way.
+      type: dict
+      returned: with a previous report
+      sample: {hosts: 2, lookups: 2, requested_tokens: 1024, hit_tokens: 512, hit_tokens_l1: 512, hit_tokens_l2: 0,
+               hit_ratio: 0.5, l1_hit_share: 1.0, l2_hit_share: 0.0}
     outliers:
       description: The outliers, each a dict with C(host) and C(reason).
       type: list
@@ -155,14 +206,19 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._report import build_report
 
 
-def fleet_report(results: t.Mapping[str, t.Any], usage_warn: float = 0.7) -> t.Dict[str, t.Any]:
+def fleet_report(results: t.Mapping[str, t.Any], usage_warn: float = 0.7, hit_ratio_warn: float = 0.1,
+                 previous: t.Optional[t.Mapping[str, t.Any]] = None) -> t.Dict[str, t.Any]:
     if not isinstance(results, dict):
         raise AnsibleFilterError('fleet_report expects a dict of server_info results by host, got %s' % type(results).__name__)
-    try:
-        warn = float(usage_warn)
-    except (TypeError, ValueError):
-        raise AnsibleFilterError('fleet_report usage_warn must be a number from 0 to 1, got %r' % (usage_warn,))
-    return build_report(results, warn)
+    if previous is not None and not (isinstance(previous, dict) and isinstance(previous.get('hosts'), list)):
+        raise AnsibleFilterError('fleet_report previous must be an earlier fleet report (a dict with a list of hosts)')
+    levels = []
+    for name, value in (('usage_warn', usage_warn), ('hit_ratio_warn', hit_ratio_warn)):
+        try:
+            levels.append(float(value))
+        except (TypeError, ValueError):
+            raise AnsibleFilterError('fleet_report %s must be a number from 0 to 1, got %r' % (name, value))
+    return build_report(results, levels[0], levels[1], previous)
 
 
 class FilterModule:

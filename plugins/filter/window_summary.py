@@ -19,7 +19,10 @@ description:
     window, with the reason.
   - The last line counts the hosts cleared (objects left their L1), unchanged, left out, failed and not run (for
     example a host whose URL another host of the window has), starting with C(window:).
-positional: check_mode, preflight
+  - With the post-window report (O(postflight)), a line with the fleet's hit ratio before the window (since each
+    server started, from O(preflight)) and after it, and during the window where the post-window report was made
+    against the pre-flight one (its C(previous)).
+positional: check_mode, preflight, postflight
 options:
   _input:
     description: Clear results, keyed by host.
@@ -32,6 +35,10 @@ options:
   preflight:
     description: The pre-flight fleet report (RV(lmcache.kvcache.lmcache_report#module:report), or the role fact C(fleet_report_result)).
     type: dict
+  postflight:
+    description: The post-window fleet report, for the hit ratios.
+    type: dict
+    version_added: 0.2.0
 author:
   - LMCache maintainers (@LMCache)
 '''
@@ -40,6 +47,10 @@ EXAMPLES = r'''
 - name: Show what the window did
   ansible.builtin.debug:
     msg: "{{ window.results | lmcache.kvcache.window_summary(ansible_check_mode, preflight_report) }}"
+
+- name: Show what the window did, and the fleet's hit ratio before, during and after it
+  ansible.builtin.debug:
+    msg: "{{ window.results | lmcache.kvcache.window_summary(ansible_check_mode, preflight_report, post_report) }}"
 '''
 
 RETURN = r'''
@@ -58,7 +69,8 @@ from ansible_collections.lmcache.kvcache.plugins.plugin_utils._report import rel
 
 
 def window_summary(results: t.Mapping[str, t.Any], check_mode: bool = False,
-                   preflight: t.Optional[t.Mapping[str, t.Any]] = None) -> t.List[str]:
+                   preflight: t.Optional[t.Mapping[str, t.Any]] = None,
+                   postflight: t.Optional[t.Mapping[str, t.Any]] = None) -> t.List[str]:
     """The maintenance window's table, one line per host, from clear results by host; hosts the pre-flight report
     (`preflight`, a fleet report) found unreachable or unhealthy are listed as left out, with the reason. The last
     line counts the hosts cleared, unchanged, left out, failed and not run: what the window did, never more."""
@@ -84,10 +96,24 @@ def window_summary(results: t.Mapping[str, t.Any], check_mode: bool = False,
                                  bytes_to_human(result.get('bytes_cleared') or 0)))
     if check_mode:
         lines.append("check mode: nothing was cleared; 'after' is what a real run would leave, 'freed' what it would free")
+    if postflight:
+        lines.append(_hit_ratios(preflight or {}, postflight))
     lines.append('window: %d hosts: %d %s, %d unchanged, %d left out, %d failed, %d not run' % (
         sum(counts.values()), counts['cleared'], 'would be cleared' if check_mode else 'cleared', counts['unchanged'],
         counts['left_out'], counts['failed'], counts['not_run']))
     return lines
+
+
+def _hit_ratios(before: t.Mapping[str, t.Any], after: t.Mapping[str, t.Any]) -> str:
+    """The fleet's hit ratio before and after the window (since each server started), and during it."""
+    def ratio(totals: t.Any) -> str:
+        if not isinstance(totals, dict) or totals.get('hit_ratio') is None:
+            return 'unknown' if not isinstance(totals, dict) or not totals.get('hosts') else 'none looked up'
+        return '%.1f%% of %s tokens' % (totals['hit_ratio'] * 100, totals['requested_tokens'])
+    line = 'hit ratio: before %s, after %s (since each server started)' % (ratio(before.get('hits')), ratio(after.get('hits')))
+    if 'hits_interval' in after:
+        line += '; during the window %s' % ratio(after['hits_interval'])
+    return line
 
 
 class FilterModule:

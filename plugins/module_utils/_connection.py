@@ -165,6 +165,7 @@ class Connector:
         # The HTTP status of the last request any of these clients made (None: it got no answer).
         self.last_status: t.Optional[int] = None
 
-    def client(self, url: str) -> LMCacheClient:
-        return LMCacheClient(url, api_key=self.api_key, tls=self.tls, timeout=self.timeout, retries=self.retries,
-                             deadline=self.deadline, warn=self.warn, recorder=self)
+    def client(self, url: str, keyless: bool = False) -> LMCacheClient:
+        """A client of `url` with the task's options; `keyless`: without the API key (what anyone could do)."""
+        return LMCacheClient(url, api_key=None if keyless else self.api_key, tls=self.tls, timeout=self.timeout,
+                             retries=self.retries, deadline=self.deadline, warn=self.warn, recorder=self)

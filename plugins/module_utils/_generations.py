@@ -37,7 +37,7 @@ GENERATIONS = (
     Generation('G3', '0.5.1 and later', health='/healthcheck', status='/status', clear='/cache/clear', clear_takes_body=True,
                offers=('version', 'config', 'metrics', 'l2_objects', 'object_delete', 'l2_adapters', 'quota', 'prefetch')),
     Generation('G2', '0.4.5 - 0.5.0', health='/healthcheck', status='/status', clear='/clear-cache', clear_takes_body=False,
-               offers=('version', 'config', 'l2_objects', 'l2_adapters', 'quota')),
+               offers=('version', 'config', 'metrics', 'l2_objects', 'l2_adapters', 'quota')),
     Generation('G1', '0.4.1 - 0.4.4', health='/api/healthcheck', status='/api/status', clear='/api/clear-cache', clear_takes_body=False),
 )
 
@@ -63,6 +63,22 @@ CAPABILITY_ROUTES: t.Dict[str, t.Tuple[t.Tuple[str, str], ...]] = {
     'kvcache_clear': (('post', '/kvcache-clear'), ('post', '/api/kvcache-clear')),
 }
 
+
+# The administrative routes an exposure audit asks about, on any generation or the design (only those a node's own
+# /openapi.json lists are probed): who can reach them without a key can run code, read the environment (keys and
+# tokens included), change logging, reset the counters, drop or load cache, change quotas or the storage setup.
+ADMIN_ROUTES: t.Tuple[t.Tuple[str, str], ...] = (
+    ('POST', '/run_script'), ('GET', '/env'), ('GET', '/loglevel'), ('POST', '/metrics/reset'),
+    ('POST', '/cache/clear'), ('POST', '/clear-cache'), ('POST', '/api/clear-cache'), ('DELETE', '/cache/objects'),
+    ('POST', '/cache/prefetches'), ('POST', '/cache/checksums'), ('DELETE', '/l2'),
+    ('PUT', '/quota/{cache_salt}'), ('DELETE', '/quota/{cache_salt}'),
+    ('POST', '/reconfigure/{backend}/{operation}'), ('POST', '/reconfigure/{backend}/l2/{operation}'),
+    ('POST', '/reconfigure/dax/l1/add'), ('POST', '/reconfigure/dax/l1/remove'),
+    ('POST', '/pin'), ('DELETE', '/pin'), ('POST', '/compress'), ('POST', '/kvcache-clear'),
+)
+# The method of the audit's probe: one no LMCache route takes, so no handler runs. A node that checks keys before
+# routing (0.5.7 with a key) answers 401; one that does not answers 405, which says the route is there for anyone.
+PROBE_METHOD = 'PATCH'
 
 # From this release on, G3 honours force=false (clears only objects that are safe to remove).
 FORCE_HONOURED_SINCE = (0, 5, 6)

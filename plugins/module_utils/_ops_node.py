@@ -27,7 +27,13 @@ MAX_QUOTA_GB = 1024.0 * 1024.0
 
 
 class ServerInfo(Operation):
-    """Health, version, generation, capabilities, L1 usage, L2 adapters, quotas."""
+    """Health, version, generation, capabilities, L1 usage, L2 adapters, quotas, cache hits, exposure."""
+
+    argument_spec = dict(
+        hits=dict(type='bool', default=True),
+        hits_per_tenant=dict(type='bool', default=False),
+        audit=dict(type='bool', default=False),
+    )
 
     def read(self) -> t.Dict[str, t.Any]:
         node = self.node
@@ -36,23 +42,42 @@ class ServerInfo(Operation):
             healthy=health.healthy, health_reason=health.reason, health_status=health.status,
             version=node.version, capabilities=node.discovery.capabilities, chunk_size=None, l1=None,
             eviction_watermark=None, above_eviction_watermark=False, l2_adapters=[], active_sessions=None,
-            quotas=None, prefetch_supported=node.discovery.has('prefetch'), unavailable={})
+            quotas=None, prefetch_supported=node.discovery.has('prefetch'), hits=None, exposure=None, unavailable={})
         if health.healthy:
             # A starting server has no engine yet and so no status to read. Health comes from the health and status
             # routes only: an informational route that fails costs its own field, never the host's health.
-            status = node.status()
-            watermark, ratio = status.eviction_watermark, status.l1.usage_ratio
-            adapters = self._optional(info, 'l2_adapters', node.l2_adapters)
-            info.update(
-                chunk_size=status.chunk_size, l1=status.l1.as_dict(), eviction_watermark=watermark,
-                above_eviction_watermark=bool(watermark is not None and ratio is not None and ratio >= watermark),
-                l2_adapters=adapters if adapters is not None or 'l2_adapters' in info['unavailable']
-                else [_status_adapter(a) for a in status.l2_adapters],
-                active_sessions=status.active_sessions)
-            if node.discovery.has('quota'):
-                info['quotas'] = self._optional(info, 'quotas', lambda: [
-                    q.as_dict() for q in sorted(node.quotas().values(), key=lambda q: q.cache_salt)])
+            self._read_status(info)
+            if self.params.get('hits', True):
+                self._read_hits(info)
+        if self.params.get('audit'):
+            keyless = self.ctx.connector.client(node.client.base_url, keyless=True)
+            info['exposure'] = self._optional(info, 'exposure', lambda: node.exposure(keyless))
         return info
+
+    def _read_status(self, info: t.Dict[str, t.Any]) -> None:
+        node = self.node
+        status = node.status()
+        watermark, ratio = status.eviction_watermark, status.l1.usage_ratio
+        adapters = self._optional(info, 'l2_adapters', node.l2_adapters)
+        info.update(
+            chunk_size=status.chunk_size, l1=status.l1.as_dict(), eviction_watermark=watermark,
+            above_eviction_watermark=bool(watermark is not None and ratio is not None and ratio >= watermark),
+            l2_adapters=adapters if adapters is not None or 'l2_adapters' in info['unavailable']
+            else [_status_adapter(a) for a in status.l2_adapters],
+            active_sessions=status.active_sessions)
+        if node.discovery.has('quota'):
+            info['quotas'] = self._optional(info, 'quotas', lambda: [
+                q.as_dict() for q in sorted(node.quotas().values(), key=lambda q: q.cache_salt)])
+
+    def _read_hits(self, info: t.Dict[str, t.Any]) -> None:
+        """The cache's counters from /metrics; null with the reason on a node without it (G1, G2)."""
+        if not self.node.discovery.has('metrics'):
+            info['unavailable']['hits'] = '%s has no GET /metrics (LMCache 0.5.1 and later)' % self.node.describe()
+            return
+        read = self._optional(info, 'hits', lambda: self.node.cache_hits(self.params.get('hits_per_tenant', False)))
+        if read is not None:
+            info['hits'], missing = read
+            info['unavailable'].update(('hits.%s' % name, reason) for name, reason in missing.items())
 
     def _optional(self, info: t.Dict[str, t.Any], name: str, read: t.Callable[[], t.Any]) -> t.Any:
         """An informational field: its value, or None with the reason in `unavailable` and a warning."""

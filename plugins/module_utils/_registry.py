@@ -47,7 +47,9 @@ OPERATIONS: t.Dict[str, Entry] = {
     'server_info': Entry('lmcache_server_info', ServerInfo, writes=False, needs=(
         ('health, version, L1 usage', ()),
         ('L2 adapters (from /status, or /config/adapters)', ()),
-        ('quotas', ('quota',)))),
+        ('quotas', ('quota',)),
+        ('cache hits and hit ratios (hits)', ('metrics',)),
+        ('exposure audit (audit)', ()))),
     'info': Entry('lmcache_kvcache_info', Info, writes=False, fleet_wide=True, needs=(
         ('by token sequence', ('coordinator',)),
         ('by request id (design API)', ('kvcache_info',)))),

@@ -10,6 +10,7 @@ Private to this collection: the API may change without notice.
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._answers import (
@@ -32,7 +33,9 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._client import (
 from ansible_collections.lmcache.kvcache.plugins.module_utils._generations import (
     CAPABILITY_ROUTES,
     FORCE_HONOURED_SINCE,
+    ADMIN_ROUTES,
     GENERATIONS,
+    PROBE_METHOD,
     Discovery,
     DiscoveryCache,
     Generation,
@@ -41,7 +44,8 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._generations impor
     routes_from_openapi,
 )
 from ansible_collections.lmcache.kvcache.plugins.module_utils._models import Health, Quota, ServerStatus, parse_status, read_quota
-from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import path_segment
+from ansible_collections.lmcache.kvcache.plugins.module_utils._metrics import COUNTED_FROM_ZERO_SINCE, cache_hits
+from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import Untrusted, path_segment
 
 
 class LMCacheServer:
@@ -170,6 +174,44 @@ class LMCacheServer:
         return [dict(index=read_count(reply, a, 'index', optional=True), type=read_string(reply, a, 'type_name', optional=True),
                      tier=read_string(reply, a, 'tier', optional=True), primary=bool(a.get('primary')))
                 for a in adapters if isinstance(a, dict)]
+
+    # -- counters and exposure ---------------------------------------------------------------------------------------
+
+    def cache_hits(self, per_tenant: bool) -> t.Tuple[t.Dict[str, t.Any], t.Dict[str, str]]:
+        """The cache's counters and hit ratios from GET /metrics (G3), and why a counter is null (see _metrics)."""
+        path = self.require('metrics', 'report cache hits')
+        reply = self.client.request('GET', path)
+        version = parse_version(self.version)
+        try:
+            return cache_hits(reply.text, version is not None and version >= COUNTED_FROM_ZERO_SINCE, per_tenant)
+        except Untrusted as exc:
+            raise LMCacheError('GET %s: cannot read the counters: %s' % (reply.url, exc))
+
+    def exposure(self, keyless: LMCacheClient) -> t.Dict[str, t.List[str]]:
+        """Which administrative routes (ADMIN_ROUTES) this node serves to anyone: each route the node lists is asked
+        with PROBE_METHOD and no key (`keyless`: a client of this node without one). 405: exposed; 401 or 403:
+        protected; anything else, or a route that takes PROBE_METHOD (never probed), is unclear, with why."""
+        found: t.Dict[str, t.List[str]] = dict(exposed=[], protected=[], unclear=[])
+        statuses: t.Dict[str, int] = {}
+        for method, path in ADMIN_ROUTES:
+            methods = self.discovery.routes.get(path, ())
+            if method.lower() not in methods:
+                continue
+            route = '%s %s' % (method, path)
+            if PROBE_METHOD.lower() in methods:
+                found['unclear'].append('%s (it takes %s: not probed)' % (route, PROBE_METHOD))
+                continue
+            if path not in statuses:
+                probe = re.sub(r'\{[^}]*\}', 'lmcache-kvcache-audit', path)
+                statuses[path] = keyless.request(PROBE_METHOD, probe, write=False, accept=range(300, 600)).status
+            status = statuses[path]
+            if status == 405:
+                found['exposed'].append(route)
+            elif status in (401, 403):
+                found['protected'].append(route)
+            else:
+                found['unclear'].append('%s (HTTP %d to the probe)' % (route, status))
+        return found
 
     # -- quotas (0.4.5 and later) --------------------------------------------------------------------------------
 

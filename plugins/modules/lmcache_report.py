@@ -16,9 +16,14 @@ description:
     or the RV(lmcache.kvcache.lmcache_fanout#module:results) of a V(server_info) fan-out) and writes it to O(dest) on
     the controller, C(lmcache-fleet-report.json), C(lmcache-fleet-report.md), and C(lmcache-fleet-report.png) where
     matplotlib is installed on the controller.
-  - One row per host; a host whose result is missing or failed is a row with its error. Outliers are hosts that are
-    unreachable or unhealthy, whose L1 is at or above its eviction watermark or above O(usage_warn), or that run an API
-    generation older than the current one (the same rules as the filter C(lmcache.kvcache.fleet_report)).
+  - One row per host; a host whose result is missing or failed is a row with its error. The same rules as the filter
+    C(lmcache.kvcache.fleet_report) decide the outliers.
+  - Outliers are hosts that are unreachable or unhealthy, whose L1 is at or above its eviction watermark or above
+    O(usage_warn), that run an API generation older than the current one, whose hit ratio is below O(hit_ratio_warn)
+    (over the interval since the previous report where one is given, else since the server started), whose hit
+    counters went down since the previous report (a restart), or whose administrative routes answer without an API key.
+  - Hit counters count from each server's start. Given the report of an earlier run (O(previous)), each row and the
+    fleet's totals also say the hits over the interval between the two.
   - The chart has a bar per host up to 60 hosts, and above that a histogram of L1 usage.
   - Runs on the controller in the Ansible process, as an action; the files carry no timestamp, so a report of an
     unchanged fleet changes nothing.
@@ -37,6 +42,19 @@ options:
     description: L1 usage ratio (more than 0, at most 1) from which a host is an outlier, even below its eviction watermark.
     type: float
     default: 0.7
+  hit_ratio_warn:
+    description:
+      - Hit ratio (more than 0, at most 1) under which a host that looked something up is an outlier.
+    type: float
+    default: 0.1
+    version_added: 0.2.0
+  previous:
+    description:
+      - An earlier report of the fleet (its C(lmcache-fleet-report.json), or the directory holding it; O(dest) itself
+        compares with the last run), for the hits over the interval since. Read before the new report is written.
+      - When there is no report there yet, the task warns and the report has no interval.
+    type: path
+    version_added: 0.2.0
   chart:
     description: Whether to draw the PNG chart. Without matplotlib on the controller it is skipped, with a warning.
     type: bool
@@ -80,6 +98,23 @@ EXAMPLES = r'''
 - name: Show the outliers
   ansible.builtin.debug:
     msg: "{{ report.report.outliers }}"
+  run_once: true
+
+- name: Read every node's hit counters and which admin routes anyone can call
+  lmcache.kvcache.lmcache_fanout:
+    operation: server_info
+    hosts: lmcache
+    args:
+      audit: true
+  register: fleet
+  run_once: true
+
+- name: Report, with the hit ratio since the last report written there
+  lmcache.kvcache.lmcache_report:
+    results: "{{ fleet.results }}"
+    dest: /srv/reports/lmcache
+    previous: /srv/reports/lmcache
+    hit_ratio_warn: 0.2
   run_once: true
 '''
 
@@ -171,6 +206,44 @@ report:
               that host's server, and the host is an outlier); V(null) otherwise.
           type: str
           sample: null
+        hits:
+          description:
+            - The host's hit counters since its server started (V(lookups), V(requested_tokens), V(hit_tokens),
+              V(hit_tokens_l1), V(hit_tokens_l2)) and their ratios (V(hit_ratio), V(l1_hit_share), V(l2_hit_share)),
+              from RV(lmcache.kvcache.lmcache_server_info#module:hits); V(null) where the server reported none.
+          type: dict
+          sample: {lookups: 4, requested_tokens: 2048, hit_tokens: 1024, hit_tokens_l1: 1024, hit_tokens_l2: 0,
+                   hit_ratio: 0.5, l1_hit_share: 1.0, l2_hit_share: 0.0}
+        hits_interval:
+          description:
+            - With a previous report, the same counters over the interval since it (the differences) and their ratios,
+              and V(restarted), true when a counter went down (the server restarted; the interval then starts at the
+              restart). V(null) where either report has no counters for the host.
+          type: dict
+          returned: with a previous report
+          sample: {lookups: 2, requested_tokens: 1024, hit_tokens: 1024, hit_tokens_l1: 1024, hit_tokens_l2: 0,
+                   hit_ratio: 1.0, l1_hit_share: 1.0, l2_hit_share: 0.0, restarted: false}
+        exposed:
+          description:
+            - The administrative routes that answered without an API key, from
+              RV(lmcache.kvcache.lmcache_server_info#module:exposure) (read with O(lmcache.kvcache.lmcache_server_info#module:audit=true));
+              V(null) where no audit ran.
+          type: list
+          elements: str
+          sample: [POST /run_script, GET /env]
+    hits:
+      description:
+        - The fleet's hits since each server started, each counter summed over the hosts that report it (V(hosts) says
+          how many), with the ratios of the sums.
+      type: dict
+      sample: {hosts: 2, lookups: 8, requested_tokens: 4096, hit_tokens: 2048, hit_tokens_l1: 2048, hit_tokens_l2: 0,
+               hit_ratio: 0.5, l1_hit_share: 1.0, l2_hit_share: 0.0}
+    hits_interval:
+      description: With a previous report, the fleet's hits over the interval since it, summed the same way.
+      type: dict
+      returned: with a previous report
+      sample: {hosts: 2, lookups: 2, requested_tokens: 1024, hit_tokens: 512, hit_tokens_l1: 512, hit_tokens_l2: 0,
+               hit_ratio: 0.5, l1_hit_share: 1.0, l2_hit_share: 0.0}
     outliers:
       description: The outliers, each with C(host) and C(reason).
       type: list

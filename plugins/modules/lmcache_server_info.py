@@ -17,11 +17,41 @@ description:
     quotas, whether it can prefetch, and its active sessions.
   - A value the server reports in a shape the module cannot read (a count as a string, a missing L1 section) fails the
     task with a message naming the field; it is never reported as 0.
+  - With O(hits=true) (the default), where the server has C(GET /metrics) (LMCache 0.5.1 and later), the cache's own
+    counters (lookups, tokens looked up and found, in L1 and L2, keys, loads, stores, eviction runs) and the hit ratios
+    they give, in RV(hits): exactly the server's numbers, summed over its models and tenants, or per tenant with
+    O(hits_per_tenant=true). Counters only grow while a server runs: compare two reads (or two reports, see
+    M(lmcache.kvcache.lmcache_report)) for the ratio over an interval.
+  - With O(audit=true), which administrative routes (running code, reading the environment, the log level, resetting
+    counters, cache and quota writes, storage reconfiguration) anyone who can reach the server may call without an API
+    key, in RV(exposure). Nothing is run to find out: each route the server lists is asked with C(PATCH), a method no
+    LMCache route takes, and without a key. A server that checks keys before routing (0.5.7 and later with a key)
+    answers 401; one that does not answers 405, which says the route is there for anyone.
   - Works on every LMCache API generation (0.4.1 and later).
   - A server that is still starting (its health check answers HTTP 503) is reported with RV(healthy=false) and the
     server's reason; the task does not fail. An unreachable server, or one that is not an LMCache server, fails the task.
 author:
   - LMCache maintainers (@LMCache)
+options:
+  hits:
+    description:
+      - Read the cache's counters and hit ratios from C(GET /metrics) into RV(hits) (one more request).
+    type: bool
+    default: true
+    version_added: 0.2.0
+  hits_per_tenant:
+    description:
+      - Also report the lookup counters and hit ratio of each model and tenant (cache salt) in RV(hits.tenants).
+    type: bool
+    default: false
+    version_added: 0.2.0
+  audit:
+    description:
+      - Find which administrative routes answer without an API key, into RV(exposure) (one request per route the server
+        lists, none of which can change anything).
+    type: bool
+    default: false
+    version_added: 0.2.0
 extends_documentation_fragment:
   - lmcache.kvcache.connection
   - lmcache.kvcache.attributes
@@ -47,6 +77,21 @@ EXAMPLES = r'''
     api_key: "{{ vault_lmcache_api_key }}"
     ca_path: /etc/pki/lmcache-ca.pem
   delegate_to: localhost
+
+- name: Read the cache hit ratio and which admin routes anyone can call
+  lmcache.kvcache.lmcache_server_info:
+    audit: true
+  register: lmcache
+
+- name: Stop when anyone on the network can run code on the cache server
+  ansible.builtin.assert:
+    that: lmcache.exposure.exposed | length == 0
+    fail_msg: "Open to anyone: {{ lmcache.exposure.exposed | join(', ') }}; set an API key (LMCache 0.5.7 and later)"
+
+- name: Show the hit ratio
+  ansible.builtin.debug:
+    msg: "{{ lmcache.hits.hit_tokens }} of {{ lmcache.hits.requested_tokens }} tokens found ({{ lmcache.hits.hit_ratio }})"
+  when: lmcache.hits is not none and lmcache.hits.hit_ratio is not none
 
 - name: Warn about hosts whose L1 is above the eviction watermark
   ansible.builtin.debug:
@@ -198,11 +243,101 @@ active_sessions:
   returned: success
   type: int
   sample: 0
+hits:
+  description:
+    - The cache's counters from the server's C(GET /metrics), summed over its models and tenants, and the ratios they
+      give. Counters count from the server's start.
+    - V(null) when O(hits=false), the server is not healthy, has no C(/metrics) (LMCache before 0.5.1), or its counters
+      could not be read; RV(unavailable) says why. A counter the server does not export is V(null) (never 0), with the
+      reason in RV(unavailable) under C(hits.<counter>).
+  returned: success
+  type: dict
+  sample: {lookups: 4, requested_tokens: 2048, hit_tokens: 1024, hit_tokens_l1: 1024, hit_tokens_l2: 0, hit_keys_l1: 4,
+           hit_keys_l2: 0, stores: 2, retrieves: 2, chunks_loaded: 4, l1_chunks_written: 4, l1_chunks_read: 4,
+           eviction_runs: 0, hit_ratio: 0.5, l1_hit_share: 1.0, l2_hit_share: 0.0}
+  contains:
+    lookups:
+      description: Lookups the server completed.
+      type: int
+    requested_tokens:
+      description: Tokens looked up (whole chunks only).
+      type: int
+    hit_tokens:
+      description: Tokens found in L1 or L2 (the cached prefix of each lookup).
+      type: int
+    hit_tokens_l1:
+      description: Of RV(hits.hit_tokens), those L1 already held.
+      type: int
+    hit_tokens_l2:
+      description: Of RV(hits.hit_tokens), those L2 added beyond what L1 held.
+      type: int
+    hit_keys_l1:
+      description: Keys (chunks per rank) found in L1.
+      type: int
+    hit_keys_l2:
+      description: Keys loaded from L2 into L1 for a lookup.
+      type: int
+    stores:
+      description: Store transfers from the engine that finished.
+      type: int
+    retrieves:
+      description: Retrieve transfers to the engine that finished.
+      type: int
+    chunks_loaded:
+      description: Chunks loaded into the engine.
+      type: int
+    l1_chunks_written:
+      description: Chunks written to L1.
+      type: int
+    l1_chunks_read:
+      description: Chunks read from L1.
+      type: int
+    eviction_runs:
+      description: Cycles of the L1 eviction loop in which usage was at the watermark and the policy ran.
+      type: int
+    hit_ratio:
+      description: RV(hits.hit_tokens) over RV(hits.requested_tokens); V(null) when nothing was looked up.
+      type: float
+    l1_hit_share:
+      description: Of the hits, the share L1 served; V(null) when nothing was found.
+      type: float
+    l2_hit_share:
+      description: Of the hits, the share L2 added; V(null) when nothing was found.
+      type: float
+    tenants:
+      description:
+        - With O(hits_per_tenant=true), one entry per model and tenant, sorted, with V(model_name), V(cache_salt), the
+          lookup counters above and V(hit_ratio), V(l1_hit_share), V(l2_hit_share).
+      type: list
+      elements: dict
+      returned: when O(hits_per_tenant=true)
+exposure:
+  description:
+    - With O(audit=true), the administrative routes the server lists, by what a request without an API key got.
+    - V(null) when O(audit=false), or when the audit could not be done (RV(unavailable) says why).
+  returned: success
+  type: dict
+  sample: {exposed: [POST /run_script, GET /env, GET /loglevel, POST /metrics/reset, POST /cache/clear], protected: [],
+           unclear: []}
+  contains:
+    exposed:
+      description: The routes that answered without a key (C(405) to the probe): anyone who can reach the server can call them.
+      type: list
+      elements: str
+    protected:
+      description: The routes that asked for a key (C(401) or C(403)).
+      type: list
+      elements: str
+    unclear:
+      description: The routes the probe could not tell about, each with why (another status, or a route that takes C(PATCH)).
+      type: list
+      elements: str
 unavailable:
   description:
-    - The informational fields (V(l2_adapters), V(quotas)) that could not be read although the server lists their
-      route, each with the reason (method, URL, HTTP status and the server's text). Each is V(null) in the result, and
-      the task warns. Health comes from the health and status routes only, so such a host stays healthy.
+    - The informational fields (V(l2_adapters), V(quotas), V(hits), V(exposure), and counters as V(hits.<counter>))
+      that could not be read, each with the reason (method, URL, HTTP status and the server's text). Each is V(null)
+      in the result; the task warns where the server lists the route but it failed. Health comes from the health and
+      status routes only, so such a host stays healthy.
   returned: success
   type: dict
   sample: {l2_adapters: 'GET http://10.0.0.11:8080/config/adapters failed: HTTP 404 Not Found: Not Found'}

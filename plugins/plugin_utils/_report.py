@@ -19,11 +19,14 @@ import typing as t
 from ansible.module_utils.common.text.formatters import bytes_to_human
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._generations import GENERATIONS, GENERATION_BY_NAME
+from ansible_collections.lmcache.kvcache.plugins.module_utils._metrics import interval, ratios
 
 CURRENT_GENERATION = GENERATIONS[0].name
 # Up to this many hosts the chart has a bar per host; above, a histogram of L1 usage.
 CHART_BARS_MAX_HOSTS = 60
 REPORT_FILES = ('lmcache-fleet-report.json', 'lmcache-fleet-report.md', 'lmcache-fleet-report.png')
+# The hit counters a report keeps per host (from lmcache_server_info's hits), to total and to compare with the next.
+HIT_COUNTERS = ('lookups', 'requested_tokens', 'hit_tokens', 'hit_tokens_l1', 'hit_tokens_l2')
 
 
 def release(info: t.Mapping[str, t.Any]) -> t.Optional[str]:
@@ -32,11 +35,14 @@ def release(info: t.Mapping[str, t.Any]) -> t.Optional[str]:
     return info.get('version') or (generation.releases if generation else None)
 
 
-def build_report(results: t.Mapping[str, t.Any], usage_warn: float = 0.7) -> t.Dict[str, t.Any]:
-    """{'hosts': [one row per host], 'outliers': [{'host', 'reason'}]} from server_info results by host.
+def build_report(results: t.Mapping[str, t.Any], usage_warn: float = 0.7, hit_ratio_warn: float = 0.1,
+                 previous: t.Optional[t.Mapping[str, t.Any]] = None) -> t.Dict[str, t.Any]:
+    """{'hosts': [one row per host], 'outliers': [{'host', 'reason'}], 'hits': fleet totals} from server_info results
+    by host; with `previous` (an earlier report of this fleet), each row's and the fleet's hits over the interval too.
 
     A host whose result is missing, failed or unreachable is a row too, with its error, and an outlier.
     """
+    earlier = _rows_by_host(previous)
     rows: t.List[t.Dict[str, t.Any]] = []
     outliers: t.List[t.Dict[str, str]] = []
     for host in sorted(results):
@@ -45,28 +51,75 @@ def build_report(results: t.Mapping[str, t.Any], usage_warn: float = 0.7) -> t.D
         if isinstance(owner, str) and isinstance(results.get(owner), dict):
             # Not read because another host has its URL: the same server, so the same state, and an outlier.
             info = dict(results[owner], url=info.get('url'), duplicate_of=owner)
-        read = 'healthy' in info and not info.get('failed')
-        l1 = info.get('l1') if read and isinstance(info.get('l1'), dict) else None
-        row = dict(
-            host=host, url=info.get('url'), reachable=read,
-            error=None if read else (info.get('msg') or 'no answer'),
-            healthy=bool(info.get('healthy')) if read else False,
-            health_reason=info.get('health_reason'),
-            version=info.get('version'), release=release(info), api_generation=info.get('api_generation'),
-            l1_objects=l1['objects'] if l1 else None, l1_bytes_used=l1['bytes_used'] if l1 else None,
-            l1_bytes_total=l1['bytes_total'] if l1 else None, l1_usage_ratio=l1['usage_ratio'] if l1 else None,
-            eviction_watermark=info.get('eviction_watermark'),
-            l2_adapters=[a.get('type') for a in info.get('l2_adapters') or [] if isinstance(a, dict)],
-            quotas=len(info.get('quotas') or []),
-            active_sessions=info.get('active_sessions'),
-            duplicate_of=info.get('duplicate_of'),
-        )
+        row = _row(host, info, earlier.get(host) if previous is not None else None)
         rows.append(row)
-        outliers += [dict(host=host, reason=reason) for reason in _outlier_reasons(row, info, usage_warn)]
-    return dict(hosts=rows, outliers=outliers)
+        outliers += [dict(host=host, reason=reason) for reason in _outlier_reasons(row, info, usage_warn, hit_ratio_warn)]
+    report = dict(hosts=rows, outliers=outliers, hits=_totals(rows, 'hits'))
+    if previous is not None:
+        report['hits_interval'] = _totals(rows, 'hits_interval')
+    return report
 
 
-def _outlier_reasons(row: t.Dict[str, t.Any], info: t.Mapping[str, t.Any], usage_warn: float) -> t.List[str]:
+def _row(host: str, info: t.Mapping[str, t.Any], earlier: t.Optional[t.Mapping[str, t.Any]]) -> t.Dict[str, t.Any]:
+    read = 'healthy' in info and not info.get('failed')
+    l1 = info.get('l1') if read and isinstance(info.get('l1'), dict) else None
+    hits = info.get('hits') if read and isinstance(info.get('hits'), dict) else None
+    exposure = info.get('exposure') if read and isinstance(info.get('exposure'), dict) else None
+    row = dict(
+        host=host, url=info.get('url'), reachable=read,
+        error=None if read else (info.get('msg') or 'no answer'),
+        healthy=bool(info.get('healthy')) if read else False,
+        health_reason=info.get('health_reason'),
+        version=info.get('version'), release=release(info), api_generation=info.get('api_generation'),
+        l1_objects=l1['objects'] if l1 else None, l1_bytes_used=l1['bytes_used'] if l1 else None,
+        l1_bytes_total=l1['bytes_total'] if l1 else None, l1_usage_ratio=l1['usage_ratio'] if l1 else None,
+        eviction_watermark=info.get('eviction_watermark'),
+        l2_adapters=[a.get('type') for a in info.get('l2_adapters') or [] if isinstance(a, dict)],
+        quotas=len(info.get('quotas') or []),
+        active_sessions=info.get('active_sessions'),
+        duplicate_of=info.get('duplicate_of'),
+        hits=_hits(hits) if hits else None,
+        exposed=list(exposure.get('exposed') or []) if exposure else None,
+    )
+    if earlier is not None:
+        row['hits_interval'] = _hits_interval(row['hits'], earlier.get('hits'))
+    return row
+
+
+def _hits(counters: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+    kept = dict((name, counters.get(name)) for name in HIT_COUNTERS)
+    kept.update(ratios(kept))
+    return kept
+
+
+def _hits_interval(now: t.Optional[t.Mapping[str, t.Any]], then: t.Any) -> t.Optional[t.Dict[str, t.Any]]:
+    """The host's hits since the previous report: None where either report has no counters for it."""
+    if not now or not isinstance(then, dict):
+        return None
+    delta = interval(now, then)
+    kept = dict((name, delta[name]) for name in HIT_COUNTERS)
+    kept.update(ratios(kept), restarted=delta['restarted'])
+    return kept
+
+
+def _rows_by_host(report: t.Optional[t.Mapping[str, t.Any]]) -> t.Dict[str, t.Mapping[str, t.Any]]:
+    rows = report.get('hosts') if isinstance(report, dict) else None
+    return dict((row['host'], row) for row in rows or [] if isinstance(row, dict) and isinstance(row.get('host'), str))
+
+
+def _totals(rows: t.Sequence[t.Mapping[str, t.Any]], field: str) -> t.Dict[str, t.Any]:
+    """The fleet's hits: each counter summed over the hosts that have it, and the ratios of the sums."""
+    counted = [row[field] for row in rows if isinstance(row.get(field), dict)]
+    totals: t.Dict[str, t.Any] = dict(hosts=len(counted))
+    for name in HIT_COUNTERS:
+        values = [c[name] for c in counted if isinstance(c.get(name), (int, float))]
+        totals[name] = sum(values) if values else None
+    totals.update(ratios(totals))
+    return totals
+
+
+def _outlier_reasons(row: t.Dict[str, t.Any], info: t.Mapping[str, t.Any], usage_warn: float,
+                     hit_ratio_warn: float) -> t.List[str]:
     if row['duplicate_of']:
         return ['same URL as %s: one server, run once, as %s' % (row['duplicate_of'], row['duplicate_of'])]
     if not row['reachable']:
@@ -81,7 +134,31 @@ def _outlier_reasons(row: t.Dict[str, t.Any], info: t.Mapping[str, t.Any], usage
         reasons.append('L1 at %.0f%%, above %.0f%%' % (ratio * 100, usage_warn * 100))
     if row['api_generation'] and row['api_generation'] != CURRENT_GENERATION:
         reasons.append('old API generation %s (LMCache %s)' % (row['api_generation'], row['release']))
+    reasons += _hit_reasons(row, hit_ratio_warn)
+    if row['exposed']:
+        reasons.append('open to anyone without an API key: %s' % _some(row['exposed']))
     return reasons
+
+
+def _hit_reasons(row: t.Mapping[str, t.Any], hit_ratio_warn: float) -> t.List[str]:
+    """A low hit ratio: over the interval since the previous report where there is one, else since the start."""
+    since = row.get('hits_interval')
+    reasons = []
+    if since and since.get('restarted'):
+        reasons.append('hit counters went down since the previous report: the server restarted')
+    hits, when = (since, 'since the previous report') if since else (row['hits'], 'since the server started')
+    if hits and hits.get('hit_ratio') is not None and hits['hit_ratio'] < hit_ratio_warn:
+        reasons.append('hit ratio %s below %s (%s of %s tokens, %s)' % (
+            _percent(hits['hit_ratio']), _percent(hit_ratio_warn), hits['hit_tokens'], hits['requested_tokens'], when))
+    return reasons
+
+
+def _some(items: t.Sequence[str], shown: int = 4) -> str:
+    return ', '.join(items[:shown]) + (' and %d more' % (len(items) - shown) if len(items) > shown else '')
+
+
+def _percent(ratio: t.Optional[float]) -> str:
+    return '-' if ratio is None else '%.1f%%' % (ratio * 100)
 
 
 def markdown(report: t.Mapping[str, t.Any], chart: bool) -> str:
@@ -90,23 +167,49 @@ def markdown(report: t.Mapping[str, t.Any], chart: bool) -> str:
     rows = report['hosts']
     lines = ['# LMCache fleet report', '',
              '%d hosts, %d healthy, %d outliers.' % (len(rows), sum(1 for r in rows if r['healthy']), len(report['outliers'])),
-             '', '| Host | LMCache | API | Health | L1 objects | L1 used / total | Usage | Watermark | L2 adapters | Quotas |',
-             '|---|---|---|---|---:|---:|---:|---:|---|---:|']
+             '', '| Host | LMCache | API | Health | L1 objects | L1 used / total | Usage | Watermark | L2 adapters | Quotas '
+             '| Hit ratio | L1 / L2 hits |',
+             '|---|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|']
     for row in rows:
         health = 'healthy' if row['healthy'] else ('unreachable' if not row['reachable'] else 'unhealthy')
         used = ('%s / %s' % (bytes_to_human(row['l1_bytes_used']), bytes_to_human(row['l1_bytes_total']))
                 if row['l1_bytes_total'] else '-')
-        lines.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
+        hits = row.get('hits') or {}
+        lines.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
             literal(row['host']), literal(row['release']), literal(row['api_generation']),
             health, row['l1_objects'] if row['l1_objects'] is not None else '-', used,
-            '%.1f%%' % (row['l1_usage_ratio'] * 100) if row['l1_usage_ratio'] is not None else '-',
+            _percent(row['l1_usage_ratio']),
             '%.0f%%' % (row['eviction_watermark'] * 100) if row['eviction_watermark'] is not None else '-',
-            literal(', '.join(str(a) for a in row['l2_adapters'])), row['quotas']))
+            literal(', '.join(str(a) for a in row['l2_adapters'])), row['quotas'],
+            _percent(hits.get('hit_ratio')), _split(hits)))
+    lines += ['', '## Cache hits', ''] + _hits_lines(report)
     lines += ['', '## Outliers', '']
     lines += ['- **%s**: %s' % (literal(o['host']), literal(o['reason'])) for o in report['outliers']] or ['None.']
     if chart:
         lines += ['', '![L1 usage](lmcache-fleet-report.png)']
     return '\n'.join(lines) + '\n'
+
+
+def _split(hits: t.Mapping[str, t.Any]) -> str:
+    if hits.get('l1_hit_share') is None or hits.get('l2_hit_share') is None:
+        return '-'
+    return '%.0f%% / %.0f%%' % (hits['l1_hit_share'] * 100, hits['l2_hit_share'] * 100)
+
+
+def _hits_lines(report: t.Mapping[str, t.Any]) -> t.List[str]:
+    """The fleet's hit ratio since the servers started, and over the interval since the previous report."""
+    lines = []
+    for field, when in (('hits', 'since each server started'), ('hits_interval', 'since the previous report')):
+        totals = report.get(field)
+        if not totals:
+            continue
+        if not totals['hosts']:
+            lines.append('- %s: no host reported hit counters.' % when.capitalize())
+            continue
+        lines.append('- %s: %s of %s tokens looked up were cached (%s), L1 / L2 %s, over %d hosts.' % (
+            when.capitalize(), totals['hit_tokens'], totals['requested_tokens'], _percent(totals['hit_ratio']),
+            _split(totals), totals['hosts']))
+    return lines
 
 
 _CONTROL = re.compile(r'[\x00-\x1f\x7f\u2028\u2029]+')
@@ -185,6 +288,33 @@ def report_files(report: t.Mapping[str, t.Any], chart: bool) -> t.Tuple[t.Dict[s
     if png is not None:
         files[REPORT_FILES[2]] = png
     return files, note
+
+
+MAX_REPORT_BYTES = 256 * 1024 * 1024
+
+
+def read_report(path: str) -> t.Optional[t.Dict[str, t.Any]]:
+    """A report written earlier (its JSON file, or a directory holding one), to compare with; None when there is none.
+
+    Only a regular file is read (never a FIFO planted there), up to MAX_REPORT_BYTES. Raises ValueError, saying why,
+    for a file that is not a report.
+    """
+    if os.path.isdir(path):
+        path = os.path.join(path, REPORT_FILES[0])
+    if not os.path.exists(path):
+        return None
+    if not os.path.isfile(path):
+        raise ValueError('%s is not a regular file' % path)
+    if os.path.getsize(path) > MAX_REPORT_BYTES:
+        raise ValueError('%s is larger than a report can be (%d bytes)' % (path, MAX_REPORT_BYTES))
+    try:
+        with open(path, 'rb') as handle:
+            report = json.loads(handle.read().decode('utf-8'))
+    except (OSError, ValueError) as exc:
+        raise ValueError('%s cannot be read as a report: %s' % (path, getattr(exc, 'strerror', None) or exc))
+    if not isinstance(report, dict) or not isinstance(report.get('hosts'), list):
+        raise ValueError('%s is not an LMCache fleet report (no list of hosts)' % path)
+    return report
 
 
 def write_files(directory: str, files: t.Mapping[str, bytes], check_mode: bool) -> t.List[str]:

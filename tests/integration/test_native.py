@@ -155,6 +155,43 @@ def test_the_coordinator_as_inventory_with_modules_and_the_fan_out_on_it(native,
     assert fan['node-a']['version'] == '0.5.6-g3e11e108' and fan['node-b']['healthy'] is True
 
 
+# -- watching the cache: hit counters and the exposure audit ----------------------------------------------------------
+
+def own_counters(node, api_key=None):
+    """The node's /metrics counters by metric name, summed over labels: read here without the collection."""
+    status, text = http_json('GET', node.url + '/metrics', api_key=api_key)
+    assert status == 200
+    counters = {}
+    for line in text.splitlines():
+        if line.startswith('lmcache_mp_') and not line.startswith('#'):
+            name = line.split('{')[0].split()[0]
+            counters[name] = counters.get(name, 0.0) + float(line.rsplit(' ', 1)[1])
+    return counters
+
+
+def test_hits_are_the_nodes_own_counters_and_the_audit_finds_every_admin_route_open_on_0_5_6(native, ansible):
+    node = native.nodes['node-a']
+    before, objects = own_counters(node), node.l1_objects()
+    run = ansible.adhoc('lmcache_server_info', {'url': node.url, 'audit': True, 'hits_per_tenant': True})
+    assert run.returncode == 0, run.output
+    result = run.result()
+    after = own_counters(node)
+    # The audit ran nothing: no counter moved (not even reset), no object left L1. (The eviction loop ticks each second.)
+    moved = [name for name in before if name.endswith('_total') and 'ticks' not in name and after.get(name) != before[name]]
+    assert moved == [] and node.l1_objects() == objects
+    hits = result['hits']
+    assert hits['requested_tokens'] == before['lmcache_mp_lookup_requested_tokens_total'] > 0
+    assert hits['hit_tokens'] == before['lmcache_mp_lookup_hit_tokens_total'] > 0
+    assert hits['hit_tokens_l1'] == before['lmcache_mp_lookup_hit_l1_tokens_total']
+    assert hits['lookups'] == before['lmcache_mp_lookups_requests_total']
+    assert hits['hit_ratio'] == before['lmcache_mp_lookup_hit_tokens_total'] / before['lmcache_mp_lookup_requested_tokens_total']
+    assert [t['model_name'] for t in hits['tenants']] == [BENCH_MODEL]
+    exposure = result['exposure']
+    assert {'POST /run_script', 'GET /env', 'GET /loglevel', 'POST /metrics/reset', 'POST /cache/clear',
+            'DELETE /cache/objects', 'PUT /quota/{cache_salt}'} <= set(exposure['exposed'])
+    assert exposure['protected'] == [] and exposure['unclear'] == []
+
+
 # -- the 0.5.7 line: API keys ------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope='module')
@@ -175,6 +212,16 @@ def keyed(tmp_path_factory):
 def keyed_args(fleet, **extra):
     return dict({'url': fleet.nodes['k57'].url, 'coordinator_url': fleet.coordinator.url, 'model_name': BENCH_MODEL,
                  'token_ids': SEQ0}, **extra)
+
+
+def test_the_audit_finds_a_keyed_0_5_7_node_closed_and_an_unkeyed_one_open(keyed, ansible):
+    env = {'LMCACHE_API_KEY': KEY}
+    closed = ansible.adhoc('lmcache_server_info', {'url': keyed.nodes['k57'].url, 'audit': True}, env=env).result()
+    assert closed['exposure']['exposed'] == [] and closed['exposure']['unclear'] == []
+    assert {'POST /run_script', 'GET /env', 'POST /cache/clear', 'DELETE /quota/{cache_salt}'} <= set(closed['exposure']['protected'])
+    assert closed['hits']['requested_tokens'] == own_counters(keyed.nodes['k57'], KEY)['lmcache_mp_lookup_requested_tokens_total']
+    open_node = ansible.adhoc('lmcache_server_info', {'url': keyed.nodes['o57'].url, 'audit': True}).result()
+    assert 'POST /run_script' in open_node['exposure']['exposed'] and open_node['exposure']['protected'] == []
 
 
 def test_a_keyed_node_without_the_key_says_so(keyed, ansible):

@@ -63,6 +63,13 @@ def _openapi(paths: t.Iterable[str]) -> bytes:
 
 OPENAPI_BYTES = {'0.5.6': json.dumps(OPENAPI_056).encode(), '0.5.7': json.dumps(OPENAPI_057).encode(),
                  '0.5.0': _openapi(G2_ROUTES), '0.4.4': _openapi(G1_ROUTES)}
+# Each release's routes as patterns, for the 405 a route answers to a method it does not take (the exposure audit).
+ROUTE_PATTERNS = dict((version, [re.compile('^%s$' % re.sub(r'\\\{[^}]*\\\}', '[^/]+', re.escape(path)))
+                                 for path in json.loads(raw)['paths']]) for version, raw in OPENAPI_BYTES.items())
+# The cache counters of /metrics a 0.5.6 node exports (its own names), by the attribute of Node that holds them.
+METRICS = (('lookups', 'lmcache_mp_lookups_requests_total'), ('requested_tokens', 'lmcache_mp_lookup_requested_tokens_total'),
+           ('hit_tokens', 'lmcache_mp_lookup_hit_tokens_total'), ('hit_tokens_l1', 'lmcache_mp_lookup_hit_l1_tokens_total'),
+           ('hit_tokens_l2', 'lmcache_mp_lookup_hit_l2_tokens_total'))
 
 
 def chunk_hashes(token_ids: t.Sequence[int], model: str, salt: str) -> t.List[str]:
@@ -129,6 +136,8 @@ class Node:
         # A broken node: answers a clear, but this many objects stay in L1 (None: a clear works).
         self.kept_on_clear: t.Optional[int] = None
         self.requests: t.List[t.Tuple[str, str]] = []
+        # Lookup counters since the node started (/metrics), e.g. {'requested_tokens': 2048, 'hit_tokens': 1024}.
+        self.counters: t.Dict[str, float] = {}
         # Every credential a client sent (Authorization or X-LMCache-API-Key), to check where keys went.
         self.credentials_seen: t.Set[str] = set()
 
@@ -155,6 +164,14 @@ class Node:
         if self.generation != 'G3':
             del storage['l1_managers']
         return body
+
+    def metrics(self) -> bytes:
+        """/metrics as a 0.5.6 node writes it: a counter appears from its first increment (OpenTelemetry)."""
+        lines = ['# HELP lmcache_mp_l1_eviction_loop_ticks_total L1 eviction-loop iterations (every cycle)',
+                 'lmcache_mp_l1_eviction_loop_ticks_total 6.0']
+        lines += ['%s{cache_salt="",model_name="test-model"} %r' % (metric, float(self.counters[name]))
+                  for name, metric in METRICS if name in self.counters]
+        return ('\n'.join(lines) + '\n').encode()
 
     def clear(self, force: bool) -> None:
         self.clears += 1
@@ -511,6 +528,10 @@ class SimFleet:
             return Response(200, node.status())
         if route == ('GET', '/version') and VERSIONS[node.version]:
             return Response(200, VERSIONS[node.version])
+        if method == 'PATCH':
+            # No LMCache route takes PATCH: FastAPI's answer for a route that exists is 405.
+            listed = any(pattern.match(path) for pattern in ROUTE_PATTERNS[node.version])
+            return Response(405, {'detail': 'Method Not Allowed'}) if listed else Response(404, {'detail': 'Not Found'})
         clear_path = {'G1': '/clear-cache', 'G2': '/clear-cache', 'G3': '/cache/clear'}[node.generation]
         if route[1] == clear_path:
             if method != 'POST':
@@ -522,6 +543,8 @@ class SimFleet:
             return Response(200, {'status': 'ok', 'cleared': {'tier': 'l1'}} if node.generation == 'G3' else {'status': 'ok'})
         if node.generation != 'G3':
             return Response(404, {'detail': 'Not Found'})
+        if route == ('GET', '/metrics'):
+            return Response(200, raw=node.metrics(), content_type='text/plain; version=0.0.4; charset=utf-8')
         if route == ('GET', '/config/adapters'):
             return Response(200, {'adapters': [{'index': 0, 'type_name': 'fs', 'tier': 'l2', 'primary': True, 'reconfigurable': False}]})
         if route == ('GET', '/quota'):

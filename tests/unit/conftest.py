@@ -32,11 +32,15 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> t.List[float]:
 def run_module(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> t.Callable[..., t.Dict[str, t.Any]]:
     """Run a module's main() in-process with the given arguments; returns its JSON result."""
     from ansible.module_utils import _internal
+    from ansible.module_utils.common import warnings
     from ansible.module_utils.testing import patch_module_args
 
-    # Once a test has imported controller code (ansible.errors, a filter), ansible-core sends a module's warnings to
-    # the controller's display instead of its result; a module runs in a process of its own, where they are results.
+    # A module runs in a process of its own: its warnings are its result's, from none before it. In one test process,
+    # ansible-core keeps every warning in a global, and once a test has imported controller code (ansible.errors, a
+    # filter) it sends them to the controller's display instead.
     monkeypatch.setattr(_internal, 'is_controller', False)
+    monkeypatch.setattr(warnings, '_global_warnings', {})
+    monkeypatch.setattr(warnings, '_global_deprecations', {})
 
     def run(module: t.Any, args: t.Dict[str, t.Any], check_mode: bool = False, diff: bool = False) -> t.Dict[str, t.Any]:
         args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)

@@ -32,7 +32,7 @@ ROUTES = {
 METHODS = {
     '/cache/clear': ('post',), '/clear-cache': ('post',), '/api/clear-cache': ('post',), '/cache/prefetches': ('post',),
     '/cache/objects': ('get', 'delete'), '/pin': ('post', 'delete'), '/api/pin': ('post', 'delete'),
-    '/compress': ('post',), '/api/compress': ('post',), '/kvcache-clear': ('post',), '/api/kvcache-clear': ('post',),
+    '/run_script': ('post',), '/compress': ('post',), '/api/compress': ('post',), '/kvcache-clear': ('post',), '/api/kvcache-clear': ('post',),
 }
 
 
@@ -51,6 +51,9 @@ def status_body(objects: int = 0, bytes_per_object: int = 4194304, total: int = 
             'storage_manager': {'l1_manager': l1, 'l1_managers': {'_default': l1},
                                 'l1_eviction_controller': {'trigger_watermark': 0.8},
                                 'l2_adapters': []}}
+
+
+METRICS_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 
 
 class Answer:
@@ -100,7 +103,7 @@ class FakeServer:
                 self.end_headers()
                 self.wfile.write(answer.payload)
 
-            do_GET = do_POST = do_PUT = do_DELETE = _answer
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _answer
 
             def log_message(self, *args: t.Any) -> None:
                 pass
@@ -128,6 +131,9 @@ class FakeServer:
             self.on('GET', '/quota', Answer(body={'users': {}}))
         if generation == 'G3':
             self.on('GET', '/config/adapters', Answer(body={'adapters': []}))
+        if '/metrics' in ROUTES[generation]:
+            # A node that has looked nothing up yet: OpenTelemetry shows a counter from its first increment.
+            self.on('GET', '/metrics', Answer(text='lmcache_mp_l1_eviction_loop_ticks_total 3.0\n', content_type=METRICS_TYPE))
         return self
 
     def sent(self, method: str, path: str) -> t.List[t.Dict[str, t.Any]]:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.lmcache.kvcache.plugins.modules import lmcache_server_info
-from ansible_collections.lmcache.kvcache.tests.unit.fake_server import Answer, status_body
+from ansible_collections.lmcache.kvcache.tests.unit.fake_server import METRICS_TYPE, Answer, status_body
 
 
 def test_reports_a_healthy_g3_server(fake_server, run_module):
@@ -86,3 +86,64 @@ def test_every_result_field_is_there_on_failure(run_module, no_sleep):
     assert result['failed'] is True and result['status'] is None
     assert (result['url'], result['api_generation'], result['version']) == ('http://127.0.0.1:9', None, None)
     assert 'cannot connect to http://127.0.0.1:9 (Connection refused)' in result['msg']
+
+
+# -- cache hits and the exposure audit -------------------------------------------------------------------------------
+
+def bench_metrics():
+    import os
+    here = os.path.join(os.path.dirname(__file__), '..', 'module_utils', 'fixtures', 'metrics-0.5.6-bench.txt')
+    with open(here) as handle:
+        return handle.read()
+
+
+def test_the_cache_hits_are_the_servers_own_counters(fake_server, run_module):
+    fake_server.lmcache('G3')
+    fake_server.on('GET', '/metrics', Answer(text=bench_metrics(), content_type=METRICS_TYPE))
+    result = run_module(lmcache_server_info, {'url': fake_server.url})
+    hits = result['hits']
+    assert (hits['requested_tokens'], hits['hit_tokens'], hits['hit_tokens_l1'], hits['lookups']) == (2048, 1024, 1024, 4)
+    assert (hits['hit_ratio'], hits['l1_hit_share'], hits['l2_hit_share']) == (0.5, 1.0, 0.0)
+    assert 'tenants' not in hits and result['unavailable'] == {} and result['warnings'] == []
+
+
+def test_per_tenant_hits_come_as_a_list_when_asked(fake_server, run_module):
+    fake_server.lmcache('G3')
+    fake_server.on('GET', '/metrics', Answer(text=bench_metrics(), content_type=METRICS_TYPE))
+    result = run_module(lmcache_server_info, {'url': fake_server.url, 'hits_per_tenant': True})
+    assert result['hits']['tenants'] == [dict(
+        model_name='test-model', cache_salt='', lookups=4, requested_tokens=2048, hit_tokens=1024, hit_tokens_l1=1024,
+        hit_tokens_l2=0, hit_keys_l1=4, hit_keys_l2=0, hit_ratio=0.5, l1_hit_share=1.0, l2_hit_share=0.0)]
+
+
+def test_no_hits_are_read_when_not_asked_and_none_where_there_is_no_metrics_route(fake_server, run_module):
+    fake_server.lmcache('G3')
+    result = run_module(lmcache_server_info, {'url': fake_server.url, 'hits': False})
+    assert result['hits'] is None and fake_server.sent('GET', '/metrics') == []
+    fake_server.lmcache('G1')
+    result = run_module(lmcache_server_info, {'url': fake_server.url})
+    assert result['hits'] is None
+    assert 'has no GET /metrics (LMCache 0.5.1 and later)' in result['unavailable']['hits'] and result['warnings'] == []
+
+
+def test_unreadable_counters_cost_the_hits_field_only(fake_server, run_module):
+    fake_server.lmcache('G3')
+    fake_server.on('GET', '/metrics', Answer(text='lmcache_mp_lookup_hit_tokens_total{model_name="m"} lots\n',
+                                             content_type=METRICS_TYPE))
+    result = run_module(lmcache_server_info, {'url': fake_server.url})
+    assert 'failed' not in result and result['healthy'] is True and result['hits'] is None
+    assert "cannot read the counters: line 1 has the value 'lots', not a number" in result['unavailable']['hits']
+
+
+def test_the_audit_probes_each_listed_admin_route_once_without_the_key(fake_server, run_module):
+    fake_server.lmcache('G3', extra_routes=['/run_script', '/env'])
+    for path in ('/run_script', '/env', '/cache/clear'):
+        fake_server.on('PATCH', path, Answer(405, {'detail': 'Method Not Allowed'}))
+    fake_server.on('PATCH', '/cache/objects', Answer(401, {'detail': 'Invalid or missing API key'}))
+    result = run_module(lmcache_server_info, {'url': fake_server.url, 'audit': True, 'api_key': 'k3y-for-the-task'})
+    assert result['exposure'] == dict(exposed=['POST /run_script', 'GET /env', 'POST /cache/clear'], protected=['DELETE /cache/objects'],
+                                      unclear=['POST /cache/prefetches (HTTP 404 to the probe)'])
+    probes = [r for r in fake_server.requests if r['method'] == 'PATCH']
+    assert sorted(r['path'] for r in probes) == ['/cache/clear', '/cache/objects', '/cache/prefetches', '/env', '/run_script']
+    assert all('authorization' not in dict((k.lower(), v) for k, v in r['headers'].items()) for r in probes)
+    assert [r['method'] for r in fake_server.requests if r['method'] not in ('GET', 'PATCH')] == []
