@@ -23,7 +23,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._generations impor
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import Deadline, plain_number, redact_url
 from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import (
     CONNECTION_ARGUMENT_SPEC, api_key_secrets, connection_problems, url_problems)
-from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import FLEET_WIDE, OPERATIONS
+from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import FLEET_WIDE, OPERATIONS, PER_ENDPOINT
 from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Context, execute, failure, prepare_args
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._compat import task_environment
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._local import Environment, masked
@@ -33,7 +33,7 @@ MAX_WARNINGS = 20
 
 FANOUT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
     CONNECTION_ARGUMENT_SPEC,
-    operation=dict(type='str', required=True, choices=sorted(OPERATIONS)),
+    operation=dict(type='str', required=True, choices=PER_ENDPOINT),
     args=dict(type='dict', default={}),
     hosts=dict(type='raw'),
     endpoints=dict(type='list', elements='raw'),

@@ -108,13 +108,10 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._answers import re
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheError, redact_url
 from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import (
     CONNECTION_ARGUMENT_SPEC, Connector, api_key_secrets, connection_problems)
-from ansible_collections.lmcache.kvcache.plugins.module_utils._models import usage_modules, usage_tiers
-from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import (
-    Untrusted, address, host_name, node_url, number, plain_json, port)
+from ansible_collections.lmcache.kvcache.plugins.module_utils._models import check_registrations, usage_tiers
+from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import node_url
 
 COORDINATOR_GROUP_PREFIX = 'lmcache_coordinator_'
-# What the inventory keeps of a registration: validated, plain values only (the cache holds nothing else).
-Registration = t.Dict[str, t.Any]
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -189,46 +186,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 or not isinstance(coordinator.get('instances'), list) or not isinstance(coordinator.get('usage'), list):
             raise AnsibleParserError('lmcache.kvcache.coordinator: the inventory cache holds something this plugin did '
                                      'not write; clear it (ansible-inventory --flush-cache)')
-        where = 'the coordinator %s' % coordinator['url']
-        usage, bad_usage = self._usage_by_instance(coordinator['usage'], where)
-        kept: t.Dict[str, t.List[Registration]] = {}
-        for number_, raw in enumerate(coordinator['instances']):
-            try:
-                registration = _registration(raw, 'instances[%d]' % number_, self.get_option('group'))
-                instance = registration['instance_id']
-                if instance in bad_usage:
-                    raise Untrusted(bad_usage[instance])
-            except Untrusted as exc:
-                self._refuse('%s, GET /instances: %s' % (where, exc))
-                continue
-            kept.setdefault(instance, []).append(registration)
-        registrations = []
-        for instance, found in kept.items():
-            addresses = sorted({(r['ip'], r['http_port']) for r in found})
-            if len(addresses) > 1:
-                self._refuse('%s lists the instance id %s %d times at different addresses (%s): which one is the node '
-                             'cannot be told' % (where, instance, len(found), ', '.join('%s:%d' % a for a in addresses)))
-                continue
-            registrations.append(found[0])
-        return dict(url=coordinator['url'], instances=registrations,
-                    usage=[usage[r['instance_id']] for r in registrations if r['instance_id'] in usage])
-
-    def _usage_by_instance(self, entries: t.List[t.Any], where: str) -> t.Tuple[t.Dict[str, t.Any], t.Dict[str, str]]:
-        """(usage by instance id, why an instance's usage entry cannot be read)."""
-        usage: t.Dict[str, t.Any] = {}
-        bad: t.Dict[str, str] = {}
-        for index, entry in enumerate(entries):
-            field = 'GET /instances/usage instances[%d]' % index
-            instance = entry.get('instance_id') if isinstance(entry, dict) else None
-            if not isinstance(instance, str):
-                self.display.warning(self._say('lmcache.kvcache.coordinator: %s, %s has no instance_id string; the '
-                                               'entry is ignored' % (where, field)))
-                continue
-            try:
-                usage[instance] = dict(instance_id=instance, modules=usage_modules(entry, field))
-            except Untrusted as exc:
-                bad[instance] = str(exc)
-        return usage, bad
+        checked = check_registrations(coordinator['instances'], coordinator['usage'], 'the coordinator %s' % coordinator['url'],
+                                      reserved=(self.get_option('group'),), reserved_prefix=COORDINATOR_GROUP_PREFIX)
+        for text in checked.ignored:
+            self.display.warning(self._say('lmcache.kvcache.coordinator: %s' % text))
+        for text in checked.refused:
+            self._refuse(text)
+        return dict(url=coordinator['url'], instances=checked.kept, usage=checked.usage)
 
     def _populate(self, coordinators: t.List[t.Dict[str, t.Any]]) -> None:
         group = self.inventory.add_group(self.get_option('group'))
@@ -289,24 +253,6 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 host = self.inventory.get_host(name)
                 if host is not None:
                     self.inventory.remove_host(host)
-
-
-def _registration(raw: t.Any, field: str, group: str) -> Registration:
-    """One entry of GET /instances, checked field by field."""
-    if not isinstance(raw, dict):
-        raise Untrusted('%s is not an object' % field)
-    instance = host_name(raw.get('instance_id'), '%s.instance_id' % field, groups=(group,))
-    if instance.startswith(COORDINATOR_GROUP_PREFIX):
-        raise Untrusted('%s.instance_id %r has the prefix of this inventory\'s coordinator groups' % (field, instance))
-    field = 'instance %s (%s)' % (instance, field)
-    metadata = raw.get('metadata')
-    return dict(
-        instance_id=instance,
-        ip=address(raw.get('ip'), field + '.ip'),
-        http_port=port(raw.get('http_port'), field + '.http_port'),
-        registration_time=number(raw.get('registration_time'), field + '.registration_time', optional=True),
-        metadata=plain_json(metadata, field + '.metadata') if metadata is not None else {},
-    )
 
 
 def _group_part(url: str) -> str:

@@ -14,7 +14,7 @@ import typing as t
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._answers import field, read_count, read_list, read_number, unreadable
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import Reply
-from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import Untrusted, count
+from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import Untrusted, address, count, host_name, number, plain_json, port
 
 
 class Rejected(Exception):
@@ -167,3 +167,85 @@ def usage_tiers(modules: t.List[t.Dict[str, t.Any]]) -> t.Dict[str, t.Dict[str, 
     for tier in tiers.values():
         del tier['modules']
     return tiers
+
+
+# -- a coordinator's GET /instances: who registered, each registration checked on its own -----------------------------
+
+class Registrations:
+    """The registrations that passed every check (plain values), their usage entries, and why others did not."""
+
+    def __init__(self) -> None:
+        # {instance_id, ip, http_port, registration_time, metadata}, in the coordinator's order.
+        self.kept: t.List[t.Dict[str, t.Any]] = []
+        # {instance_id, modules} of the kept instances that have a usage entry.
+        self.usage: t.List[t.Dict[str, t.Any]] = []
+        # One sentence per registration left out, naming the coordinator, the instance and the field.
+        self.refused: t.List[str] = []
+        # Usage entries ignored because they name no instance.
+        self.ignored: t.List[str] = []
+
+
+def check_registrations(instances: t.List[t.Any], usage_entries: t.List[t.Any], where: str,
+                        reserved: t.Collection[str] = (), reserved_prefix: t.Optional[str] = None) -> Registrations:
+    """GET /instances (and /instances/usage) of the coordinator `where` names, each entry checked on its own: an id
+    that is not a plain name (or is `reserved`, or starts with `reserved_prefix`), an address that could carry a path
+    or a user, a port out of range, unreadable metadata or usage, or an id listed at several addresses leaves that
+    instance out, with the reason; the others are kept."""
+    checked = Registrations()
+    usage, bad_usage = _usage_by_instance(usage_entries, where, checked)
+    kept: t.Dict[str, t.List[t.Dict[str, t.Any]]] = {}
+    for number_, raw in enumerate(instances):
+        try:
+            registration = _registration(raw, 'instances[%d]' % number_, reserved, reserved_prefix)
+            instance = registration['instance_id']
+            if instance in bad_usage:
+                raise Untrusted(bad_usage[instance])
+        except Untrusted as exc:
+            checked.refused.append('%s, GET /instances: %s' % (where, exc))
+            continue
+        kept.setdefault(instance, []).append(registration)
+    for instance, found in kept.items():
+        addresses = sorted({(r['ip'], r['http_port']) for r in found})
+        if len(addresses) > 1:
+            checked.refused.append('%s lists the instance id %s %d times at different addresses (%s): which one is the '
+                                   'node cannot be told' % (where, instance, len(found), ', '.join('%s:%d' % a for a in addresses)))
+            continue
+        checked.kept.append(found[0])
+    checked.usage = [usage[r['instance_id']] for r in checked.kept if r['instance_id'] in usage]
+    return checked
+
+
+def _usage_by_instance(entries: t.List[t.Any], where: str, checked: Registrations
+                       ) -> t.Tuple[t.Dict[str, t.Any], t.Dict[str, str]]:
+    """(usage by instance id, why an instance's usage entry cannot be read)."""
+    usage: t.Dict[str, t.Any] = {}
+    bad: t.Dict[str, str] = {}
+    for index, entry in enumerate(entries):
+        field = 'GET /instances/usage instances[%d]' % index
+        instance = entry.get('instance_id') if isinstance(entry, dict) else None
+        if not isinstance(instance, str):
+            checked.ignored.append('%s, %s has no instance_id string; the entry is ignored' % (where, field))
+            continue
+        try:
+            usage[instance] = dict(instance_id=instance, modules=usage_modules(entry, field))
+        except Untrusted as exc:
+            bad[instance] = str(exc)
+    return usage, bad
+
+
+def _registration(raw: t.Any, field: str, reserved: t.Collection[str], reserved_prefix: t.Optional[str]) -> t.Dict[str, t.Any]:
+    """One entry of GET /instances, checked field by field."""
+    if not isinstance(raw, dict):
+        raise Untrusted('%s is not an object' % field)
+    instance = host_name(raw.get('instance_id'), '%s.instance_id' % field, groups=reserved)
+    if reserved_prefix and instance.startswith(reserved_prefix):
+        raise Untrusted('%s.instance_id %r has the prefix of this inventory\'s coordinator groups' % (field, instance))
+    field = 'instance %s (%s)' % (instance, field)
+    metadata = raw.get('metadata')
+    return dict(
+        instance_id=instance,
+        ip=address(raw.get('ip'), field + '.ip'),
+        http_port=port(raw.get('http_port'), field + '.http_port'),
+        registration_time=number(raw.get('registration_time'), field + '.registration_time', optional=True),
+        metadata=plain_json(metadata, field + '.metadata') if metadata is not None else {},
+    )

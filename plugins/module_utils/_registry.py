@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import typing as t
 
+from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_coordinator import CoordinatorInstances
 from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_node import ClearInstance, ServerInfo, TenantQuota
 from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_request import (
     ClearRequest,
@@ -33,13 +34,15 @@ class Entry:
     registry, the fan-out's choices and fleet-wide set, the action group, the action plugins and the docs' table."""
 
     def __init__(self, module: str, operation: t.Type[Operation], for_request: t.Optional[t.Type[Operation]] = None,
-                 writes: bool = True, fleet_wide: bool = False,
+                 writes: bool = True, fleet_wide: bool = False, on_coordinator: bool = False,
                  needs: t.Sequence[t.Tuple[str, t.Tuple[str, ...]]] = ()) -> None:
         self.module = module
         self.operation = operation
         self.for_request = for_request
         self.writes = writes
         self.fleet_wide = fleet_wide
+        # Its url is a coordinator's, not a node's: there is no endpoint to fan out to.
+        self.on_coordinator = on_coordinator
         self.needs = tuple(needs)
 
 
@@ -67,10 +70,14 @@ OPERATIONS: t.Dict[str, Entry] = {
         ('prefetch from L2 into L1', ('prefetch',)),)),
     'quota': Entry('lmcache_quota', TenantQuota, needs=(
         ('node quotas', ('quota',)),)),
+    'coordinator_info': Entry('lmcache_coordinator_info', CoordinatorInstances, writes=False, on_coordinator=True, needs=(
+        ('registered instances and their usage', ('coordinator',)),)),
 }
 BY_MODULE: t.Dict[str, Entry] = dict((entry.module, entry) for entry in OPERATIONS.values())
 # The operations that act on the whole fleet through the coordinator: one task, never one per endpoint.
 FLEET_WIDE = frozenset(name for name, entry in OPERATIONS.items() if entry.fleet_wide)
+# What the fan-out runs on each endpoint: every operation on a node.
+PER_ENDPOINT = sorted(name for name, entry in OPERATIONS.items() if not entry.on_coordinator)
 
 
 def operation_needs() -> t.List[t.Tuple[str, str, t.Tuple[str, ...]]]:

@@ -19,12 +19,12 @@ description:
     task with a message naming the field; it is never reported as 0.
   - With O(hits=true) (the default), where the server has C(GET /metrics) (LMCache 0.5.1 and later), the cache's own
     counters (lookups, tokens looked up and found, in L1 and L2, keys, loads, stores, eviction runs) and the hit ratios
-    they give, in RV(hits): exactly the server's numbers, summed over its models and tenants, or per tenant with
-    O(hits_per_tenant=true). Counters only grow while a server runs: compare two reads (or two reports, see
+    they give, in RV(hits), exactly the server's numbers, summed over its models and tenants, or per tenant with
+    O(hits_per_tenant=true). Counters only grow while a server runs; compare two reads (or two reports, see
     M(lmcache.kvcache.lmcache_report)) for the ratio over an interval.
   - With O(audit=true), which administrative routes (running code, reading the environment, the log level, resetting
     counters, cache and quota writes, storage reconfiguration) anyone who can reach the server may call without an API
-    key, in RV(exposure). Nothing is run to find out: each route the server lists is asked with C(PATCH), a method no
+    key, in RV(exposure). Nothing is run to find out. Each route the server lists is asked with C(PATCH), a method no
     LMCache route takes, and without a key. A server that checks keys before routing (0.5.7 and later with a key)
     answers 401; one that does not answers 405, which says the route is there for anyone.
   - Works on every LMCache API generation (0.4.1 and later).
@@ -321,7 +321,7 @@ exposure:
            unclear: []}
   contains:
     exposed:
-      description: The routes that answered without a key (C(405) to the probe): anyone who can reach the server can call them.
+      description: The routes that answered without a key (C(405) to the probe); anyone who can reach the server can call them.
       type: list
       elements: str
     protected:

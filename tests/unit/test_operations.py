@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._generations import CAPABILITY_ROUTES
-from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import BY_MODULE, FLEET_WIDE, OPERATIONS
+from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import BY_MODULE, FLEET_WIDE, OPERATIONS, PER_ENDPOINT
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 # Modules that are no operation on one endpoint: the fan-out runs the others, the report writes files.
@@ -58,7 +58,8 @@ def test_the_action_group_holds_every_operation_and_the_fan_out() -> None:
 def test_the_fan_outs_documented_choices_are_the_declared_operations() -> None:
     source = read('plugins', 'modules', 'lmcache_fanout.py')
     documentation = yaml.safe_load(source.split("DOCUMENTATION = r'''", 1)[1].split("'''", 1)[0])
-    assert documentation['options']['operation']['choices'] == sorted(OPERATIONS)
+    assert documentation['options']['operation']['choices'] == PER_ENDPOINT
+    assert set(OPERATIONS) - set(PER_ENDPOINT) == {'coordinator_info'}
 
 
 def test_only_operations_on_a_request_are_fleet_wide() -> None:

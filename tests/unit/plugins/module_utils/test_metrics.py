@@ -82,15 +82,15 @@ def test_metrics_the_collection_does_not_read_are_not_parsed():
 
 
 def test_the_interval_between_two_reads_is_their_difference():
-    then, _ = cache_hits('lmcache_mp_lookup_requested_tokens_total 1000\nlmcache_mp_lookup_hit_tokens_total 100\n', True)
-    now, _ = cache_hits('lmcache_mp_lookup_requested_tokens_total 1400\nlmcache_mp_lookup_hit_tokens_total 400\n', True)
+    then, _missing = cache_hits('lmcache_mp_lookup_requested_tokens_total 1000\nlmcache_mp_lookup_hit_tokens_total 100\n', True)
+    now, _missing = cache_hits('lmcache_mp_lookup_requested_tokens_total 1400\nlmcache_mp_lookup_hit_tokens_total 400\n', True)
     delta = interval(now, then)
     assert (delta['requested_tokens'], delta['hit_tokens'], delta['hit_ratio'], delta['restarted']) == (400, 300, 0.75, False)
 
 
 def test_a_counter_that_went_down_is_a_restart_and_the_interval_starts_there():
-    then, _ = cache_hits('lmcache_mp_lookup_requested_tokens_total 1000\nlmcache_mp_lookup_hit_tokens_total 900\n', True)
-    now, _ = cache_hits('lmcache_mp_lookup_requested_tokens_total 200\nlmcache_mp_lookup_hit_tokens_total 20\n', True)
+    then, _missing = cache_hits('lmcache_mp_lookup_requested_tokens_total 1000\nlmcache_mp_lookup_hit_tokens_total 900\n', True)
+    now, _missing = cache_hits('lmcache_mp_lookup_requested_tokens_total 200\nlmcache_mp_lookup_hit_tokens_total 20\n', True)
     delta = interval(now, then)
     assert (delta['requested_tokens'], delta['hit_tokens'], delta['hit_ratio'], delta['restarted']) == (200, 20, 0.1, True)
 

@@ -1,0 +1,51 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Lookups that run an operation of the collection once per term (a URL): the same option checks, the same
+messages, the same masking of secrets as the module, through the one prepare path (plugin_utils/_local.py).
+
+Private to this collection.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
+
+from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import CONNECTION_ARGUMENT_SPEC
+from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import BY_MODULE
+from ansible_collections.lmcache.kvcache.plugins.plugin_utils._local import run_operation
+
+# What a lookup returns of a result: not the module's bookkeeping.
+NOT_RETURNED = ('invocation', 'changed', 'warnings')
+
+
+class OperationLookup(LookupBase):
+    """Subclasses name the module whose operation they run, and pick what of its result each term gives."""
+
+    module = ''
+
+    def run(self, terms: t.List[t.Any], variables: t.Optional[t.Dict[str, t.Any]] = None, **kwargs: t.Any) -> t.List[t.Any]:
+        self.set_options(var_options=variables, direct=kwargs)
+        entry = BY_MODULE[self.module]
+        names = [name for name in list(CONNECTION_ARGUMENT_SPEC) + list(entry.operation.argument_spec) if name != 'url']
+        given = dict((name, self.get_option(name)) for name in names)
+        values: t.List[t.Any] = []
+        for term in terms:
+            if not isinstance(term, str):
+                raise AnsibleLookupError('%s: each term is a URL, got %s' % (self._load_name, type(term).__name__))
+            args = dict((name, value) for name, value in given.items() if value is not None)
+            result = run_operation(entry, dict(args, url=term), check_mode=False, diff=False)
+            for warning in result.get('warnings', []):
+                self._display.warning(warning)
+            if result.get('failed'):
+                raise AnsibleLookupError(result['msg'])
+            values += self.returned(dict((k, v) for k, v in result.items() if k not in NOT_RETURNED))
+        return values
+
+    def returned(self, result: t.Dict[str, t.Any]) -> t.List[t.Any]:
+        """What one term's result gives the lookup's list."""
+        return [result]
