@@ -141,10 +141,23 @@ ensure_nginx() {
   fi
 }
 
+# ansible-rulebook (the Event-Driven Ansible tests) runs its rules engine on a Java runtime: Debian's OpenJDK 17.
+ensure_java() {
+  command -v java >/dev/null && return
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing a Java runtime (Debian's OpenJDK 17) for ansible-rulebook"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      openjdk-17-jre-headless >/dev/null
+  else
+    echo "no Java runtime: the Event-Driven Ansible tests will be skipped (apt-get install openjdk-17-jre-headless)" >&2
+  fi
+}
+
 run_integration() {
   local venv
   venv=$(tool_venv "${oldest%%:*}" "${oldest##*:}")
   ensure_nginx
+  ensure_java
   ensure_lmcache_venvs
   log "integration tests against genuine LMCache servers (ansible-core ${oldest%%:*})"
   (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" PYTHONPATH="$build" \

@@ -1,0 +1,83 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, lmcache.kvcache contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Event-Driven Ansible with the real ansible-rulebook: the collection's rulebook clear_on_watermark, its event source
+lmcache.kvcache.fleet and its playbook clear_node against a genuine LMCache 0.5.6 node, whose L1 LMCache's own bench
+client fills past the watermark."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ansible_collections.lmcache.kvcache.scripts.fleet import Fleet
+
+pytestmark = pytest.mark.skipif(shutil.which('java') is None or shutil.which('ansible-rulebook') is None,
+                                reason='ansible-rulebook and a Java runtime are needed (tests/stages.sh installs them)')
+# The bound this test holds the whole loop to: from the bench client's last store to an empty L1 (a poll each second,
+# the rule, and an ansible-playbook run that clears the node).
+REACTION_BOUND_SECONDS = 45.0
+
+
+@pytest.fixture(scope='module')
+def watched(tmp_path_factory):
+    fleet = Fleet(str(tmp_path_factory.mktemp('eda')))
+    fleet.add('w56', '0.5.6')
+    with fleet:
+        yield fleet.nodes['w56']
+
+
+def wait_for(condition, timeout):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def test_a_watermark_breach_made_by_the_bench_client_fires_the_rulebook_which_clears_the_node(watched, tmp_path):
+    assert watched.l1_objects() == 0
+    variables = tmp_path / 'vars.yml'
+    variables.write_text(json.dumps({'lmcache_urls': [watched.url], 'lmcache_interval': 1, 'lmcache_watermark': 0.1}))
+    inventory = tmp_path / 'inventory.yml'
+    inventory.write_text(json.dumps({'all': {'hosts': {'localhost': {
+        'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}}}}))
+    log_path = tmp_path / 'rulebook.log'
+    with open(str(log_path), 'w') as log:
+        rulebook = subprocess.Popen(
+            ['ansible-rulebook', '-r', 'lmcache.kvcache.clear_on_watermark', '-i', str(inventory), '--vars', str(variables),
+             '--print-events', '-v'], stdout=log, stderr=subprocess.STDOUT, cwd=str(tmp_path), env=dict(os.environ))
+    try:
+        # The source has read the empty node once: nothing to report, nothing run.
+        assert wait_for(lambda: 'Waiting for events' in log_path.read_text() or rulebook.poll() is not None, 60), log_path.read_text()
+        time.sleep(3)
+        assert rulebook.poll() is None, log_path.read_text()
+        assert 'l1_usage_high' not in log_path.read_text()
+        started = time.monotonic()
+        watched.fill(2)
+        filled = time.monotonic()
+        assert watched.l1_objects() == 4
+        cleared = wait_for(lambda: watched.l1_objects() == 0, REACTION_BOUND_SECONDS)
+        took = time.monotonic() - filled
+        output = log_path.read_text()
+        assert cleared, 'not cleared within %ss:\n%s' % (REACTION_BOUND_SECONDS, output)
+        print('the rulebook cleared the node %.1f s after the bench client returned (%.1f s after it started)'
+              % (took, time.monotonic() - started))
+        assert output.count("'type': 'l1_usage_high'") == 1 and 'PLAY [Clear the LMCache node an event names]' in output
+        assert 'Cleared 4 objects (16.00 MB) from L1 of %s' % watched.url in output
+        # Once cleared the node is under the watermark again: one more event, and no second clear.
+        assert wait_for(lambda: "'type': 'l1_usage_normal'" in log_path.read_text(), 10), log_path.read_text()
+    finally:
+        rulebook.terminate()
+        try:
+            rulebook.wait(10)
+        except subprocess.TimeoutExpired:
+            rulebook.kill()
