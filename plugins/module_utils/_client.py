@@ -304,11 +304,10 @@ def _final_error(step: str, method: str, url: str, attempt: int, reply: t.Option
             return OutcomeUnknown('%s %s: %s, so it is not known whether the server carried it out' % (method, url, failure))
         return LMCacheError('%s %s failed: %s%s' % (method, url, failure, _after(attempt)))
     if 300 <= reply.status < 400:
+        location = redact_url(reply.headers.get('Location') or '') or '(no Location header)'
         return LMCacheHTTPError(
             '%s %s failed: HTTP %d %s: the server redirects to %s; the request was not carried out. '
-            'Point url at the server itself.'
-            % (method, url, reply.status, reply.reason, redact_url(reply.headers.get('Location') or '') or
-               '(no Location header)'), reply.status)
+            'Point url at the server itself.' % (method, url, reply.status, reply.reason, location), reply.status)
     error = http_error(reply, attempt)
     if step == UNKNOWN:
         return OutcomeUnknown(str(error) + '; it is not known whether the server carried the request out')

@@ -156,9 +156,10 @@ def _tenants(samples: t.Mapping[str, t.List[t.Tuple[t.Dict[str, str], float]]], 
             key = (labels.get('model_name', ''), labels.get('cache_salt', ''))
             if key not in tenants and len(tenants) >= MAX_TENANTS:
                 raise Untrusted('more than %d tenants (model_name, cache_salt) in the counters' % MAX_TENANTS)
-            entry = tenants.setdefault(key, dict([('model_name', key[0]), ('cache_salt', key[1])] +
-                                                 [(counter, 0 if counts_from_zero else None)
-                                                  for counter in TENANT_COUNTERS]))
+            if key not in tenants:
+                tenants[key] = dict(model_name=key[0], cache_salt=key[1])
+                tenants[key].update((counter, 0 if counts_from_zero else None) for counter in TENANT_COUNTERS)
+            entry = tenants[key]
             entry[name] = _whole((entry[name] or 0) + value)
     entries = [tenants[key] for key in sorted(tenants)]
     for entry in entries:

@@ -200,3 +200,38 @@ def test_maintenance_window_fan_out_and_per_host_agree(sim, ansible, tmp_path):
     assert [sim.by_name['node-%04d' % n].objects for n in range(6)] == [2, 0, 0, 0, 4, 0], per_host.output
     lines = per_host.result('Show what the window did on each host', 'node-0000')['msg']
     assert lines[:-1] == summary[:-1]
+
+
+def window_text():
+    playbook = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'maintenance_window.yml')
+    with open(playbook) as handle:
+        return (handle.read().replace('vars/lmcache.yml', os.path.join(os.path.dirname(playbook), 'vars', 'lmcache.yml'))
+                .replace("'hooks/", "'%s/hooks/" % os.path.dirname(playbook))
+                .replace(' tasks/', ' %s/tasks/' % os.path.dirname(playbook)))
+
+
+@pytest.mark.parametrize('fanout', ['true', 'false'])
+def test_the_window_stops_before_clearing_when_a_node_is_open_to_anyone(sim, ansible, tmp_path, fanout):
+    keyed = sim.add_node('keyed', api_key='window-s3cr3t', objects=4)
+    hosts = ansible.hosts(['node-0000', 'node-0001'])
+    hosts['keyed'] = {'lmcache_url': sim.url(keyed), 'lmcache_api_key': 'window-s3cr3t'}
+    run = ansible.run(window_text(), hosts, '-e', 'lmcache_fanout=%s' % fanout, '-e', 'lmcache_fail_on_exposed=true',
+                      '-e', 'lmcache_report_dir=%s' % tmp_path)
+    assert run.returncode != 0
+    message = run.result("Fail when a host's admin routes are open to anyone")['msg']
+    assert message.startswith('maintenance_window: 2 of 3 hosts answer administrative routes without an API key')
+    assert 'node-0000, node-0001; node-0000 answers POST /run_script, GET /env, GET /loglevel, POST /metrics/reset' in message
+    assert [sim.by_name[name].objects for name in ('node-0000', 'node-0001', 'keyed')] == [4, 4, 4]
+    assert sim.by_name['node-0000'].clears == 0 and 'window-s3cr3t' not in run.output
+
+
+def test_the_window_summary_gives_the_hit_ratio_before_after_and_during(sim, ansible, tmp_path):
+    for name in ('node-0000', 'node-0001'):
+        sim.by_name[name].counters.update(requested_tokens=1000, hit_tokens=500)
+    run = ansible.run(window_text(), ansible.hosts(['node-0000', 'node-0001']), '-e', 'lmcache_fanout=true',
+                      '-e', 'lmcache_report_dir=%s' % tmp_path)
+    assert run.returncode == 0, run.output
+    summary = run.result('Show what the window did on each host')['msg']
+    assert summary[-3] == ('hit ratio: before 50.0% of 2000 tokens, after 50.0% of 2000 tokens (since each server '
+                           'started); during the window none looked up')
+    assert summary[-2].startswith('window: 2 hosts: 2 cleared')
