@@ -12,7 +12,9 @@ process per host. See docs/docsite/rst/fleet_scale.rst for why this is an action
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import math
+import os
 import time
 import typing as t
 
@@ -27,9 +29,12 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import F
 from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Context, execute, failure, prepare_args
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._compat import task_environment
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._local import Environment, masked
+from ansible_collections.lmcache.kvcache.plugins.plugin_utils._report import write_files
 
 MAX_CONCURRENCY = 1024
 MAX_WARNINGS = 20
+# details=auto: every endpoint's result up to this many endpoints; above, the exceptions only (a bounded result).
+DETAILS_ALL_MAX = 100
 
 FANOUT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
     CONNECTION_ARGUMENT_SPEC,
@@ -42,11 +47,13 @@ FANOUT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
     concurrency=dict(type='int', default=64),
     batches=dict(type='list', elements='raw'),
     max_fail_percentage=dict(type='float', default=0.0),
+    details=dict(type='str', default='auto', choices=['auto', 'all', 'exceptions']),
+    details_file=dict(type='path'),
 )
 FANOUT_MUTUALLY_EXCLUSIVE = [('hosts', 'endpoints')]
 # Options of the fan-out itself, which never reach an operation.
 OWN_OPTIONS = frozenset(('operation', 'args', 'hosts', 'endpoints', 'url_var', 'api_key_var', 'concurrency', 'batches',
-                         'max_fail_percentage'))
+                         'max_fail_percentage', 'details', 'details_file'))
 
 
 # An endpoint: its name in the results, its URL (or why it is not run), and its own API key (None: the task's).
@@ -266,7 +273,12 @@ class ActionModule(ActionBase):
             msg += ' Failed: %s' % '; '.join('%s: %s' % (n, results[n].get('msg')) for n in failed_names[:5])
             if len(failed_names) > 5:
                 msg += '; and %d more (see results)' % (len(failed_names) - 5)
-        report: t.Dict[str, t.Any] = dict(changed=summary['changed'] > 0, results=results, summary=summary, msg=msg,
+        shown = _details(own['details'], results, order)
+        if len(shown) < len(results):
+            summary['results_left_out'] = len(results) - len(shown)
+            msg += (' Results of %d endpoints that changed as asked or had nothing to do are left out (details=all, or '
+                    'details_file, has every one).' % summary['results_left_out'])
+        report: t.Dict[str, t.Any] = dict(changed=summary['changed'] > 0, results=shown, summary=summary, msg=msg,
                                           failed_hosts=failed_names)
         if stopped or (failed_names and own['max_fail_percentage'] == 0):
             report['failed'] = True
@@ -276,8 +288,30 @@ class ActionModule(ActionBase):
                 if len(warnings) > MAX_WARNINGS else [])
         if diff_mode:
             report['diff'] = [dict(r['diff'], before_header=n, after_header=n) for n in order
-                              for r in [results[n]] if isinstance(r.get('diff'), dict) and r.get('changed')]
+                              for r in [shown[n]] if n in shown and isinstance(r.get('diff'), dict) and r.get('changed')]
+        if own['details_file']:
+            try:
+                report['details_file'] = _write_details(own['details_file'], masked(results, hidden))
+            except OSError as exc:
+                report.update(failed=True, msg='%s Cannot write details_file %s: %s' % (msg, own['details_file'],
+                                                                                    exc.strerror or exc))
         return masked(report, hidden)
+
+
+def _details(details: str, results: t.Dict[str, t.Dict[str, t.Any]], order: t.List[str]) -> t.Dict[str, t.Dict[str, t.Any]]:
+    """The results the task returns: all, or (details=exceptions, or auto above DETAILS_ALL_MAX endpoints) those of the
+    endpoints that failed, were rejected or were not run: what an operator has to look at."""
+    if details == 'all' or (details == 'auto' and len(order) <= DETAILS_ALL_MAX):
+        return results
+    return dict((name, results[name]) for name in order
+                if any(results[name].get(flag) for flag in ('failed', 'rejected', 'skipped')))
+
+
+def _write_details(path: str, results: t.Dict[str, t.Dict[str, t.Any]]) -> str:
+    """Every endpoint's result as JSON, written as the reports are (a new temporary file, renamed over it)."""
+    directory, name = os.path.split(os.path.abspath(path))
+    write_files(directory, {name: (json.dumps(results, indent=1, sort_keys=True) + '\n').encode()}, check_mode=False)
+    return os.path.join(directory, name)
 
 
 def _own_key(value: t.Any, where: str) -> t.Optional[str]:

@@ -93,6 +93,23 @@ options:
         Above V(0), failures below the threshold are reported in RV(results) and RV(failed_hosts) and the task succeeds.
     type: float
     default: 0
+  details:
+    description:
+      - Which endpoints' results RV(results) holds. V(all), every one; V(exceptions), those that failed, were rejected
+        or were not run; V(auto), every one up to 100 endpoints and the exceptions above, so that a 10,000-endpoint
+        task result stays a summary and what needs looking at, not megabytes on the terminal.
+      - RV(summary) counts every endpoint whatever this says, and RV(summary.results_left_out) how many are left out.
+    type: str
+    choices: [auto, all, exceptions]
+    default: auto
+    version_added: 0.2.0
+  details_file:
+    description:
+      - A file on the controller to write every endpoint's result to, as JSON keyed by host, whatever O(details) says
+        (secrets masked). Written through a new temporary file renamed over it, in check mode too: it is the task's
+        output, not state it manages.
+    type: path
+    version_added: 0.2.0
   url:
     description:
       - Not used by the fan-out; each endpoint's URL comes from its host (O(url_var)) or O(endpoints). Accepted so that
@@ -168,9 +185,10 @@ msg:
   sample: "clear on 1000 endpoints in 3.1s: 998 changed, 0 unchanged, 2 failed, 0 rejected, 0 not run."
 results:
   description:
-    - Every endpoint's result, keyed by host name (or endpoint name), with the fields its module returns (RV(results.changed),
-      RV(results.msg), RV(results.url), RV(results.status), RV(results.api_generation), RV(results.version) and the
-      operation's own), and RV(results.failed), RV(results.rejected) or RV(results.skipped) where they apply.
+    - Every endpoint's result (or, by O(details), only the exceptions), keyed by host name (or endpoint name), with the
+      fields its module returns (RV(results.changed), RV(results.msg), RV(results.url), RV(results.status),
+      RV(results.api_generation), RV(results.version) and the operation's own), and RV(results.failed),
+      RV(results.rejected) or RV(results.skipped) where they apply.
   returned: when the options were good
   type: dict
   sample:
@@ -273,6 +291,16 @@ summary:
       description: Wall time of the fan-out.
       type: float
       sample: 3.1
+    results_left_out:
+      description: How many endpoints' results RV(results) leaves out (O(details)).
+      type: int
+      returned: when some are left out
+      sample: 998
+details_file:
+  description: The file every endpoint's result was written to (O(details_file)).
+  returned: when O(details_file) is set
+  type: str
+  sample: /srv/reports/lmcache/clear-details.json
 failed_hosts:
   description: The endpoints that failed, in order.
   returned: when the options were good

@@ -207,3 +207,30 @@ def test_a_host_key_no_header_can_carry_fails_before_any_request_unshown(sim, an
         in run.result('Fan out')['msg']
     assert 'two words' not in run.output
     assert node.requests == [] and sim.by_name['node-0000'].requests == []
+
+
+def test_the_result_can_hold_the_exceptions_only_and_every_result_goes_to_a_file(sim, ansible, tmp_path):
+    import json
+    hosts = ansible.hosts(**{'node-0007': {'lmcache_url': 'http://127.0.0.1:9'}})
+    details = tmp_path / 'details' / 'clear.json'
+    run = ansible.run(fanout(operation='clear', hosts='lmcache', max_fail_percentage=50, retries=0, details='exceptions',
+                             details_file=str(details)), hosts)
+    assert run.returncode == 0, run.output
+    result = run.result('Fan out')
+    assert list(result['results']) == ['node-0007'] and result['results']['node-0007']['failed'] is True
+    assert result['summary']['changed'] == 19 and result['summary']['results_left_out'] == 19
+    assert 'Results of 19 endpoints that changed as asked or had nothing to do are left out' in result['msg']
+    written = json.loads(details.read_text())
+    assert sorted(written) == sorted(sim.by_name) and written['node-0003']['objects_cleared'] == 4
+    assert result['details_file'] == str(details) and all(v == 0 for k, v in objects(sim).items() if k != 'node-0007')
+
+
+def test_above_a_hundred_endpoints_the_result_keeps_the_exceptions_by_default():
+    from ansible_collections.lmcache.kvcache.plugins.action.lmcache_fanout import DETAILS_ALL_MAX, _details
+    results = dict(('h%04d' % n, {'changed': True}) for n in range(DETAILS_ALL_MAX + 1))
+    results['h0005'] = {'failed': True}
+    order = sorted(results)
+    assert list(_details('auto', results, order)) == ['h0005']
+    assert len(_details('all', results, order)) == DETAILS_ALL_MAX + 1
+    del results['h0100']
+    assert len(_details('auto', results, sorted(results))) == DETAILS_ALL_MAX
