@@ -18,6 +18,10 @@ measures each case --runs times (median, min, max) and prints one table of times
   P  where a per-host module task spends its time outside Ansible's own work: the interpreter, the imports of the
      module (stdlib client) against those of the requests-based client it replaced and of ansible.builtin.uri,
      and the HTTP round trips of one clear
+  T  ten thousand endpoints (a fleet of its own: 10,000 nodes behind 10 coordinators of 1,000): the floor (a no-op
+     ansible-playbook start plus the clear's requests sent by a lean asyncio client, benchmarks/floor.py, at the same
+     concurrency), the fan-out clear (whole run), xargs -P 64 curl, the coordinator inventory cold and warm, the
+     maintenance window, the size of the ad-hoc task's output, and the largest process's peak memory
 """
 
 from __future__ import annotations
@@ -50,12 +54,13 @@ class Bench:
 
     # -- the simulated fleet -------------------------------------------------------------------------------------
 
-    def start_fleet(self, nodes: int = 1000) -> None:
+    def start_fleet(self, nodes: int = 1000, coordinators: int = 1) -> None:
         ready = os.path.join(self.work, 'fleet.json')
         self.process = subprocess.Popen(
-            [PYTHON, os.path.join(ROOT, 'tests', 'sim', 'server.py'), '--nodes', str(nodes), '--ready-file', ready],
+            [PYTHON, os.path.join(ROOT, 'tests', 'sim', 'server.py'), '--nodes', str(nodes), '--ready-file', ready,
+             '--coordinators', str(coordinators)],
             stdout=open(os.path.join(self.work, 'sim.log'), 'w'), stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while not os.path.exists(ready):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError('the simulated fleet did not start; see %s/sim.log' % self.work)
@@ -63,6 +68,7 @@ class Bench:
         with open(ready) as handle:
             self.fleet = json.load(handle)
         self.coordinator = 'http://127.0.0.1:%d' % self.fleet['coordinator_port']
+        self.coordinators = ['http://127.0.0.1:%d' % port for port in self.fleet['coordinator_ports']]
 
     def stop_fleet(self) -> None:
         if self.process is not None:
@@ -227,6 +233,64 @@ class Bench:
             raise RuntimeError('expected one AnsiballZ file under %s, found %r' % (remote, found))
         return os.path.getsize(found[0])
 
+    def case_t(self) -> t.Dict[str, t.List[float]]:
+        """Ten thousand endpoints: see the module docstring."""
+        names = [n for n, _url in self.fleet['nodes']]
+        inventory = self.inventory(len(names))
+        found: t.Dict[str, t.List[float]] = {}
+        noop = self.playbook('t-noop.yml', NOOP)
+        found['start'] = self.timed(['ansible-playbook', '-i', 'localhost,', noop])
+        self.row('T', 'no-op ansible-playbook start', found['start'])
+        floor = [os.path.join(ROOT, 'benchmarks', 'floor.py'), os.path.join(self.work, 'fleet.json'), '64']
+        found['requests'] = self.timed([PYTHON] + floor, self.reset, self.check_cleared(names))
+        self.row('T', 'the clear\'s requests, lean asyncio client, 10,000 nodes, 64 at once', found['requests'])
+        found['floor'] = [median(found['start']) + value for value in found['requests']]
+        fanout = self.playbook('t-fanout.yml', FANOUT_CLEAR)
+        found['fanout'] = self.timed(['ansible-playbook', '-i', inventory, fanout], self.reset, self.check_cleared(names))
+        self.row('T', 'fan-out lmcache_fanout clear, 10,000 endpoints (ansible-playbook, whole run)', found['fanout'])
+        urls = os.path.join(self.work, 'urls-10k.txt')
+        with open(urls, 'w') as handle:
+            handle.write(''.join('%s/cache/clear\n' % url for _name, url in self.fleet['nodes']))
+        curl = ['bash', '-c', 'xargs -P 64 -n 1 curl -s -o /dev/null -X POST -H "Content-Type: application/json" '
+                              '-d \'{"tier":"l1","force":false}\' < %s' % urls]
+        found['curl'] = self.timed(curl, self.reset, self.check_cleared(names), runs=1)
+        self.row('T', 'xargs -P 64 curl POST /cache/clear, 10,000 endpoints', found['curl'], '(1 run)')
+        self.reset()
+        adhoc = subprocess.run(['ansible', 'localhost', '-i', inventory, '-m', 'lmcache.kvcache.lmcache_fanout', '-a',
+                                'operation=clear hosts=lmcache'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               env=self.env(), cwd=self.work, check=False)
+        self.output_bytes = len(adhoc.stdout)
+        self.row('T', 'ad-hoc clear of 10,000 endpoints: output on the terminal', None, '%d bytes' % self.output_bytes)
+        found.update(self.case_t_inventory())
+        reports = os.path.join(self.work, 'reports-10k')
+        window = ['ansible-playbook', '-i', self.coordinator_inventory_10k, os.path.join(ROOT, 'playbooks', 'maintenance_window.yml'),
+                  '-e', 'lmcache_fanout=true', '-e', 'lmcache_report_dir=%s' % reports]
+        found['window'] = self.timed(window, lambda: (self.reset(), shutil.rmtree(reports, ignore_errors=True)),
+                                     self.check_cleared(names), runs=1)
+        self.row('T', 'maintenance_window.yml, fan-out, 10,000 endpoints from 10 coordinators, reports', found['window'], '(1 run)')
+        import resource
+        self.peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+        self.row('T', 'peak memory of the largest process run so far', None, '%.0f MB' % self.peak_mb)
+        return found
+
+    def case_t_inventory(self) -> t.Dict[str, t.List[float]]:
+        path = os.path.join(self.work, 'fleet-10k.lmcache.yml')
+        cache = os.path.join(self.work, 'inventory-cache')
+        with open(path, 'w') as handle:
+            json.dump({'plugin': 'lmcache.kvcache.coordinator', 'coordinator_url': self.coordinators, 'usage': True,
+                       'cache': True, 'cache_plugin': 'ansible.builtin.jsonfile', 'cache_connection': cache}, handle)
+        self.coordinator_inventory_10k = path
+        listing = ['ansible-inventory', '-i', path, '--list', '--output', os.path.join(self.work, 'inventory-10k.json')]
+        cold = self.timed(listing, lambda: shutil.rmtree(cache, ignore_errors=True))
+        self.row('T', 'ansible-inventory --list, 10 coordinators x 1,000, usage, cold', cold)
+        warm = self.timed(listing)
+        self.row('T', 'the same with its cache warm', warm)
+        with open(os.path.join(self.work, 'inventory-10k.json')) as handle:
+            hosts = len(json.load(handle)['lmcache']['hosts'])
+        if hosts != len(self.fleet['nodes']):
+            raise RuntimeError('the inventory of 10 coordinators has %d hosts, not %d' % (hosts, len(self.fleet['nodes'])))
+        return dict(inventory_cold=cold, inventory_warm=warm)
+
     def case_c(self) -> None:
         path = os.path.join(self.work, 'coordinator.lmcache.yml')
         with open(path, 'w') as handle:
@@ -340,6 +404,11 @@ PER_HOST_URI = '''
         body_format: json
         body: {tier: l1, force: false}
 '''
+NOOP = '''
+- hosts: localhost
+  gather_facts: false
+  tasks: []
+'''
 FANOUT_CLEAR = '''
 - hosts: localhost
   gather_facts: false
@@ -369,10 +438,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--runs', type=int, default=3)
     parser.add_argument('--collections', required=True, help='a directory holding ansible_collections/lmcache/kvcache')
-    parser.add_argument('--cases', default='ABCDEP')
+    parser.add_argument('--cases', default='ABCDEP', help='ABCDEP on 1,000 nodes; T on a fleet of 10,000 of its own')
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix='lmcache-bench-')
     bench = Bench(work, args.collections, args.runs)
+    if args.cases == 'T':
+        return ten_thousand(bench, work)
     print('simulated fleet of 1,000 nodes and a coordinator; %d runs per case; work dir %s' % (args.runs, work), flush=True)
     bench.start_fleet()
     try:
@@ -401,6 +472,28 @@ def main() -> int:
               % (median(b['fanout']) / median(b['curl']), median(b['fanout'])))
     if a and e:
         print('  E  window (fan-out, 1,000) / per-host uri (50):      %.2fx  [< 1x]' % (median(e) / median(a[1])))
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def ten_thousand(bench: Bench, work: str) -> int:
+    print('simulated fleet of 10,000 nodes behind 10 coordinators; %d runs per case; work dir %s' % (bench.runs, work),
+          flush=True)
+    bench.start_fleet(10000, coordinators=10)
+    try:
+        found = bench.case_t()
+    finally:
+        bench.stop_fleet()
+    print('\nratios (medians; target in brackets)')
+    print('  T  fan-out / floor, 10,000 endpoints:                 %.2fx  [<= 1.5x]; floor %.2f s'
+          % (median(found['fanout']) / median(found['floor']), median(found['floor'])))
+    print('  T  fan-out clear, whole run:                          %.2f s  [<= 10 s]' % median(found['fanout']))
+    print('  T  fan-out / xargs -P 64 curl:                        %.2fx  [< 1x]' % (median(found['fanout']) / median(found['curl'])))
+    print('  T  window over 10,000:                                %.2f s  [<= 45 s]' % median(found['window']))
+    print('  T  inventory, 10 x 1,000, cold / warm:                %.2f s / %.2f s  [<= 3 s / <= 1.5 s]'
+          % (median(found['inventory_cold']), median(found['inventory_warm'])))
+    print('  T  peak memory, output of the ad-hoc clear:           %.0f MB, %d bytes  [<= 1 GB, bounded]'
+          % (bench.peak_mb, bench.output_bytes))
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

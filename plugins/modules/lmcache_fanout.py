@@ -106,8 +106,8 @@ options:
   details_file:
     description:
       - A file on the controller to write every endpoint's result to, as JSON keyed by host, whatever O(details) says
-        (secrets masked). Written through a new temporary file renamed over it, in check mode too: it is the task's
-        output, not state it manages.
+        (secrets masked). Written through a new temporary file renamed over it, in check mode too (it is the task's
+        output, not state it manages).
     type: path
     version_added: 0.2.0
   url:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextvars
 import copy
 import hashlib
 import ipaddress
@@ -272,9 +273,13 @@ class SimFleet:
     """Nodes on 127.0.x.y:port, optionally a coordinator on 127.0.0.1:coordinator_port, served by one event loop."""
 
     def __init__(self, nodes: int = 0, port: int = 0, coordinator: bool = True, coordinator_port: int = 0,
-                 first_address: str = '127.0.1.1', version: str = '0.5.6', objects: int = 4) -> None:
+                 first_address: str = '127.0.1.1', version: str = '0.5.6', objects: int = 4, coordinators: int = 1) -> None:
         self.port = port
         self.coordinator_port = coordinator_port
+        self.coordinators = coordinators
+        self.coordinator_ports: t.List[int] = []
+        # Which coordinator the request being answered reached (its index in coordinator_ports).
+        self.shard: contextvars.ContextVar[int] = contextvars.ContextVar('shard', default=0)
         self.coordinator = Coordinator(self) if coordinator else None
         self.nodes: t.Dict[str, Node] = {}
         self.by_name: t.Dict[str, Node] = {}
@@ -373,6 +378,12 @@ class SimFleet:
             server = await asyncio.start_server(self._handle, host='127.0.0.1', port=self.coordinator_port, backlog=1024)
             self.coordinator_port = server.sockets[0].getsockname()[1]
             self._servers.append(server)
+            self.coordinator_ports = [self.coordinator_port]
+            # More coordinators, each listing its own slice of the nodes (--coordinators N; one by default).
+            for _shard in range(1, self.coordinators):
+                server = await asyncio.start_server(self._handle, host='127.0.0.1', port=0, backlog=1024)
+                self.coordinator_ports.append(server.sockets[0].getsockname()[1])
+                self._servers.append(server)
 
     async def _listen(self, addresses: t.List[str], port: int) -> None:
         for index in range(0, len(addresses), 256):
@@ -404,7 +415,8 @@ class SimFleet:
         self.stop()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        local = writer.get_extra_info('sockname')[0]
+        local, local_port = writer.get_extra_info('sockname')[:2]
+        self.shard.set(self.coordinator_ports.index(local_port) if local_port in self.coordinator_ports[1:] else 0)
         try:
             while True:
                 try:
@@ -599,6 +611,15 @@ class SimFleet:
         node.prefetches[job] = {'request_id': job, 'status': 'completed', 'found_keys': found, 'total_keys': len(keys)}
         return Response(202, {'request_id': job, 'chunks': chunks, 'status': 'submitted'})
 
+    def _listed(self) -> t.List[Node]:
+        """The nodes the coordinator answering this request lists: all of them, or its slice of them."""
+        nodes = list(self.nodes.values())
+        if self.coordinators == 1:
+            return nodes
+        size = -(-len(nodes) // self.coordinators)
+        shard = self.shard.get()
+        return nodes[shard * size:(shard + 1) * size]
+
     # -- the coordinator's routes --------------------------------------------------------------------------------
 
     def _coordinate(self, method: str, path: str, query: str, body: t.Any) -> Response:
@@ -612,7 +633,7 @@ class SimFleet:
             return Response(200, {'instances': [
                 {'instance_id': node.name, 'ip': node.address, 'http_port': self.port, 'registration_time': 1795805837.7,
                  'metadata': {'model': 'test-model', 'rack': 'r%d' % (number % 4)}, 'p2p_advertised_url': '', 'mq_port': 0}
-                for number, node in enumerate(self.nodes.values())] + coordinator.registrations})
+                for number, node in enumerate(self._listed())] + coordinator.registrations})
         if route == ('GET', '/instances/usage'):
             return Response(200, {'instances': [
                 {'instance_id': node.name, 'registered': True, 'declared_capacity': True, 'modules': [
@@ -620,7 +641,7 @@ class SimFleet:
                      'capacity_bytes': L1_TOTAL, 'usage_ratio': node.objects * OBJECT_BYTES / L1_TOTAL},
                     {'tier': 'l2', 'backend': 'fs', 'shared': False, 'used_bytes': len(node.tiers['L2']) * OBJECT_BYTES,
                      'capacity_bytes': 0, 'usage_ratio': None}]}
-                for node in self.nodes.values()] + coordinator.usage_entries, 'shared_modules': []})
+                for node in self._listed()] + coordinator.usage_entries, 'shared_modules': []})
         if route == ('POST', '/directory/lookup'):
             return Response(200, coordinator.lookup(body or {}))
         if path == '/cache/pins' and method in ('POST', 'DELETE'):
@@ -727,16 +748,18 @@ def main(argv: t.Optional[t.List[str]] = None) -> int:
     parser.add_argument('--port', type=int, default=0)
     parser.add_argument('--coordinator-port', type=int, default=0)
     parser.add_argument('--objects', type=int, default=4)
+    parser.add_argument('--coordinators', type=int, default=1, help='coordinators, each listing its slice of the nodes')
     parser.add_argument('--ready-file', help='write {"port", "coordinator_port", "nodes": [[name, url]]} here when serving')
     args = parser.parse_args(argv)
-    fleet = SimFleet(nodes=args.nodes, port=args.port, coordinator_port=args.coordinator_port, objects=args.objects)
+    fleet = SimFleet(nodes=args.nodes, port=args.port, coordinator_port=args.coordinator_port, objects=args.objects,
+                     coordinators=args.coordinators)
     _raise_fd_limit()
     loop = asyncio.new_event_loop()
     fleet.loop = loop
     loop.run_until_complete(fleet._start_servers())
     if args.ready_file:
         with open(args.ready_file + '.tmp', 'w') as handle:
-            json.dump({'port': fleet.port, 'coordinator_port': fleet.coordinator_port,
+            json.dump({'port': fleet.port, 'coordinator_port': fleet.coordinator_port, 'coordinator_ports': fleet.coordinator_ports,
                        'nodes': [[n.name, fleet.url(n)] for n in fleet.nodes.values()]}, handle)
         os.rename(args.ready_file + '.tmp', args.ready_file)
     try:
