@@ -36,7 +36,7 @@ description:
   - When a coordinator cannot be read the poll is skipped, a C(coordinator_unreachable) event says why (once), and the
     next poll waits twice as long, up to O(max_interval).
   - Events carry no server text Ansible could read as a template (ansible-rulebook hands them to playbooks as extra
-    variables): ids and URLs are the checked ones, and texts have their braces replaced.
+    variables); ids and URLs are the checked ones, and texts have their braces replaced.
   - Needs ansible-core in the Python that runs ansible-rulebook (it needs it to run playbooks anyway).
 options:
   urls:
