@@ -102,7 +102,6 @@ import typing as t
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
-from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._answers import read_list
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheError, redact_url
@@ -176,8 +175,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                                                % (redact_url(url), exc)))
         finally:
             client.close()
-        # The URL is the operator's own, but the cache keeps data only: no trust marks of any kind.
-        return dict(url=wrap_var(redact_url(url)), instances=instances, usage=usage)
+        # The URL is the operator's own (a trusted template in the inventory file), but the cache keeps data only, with
+        # no trust marks of any kind: str() is its plain text.
+        return dict(url=str(redact_url(url)), instances=instances, usage=usage)
 
     def _validated(self, coordinator: t.Any) -> t.Dict[str, t.Any]:
         """The registrations that pass every check, and their usage, as plain values in the coordinator's own shape
@@ -234,8 +234,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     if connection == 'local':
                         # The controller's own Python: the interpreter of this process, ansible_playbook_python.
                         variables['ansible_python_interpreter'] = sys.executable
-                # Registered values are data, never templates: wrap_var drops any trust a value could carry.
-                variables = wrap_var(variables)
+                # Registered values are data, never templates: they are plain values of our own making (checked, with
+                # no __ansible* key), which ansible-core 2.19 and later never trust as templates, and the inventory
+                # manager takes any trust off what a plugin sets (trusted_by_default is false). tests/fleet checks it.
                 for key, value in variables.items():
                     self.inventory.set_variable(host, key, value)
                 self._set_composite_vars(self.get_option('compose'), variables, host, strict=strict)
