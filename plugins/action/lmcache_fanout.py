@@ -248,21 +248,7 @@ class ActionModule(ActionBase):
     def _report(self, own: t.Dict[str, t.Any], results: t.Dict[str, t.Dict[str, t.Any]], order: t.List[str],
                 sizes: t.List[int], batches_run: int, stopped: t.Optional[str], warnings: t.List[str], diff_mode: bool,
                 seconds: float, hidden: t.List[str]) -> t.Dict[str, t.Any]:
-        def count(test: t.Callable[[t.Dict[str, t.Any]], bool]) -> int:
-            return sum(1 for name in order if test(results[name]))
-        summary = dict(
-            endpoints=len(order),
-            changed=count(lambda r: bool(r.get('changed')) and not r.get('failed')),
-            unchanged=count(lambda r: not r.get('changed') and not r.get('failed') and not r.get('skipped') and not r.get('rejected')),
-            failed=count(lambda r: bool(r.get('failed'))),
-            rejected=count(lambda r: bool(r.get('rejected'))),
-            not_run=count(lambda r: bool(r.get('skipped'))),
-            duplicates=count(lambda r: bool(r.get('duplicate_of'))),
-            batches=sizes,
-            batches_run=batches_run,
-            stopped=stopped,
-            seconds=round(seconds, 3),
-        )
+        summary = _summary(results, order, sizes, batches_run, stopped, seconds)
         failed_names = [name for name in order if results[name].get('failed')]
         msg = '%s on %d endpoints in %.1fs: %d changed, %d unchanged, %d failed, %d rejected, %d not run.' % (
             own['operation'], summary['endpoints'], seconds, summary['changed'], summary['unchanged'], summary['failed'],
@@ -287,15 +273,35 @@ class ActionModule(ActionBase):
                 ['... and %d more warnings (see each endpoint\'s result)' % (len(warnings) - MAX_WARNINGS)]
                 if len(warnings) > MAX_WARNINGS else [])
         if diff_mode:
-            report['diff'] = [dict(r['diff'], before_header=n, after_header=n) for n in order
-                              for r in [shown[n]] if n in shown and isinstance(r.get('diff'), dict) and r.get('changed')]
+            report['diff'] = [dict(r['diff'], before_header=n, after_header=n) for n in order if n in shown
+                              for r in [shown[n]] if isinstance(r.get('diff'), dict) and r.get('changed')]
         if own['details_file']:
             try:
                 report['details_file'] = _write_details(own['details_file'], masked(results, hidden))
             except OSError as exc:
-                report.update(failed=True, msg='%s Cannot write details_file %s: %s' % (msg, own['details_file'],
-                                                                                    exc.strerror or exc))
+                problem = exc.strerror or str(exc)
+                report.update(failed=True, msg='%s Cannot write details_file %s: %s' % (msg, own['details_file'], problem))
         return masked(report, hidden)
+
+
+def _summary(results: t.Dict[str, t.Dict[str, t.Any]], order: t.List[str], sizes: t.List[int], batches_run: int,
+             stopped: t.Optional[str], seconds: float) -> t.Dict[str, t.Any]:
+    """What happened on how many endpoints: every endpoint is counted, whatever the result shows of them."""
+    def count(test: t.Callable[[t.Dict[str, t.Any]], bool]) -> int:
+        return sum(1 for name in order if test(results[name]))
+    return dict(
+        endpoints=len(order),
+        changed=count(lambda r: bool(r.get('changed')) and not r.get('failed')),
+        unchanged=count(lambda r: not r.get('changed') and not r.get('failed') and not r.get('skipped') and not r.get('rejected')),
+        failed=count(lambda r: bool(r.get('failed'))),
+        rejected=count(lambda r: bool(r.get('rejected'))),
+        not_run=count(lambda r: bool(r.get('skipped'))),
+        duplicates=count(lambda r: bool(r.get('duplicate_of'))),
+        batches=sizes,
+        batches_run=batches_run,
+        stopped=stopped,
+        seconds=round(seconds, 3),
+    )
 
 
 def _details(details: str, results: t.Dict[str, t.Dict[str, t.Any]], order: t.List[str]) -> t.Dict[str, t.Dict[str, t.Any]]:

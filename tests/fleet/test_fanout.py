@@ -234,3 +234,11 @@ def test_above_a_hundred_endpoints_the_result_keeps_the_exceptions_by_default():
     assert len(_details('all', results, order)) == DETAILS_ALL_MAX + 1
     del results['h0100']
     assert len(_details('auto', results, sorted(results))) == DETAILS_ALL_MAX
+
+
+def test_diff_mode_with_the_exceptions_only_shows_the_diffs_of_those(sim, ansible):
+    run = ansible.run(fanout(operation='clear', hosts='lmcache', details='exceptions'), ansible.hosts(), '--check', '--diff')
+    assert run.returncode == 0, run.output
+    result = run.result('Fan out')
+    assert result['results'] == {} and result['diff'] == [] and result['summary']['changed'] == 20
+    assert set(objects(sim).values()) == {4}
