@@ -62,9 +62,9 @@ def test_a_watermark_breach_made_by_the_bench_client_fires_the_rulebook_which_cl
         assert rulebook.poll() is None, log_path.read_text()
         assert 'l1_usage_high' not in log_path.read_text()
         started = time.monotonic()
+        # The bench client stores 4 objects; the rulebook may clear them before it even returns.
         watched.fill(2)
         filled = time.monotonic()
-        assert watched.l1_objects() == 4
         cleared = wait_for(lambda: watched.l1_objects() == 0, REACTION_BOUND_SECONDS)
         took = time.monotonic() - filled
         output = log_path.read_text()
@@ -72,6 +72,7 @@ def test_a_watermark_breach_made_by_the_bench_client_fires_the_rulebook_which_cl
         print('the rulebook cleared the node %.1f s after the bench client returned (%.1f s after it started)'
               % (took, time.monotonic() - started))
         assert output.count("'type': 'l1_usage_high'") == 1 and 'PLAY [Clear the LMCache node an event names]' in output
+        assert "'objects': 4" in output
         assert 'Cleared 4 objects (16.00 MB) from L1 of %s' % watched.url in output
         # Once cleared the node is under the watermark again: one more event, and no second clear.
         assert wait_for(lambda: "'type': 'l1_usage_normal'" in log_path.read_text(), 10), log_path.read_text()
