@@ -268,10 +268,38 @@ class Bench:
         found['window'] = self.timed(window, lambda: (self.reset(), shutil.rmtree(reports, ignore_errors=True)),
                                      self.check_cleared(names), runs=1)
         self.row('T', 'maintenance_window.yml, fan-out, 10,000 endpoints from 10 coordinators, reports', found['window'], '(1 run)')
+        found['sliced'] = self.case_t_sliced(names)
+        self.row('T', 'the same window sliced over 4 ansible-runner processes (--limit), all at once', found['sliced'],
+                 '(1 run; every host cleared exactly once)')
         import resource
         self.peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
         self.row('T', 'peak memory of the largest process run so far', None, '%.0f MB' % self.peak_mb)
         return found
+
+    def case_t_sliced(self, names: t.List[str], slices: int = 4) -> t.List[float]:
+        """The window as AWX job slicing runs it: `slices` ansible-runner processes at once, each on its --limit slice
+        of the coordinator inventory; every host must be cleared exactly once."""
+        size = -(-len(names) // slices)
+        playbook = os.path.join(self.collections, 'ansible_collections', 'lmcache', 'kvcache', 'playbooks', 'maintenance_window.yml')
+        self.reset()
+        before = dict((name, node['clears']) for name, node in self.state().items())
+        started = time.monotonic()
+        runners = []
+        for number in range(slices):
+            data = tempfile.mkdtemp(prefix='slice-%d-' % number, dir=self.work)
+            runners.append(subprocess.Popen(
+                [PYTHON, '-c', RUNNER_SLICE, data, playbook, self.coordinator_inventory_10k,
+                 'lmcache[%d:%d]' % (number * size, (number + 1) * size - 1), self.collections],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self.env(), cwd=self.work, universal_newlines=True))
+        outputs = [runner.communicate()[0] for runner in runners]
+        took = time.monotonic() - started
+        if any(runner.returncode for runner in runners):
+            raise RuntimeError('a slice failed:\n%s' % '\n'.join(output[-2000:] for output in outputs))
+        after = self.state()
+        wrong = [name for name in names if after[name]['clears'] - before[name] != 1]
+        if wrong:
+            raise RuntimeError('%d hosts were not cleared exactly once by the slices, e.g. %s' % (len(wrong), wrong[:3]))
+        return [took]
 
     def case_t_inventory(self) -> t.Dict[str, t.List[float]]:
         path = os.path.join(self.work, 'fleet-10k.lmcache.yml')
@@ -404,6 +432,16 @@ PER_HOST_URI = '''
         body_format: json
         body: {tier: l1, force: false}
 '''
+RUNNER_SLICE = '''
+import sys
+import ansible_runner
+data, playbook, inventory, limit, collections = sys.argv[1:6]
+run = ansible_runner.run(private_data_dir=data, playbook=playbook, inventory=inventory, limit=limit, quiet=True,
+                         extravars={'lmcache_fanout': True, 'lmcache_report_dir': data + '/reports'},
+                         envvars={'ANSIBLE_COLLECTIONS_PATH': collections})
+print(run.status, run.rc)
+sys.exit(0 if run.status == 'successful' else 1)
+'''
 NOOP = '''
 - hosts: localhost
   gather_facts: false
@@ -490,6 +528,7 @@ def ten_thousand(bench: Bench, work: str) -> int:
     print('  T  fan-out clear, whole run:                          %.2f s  [<= 10 s]' % median(found['fanout']))
     print('  T  fan-out / xargs -P 64 curl:                        %.2fx  [< 1x]' % (median(found['fanout']) / median(found['curl'])))
     print('  T  window over 10,000:                                %.2f s  [<= 45 s]' % median(found['window']))
+    print('  T  window sliced over 4 runners / one controller:     %.2fx' % (median(found['sliced']) / median(found['window'])))
     print('  T  inventory, 10 x 1,000, cold / warm:                %.2f s / %.2f s  [<= 3 s / <= 1.5 s]'
           % (median(found['inventory_cold']), median(found['inventory_warm'])))
     print('  T  peak memory, output of the ad-hoc clear:           %.0f MB, %d bytes  [<= 1 GB, bounded]'
