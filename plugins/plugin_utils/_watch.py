@@ -20,6 +20,7 @@ import concurrent.futures
 import re
 import typing as t
 
+from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.lmcache.kvcache.plugins.module_utils._metrics import interval
 from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import BY_MODULE
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._local import run_operation
@@ -189,8 +190,7 @@ class FleetWatch:
 
     def _run(self, module: str, url: str) -> t.Dict[str, t.Any]:
         entry = BY_MODULE[module]
-        names = set(entry.operation.argument_spec) | {'api_key', 'validate_certs', 'ca_path', 'client_cert', 'client_key',
-                                                      'timeout', 'retries', 'deadline'}
+        names = set(entry.operation.argument_spec) | set(CONNECTION_ARGUMENT_SPEC) - {'url'}
         args = dict((name, value) for name, value in self.args.items() if name in names and value is not None)
         return run_operation(entry, dict(args, url=url), check_mode=False, diff=False)
 
