@@ -103,11 +103,11 @@ from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._answers import read_list
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheError, redact_url
 from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import (
     CONNECTION_ARGUMENT_SPEC, Connector, api_key_secrets, connection_problems)
 from ansible_collections.lmcache.kvcache.plugins.module_utils._models import check_registrations, usage_tiers
+from ansible_collections.lmcache.kvcache.plugins.module_utils._server import coordinator_registrations
 from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import node_url
 
 COORDINATOR_GROUP_PREFIX = 'lmcache_coordinator_'
@@ -164,12 +164,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleParserError('lmcache.kvcache.coordinator: %s' % '; '.join(problems).replace('url ', 'coordinator_url ', 1))
         client = Connector(params, warn=lambda text: self.display.warning(self._say(text))).client(url)
         try:
-            reply = client.request('GET', '/instances', max_bytes=64 * 1024 * 1024)
-            instances = read_list(reply, reply.json_object(), 'instances')
-            usage: t.List[t.Any] = []
-            if self.get_option('usage'):
-                answer = client.request('GET', '/instances/usage', max_bytes=64 * 1024 * 1024)
-                usage = read_list(answer, answer.json_object(), 'instances')
+            instances, usage = coordinator_registrations(client, self.get_option('usage'))
         except LMCacheError as exc:
             raise AnsibleParserError(self._say('lmcache.kvcache.coordinator: cannot read the LMCache coordinator %s: %s'
                                                % (redact_url(url), exc)))

@@ -14,14 +14,10 @@ import typing as t
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._answers import read_list
 from ansible_collections.lmcache.kvcache.plugins.module_utils._models import check_registrations, usage_tiers
 from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Operation, Plan
+from ansible_collections.lmcache.kvcache.plugins.module_utils._server import coordinator_registrations
 from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import node_url
-
-# A registration list larger than this is not one coordinator's (10,000 instances are about 3 MB).
-MAX_LIST_BYTES = 64 * 1024 * 1024
-
 
 class CoordinatorInstances(Operation):
     """The instances registered with a coordinator, each registration checked on its own: anything that can reach a
@@ -40,12 +36,7 @@ class CoordinatorInstances(Operation):
 
     def read(self) -> t.Dict[str, t.Any]:
         client = self.node.client
-        reply = client.request('GET', '/instances', max_bytes=MAX_LIST_BYTES)
-        instances = read_list(reply, reply.json_object(), 'instances')
-        usage: t.List[t.Any] = []
-        if self.params['usage']:
-            answer = client.request('GET', '/instances/usage', max_bytes=MAX_LIST_BYTES)
-            usage = read_list(answer, answer.json_object(), 'instances')
+        instances, usage = coordinator_registrations(client, self.params['usage'])
         checked = check_registrations(instances, usage, 'the coordinator %s' % client.display_url)
         for text in checked.ignored:
             self.ctx.warn(text)

@@ -250,6 +250,21 @@ class LMCacheServer:
         return body
 
 
+# A registration list larger than this is not one coordinator's (10,000 instances are about 3 MB).
+MAX_REGISTRATIONS_BYTES = 64 * 1024 * 1024
+
+
+def coordinator_registrations(client: LMCacheClient, usage: bool) -> t.Tuple[t.List[t.Any], t.List[t.Any]]:
+    """A coordinator's GET /instances, and with `usage` its GET /instances/usage, as the raw entries: each one is for
+    _models.check_registrations to check (anything that can reach a coordinator can register)."""
+    reply = client.request('GET', '/instances', max_bytes=MAX_REGISTRATIONS_BYTES)
+    instances = read_list(reply, reply.json_object(), 'instances')
+    if not usage:
+        return instances, []
+    answer = client.request('GET', '/instances/usage', max_bytes=MAX_REGISTRATIONS_BYTES)
+    return instances, read_list(answer, answer.json_object(), 'instances')
+
+
 class CoordinatorQuotas:
     """Fleet-wide per-tenant quotas on an LMCache coordinator (0.5.7 and later; the L2 tier, across every node)."""
 
