@@ -23,6 +23,7 @@ from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action.normal import ActionModule as NormalAction
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import redact_url
+from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import BY_MODULE, Entry
 from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Context, execute, prepare_args, refused
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._compat import base_result, task_environment
@@ -72,6 +73,18 @@ def run_operation(entry: Entry, args: t.Mapping[str, t.Any], check_mode: bool, d
             result['warnings'] = notes
     result['invocation'] = dict(module_args=remove_values(params, prepared.hidden))
     return masked(result, prepared.hidden)
+
+
+def option_names(entry: Entry) -> t.List[str]:
+    """Every option the entry's module takes but url: the connection options and the operation's own."""
+    return [name for name in list(CONNECTION_ARGUMENT_SPEC) + list(entry.operation.argument_spec) if name != 'url']
+
+
+def run_on(entry: Entry, url: str, options: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+    """run_operation on `url` with those of `options` the module takes (unset ones left to their defaults): the way
+    the lookups and the event source run an operation per URL."""
+    args = dict((name, options[name]) for name in option_names(entry) if options.get(name) is not None)
+    return run_operation(entry, dict(args, url=url), check_mode=False, diff=False)
 
 
 class ModuleOnController(NormalAction):

@@ -15,9 +15,8 @@ import typing as t
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import BY_MODULE
-from ansible_collections.lmcache.kvcache.plugins.plugin_utils._local import run_operation
+from ansible_collections.lmcache.kvcache.plugins.plugin_utils._local import option_names, run_on
 
 # What a lookup returns of a result: not the module's bookkeeping.
 NOT_RETURNED = ('invocation', 'changed', 'warnings')
@@ -31,14 +30,12 @@ class OperationLookup(LookupBase):
     def run(self, terms: t.List[t.Any], variables: t.Optional[t.Dict[str, t.Any]] = None, **kwargs: t.Any) -> t.List[t.Any]:
         self.set_options(var_options=variables, direct=kwargs)
         entry = BY_MODULE[self.module]
-        names = [name for name in list(CONNECTION_ARGUMENT_SPEC) + list(entry.operation.argument_spec) if name != 'url']
-        given = dict((name, self.get_option(name)) for name in names)
+        given = dict((name, self.get_option(name)) for name in option_names(entry))
         values: t.List[t.Any] = []
         for term in terms:
             if not isinstance(term, str):
                 raise AnsibleLookupError('%s: each term is a URL, got %s' % (self._load_name, type(term).__name__))
-            args = dict((name, value) for name, value in given.items() if value is not None)
-            result = run_operation(entry, dict(args, url=term), check_mode=False, diff=False)
+            result = run_on(entry, term, given)
             for warning in result.get('warnings', []):
                 self._display.warning(warning)
             if result.get('failed'):

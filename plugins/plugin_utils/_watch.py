@@ -20,10 +20,9 @@ import concurrent.futures
 import re
 import typing as t
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import CONNECTION_ARGUMENT_SPEC
 from ansible_collections.lmcache.kvcache.plugins.module_utils._metrics import interval
 from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import BY_MODULE
-from ansible_collections.lmcache.kvcache.plugins.plugin_utils._local import run_operation
+from ansible_collections.lmcache.kvcache.plugins.plugin_utils._local import run_on
 
 VERSION = re.compile(r'^[A-Za-z0-9][A-Za-z0-9.+_-]{0,63}$')
 TEXT_MAX_CHARS = 300
@@ -176,7 +175,7 @@ class FleetWatch:
         if self.coordinators:
             instances: t.Dict[str, str] = {}
             for url in self.coordinators:
-                result = self._run('lmcache_coordinator_info', url)
+                result = run_on(BY_MODULE['lmcache_coordinator_info'], url, self.args)
                 if result.get('failed'):
                     # Without the list no node can be said to be gone: keep the last one, say why, poll again later.
                     raise WatchError(inert(result.get('msg')) or 'no answer')
@@ -185,14 +184,8 @@ class FleetWatch:
             names = dict((url, instance) for instance, url in instances.items())
         urls = sorted(set(self.urls) | set(names))
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(urls)))) as pool:
-            results = dict(zip(urls, pool.map(lambda url: self._run('lmcache_server_info', url), urls)))
+            results = dict(zip(urls, pool.map(lambda url: run_on(BY_MODULE['lmcache_server_info'], url, self.args), urls)))
         return events + self.state.reads(results, names)
-
-    def _run(self, module: str, url: str) -> t.Dict[str, t.Any]:
-        entry = BY_MODULE[module]
-        names = set(entry.operation.argument_spec) | set(CONNECTION_ARGUMENT_SPEC) - {'url'}
-        args = dict((name, value) for name, value in self.args.items() if name in names and value is not None)
-        return run_operation(entry, dict(args, url=url), check_mode=False, diff=False)
 
 
 class WatchError(Exception):
