@@ -304,14 +304,19 @@ def _final_error(step: str, method: str, url: str, attempt: int, reply: t.Option
             return OutcomeUnknown('%s %s: %s, so it is not known whether the server carried it out' % (method, url, failure))
         return LMCacheError('%s %s failed: %s%s' % (method, url, failure, _after(attempt)))
     if 300 <= reply.status < 400:
-        location = redact_url(reply.headers.get('Location') or '') or '(no Location header)'
         return LMCacheHTTPError(
             '%s %s failed: HTTP %d %s: the server redirects to %s; the request was not carried out. '
-            'Point url at the server itself.' % (method, url, reply.status, reply.reason, location), reply.status)
+            'Point url at the server itself.' % (method, url, reply.status, reply.reason, _location_shown(reply)),
+            reply.status)
     error = http_error(reply, attempt)
     if step == UNKNOWN:
         return OutcomeUnknown(str(error) + '; it is not known whether the server carried the request out')
     return error
+
+
+def _location_shown(reply: 'Reply') -> str:
+    """Where a redirect points, for a message: without credentials."""
+    return redact_url(reply.headers.get('Location') or '') or '(no Location header)'
 
 
 def _proxy_for(scheme: str, host: str) -> t.Optional[t.Tuple[str, int, t.Optional[str]]]:
@@ -587,7 +592,7 @@ class LMCacheClient:
     def _follow(self, reply: Reply, redirects: int) -> str:
         """The path to follow a read's redirect to: only to the same server, at most MAX_REDIRECTS times."""
         location = reply.headers.get('Location') or ''
-        shown = redact_url(location) or '(no Location header)'
+        shown = _location_shown(reply)
         target = urlsplit(location)
         if (target.scheme and target.scheme != self._scheme) or (target.netloc and target.netloc != self._host_header) \
                 or not location or redirects >= MAX_REDIRECTS:
