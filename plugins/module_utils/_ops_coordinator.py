@@ -19,6 +19,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Ope
 from ansible_collections.lmcache.kvcache.plugins.module_utils._server import coordinator_registrations
 from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import node_url
 
+
 class CoordinatorInstances(Operation):
     """The instances registered with a coordinator, each registration checked on its own: anything that can reach a
     coordinator can register, so a bad registration is left out with a warning that names it, never passed on."""
