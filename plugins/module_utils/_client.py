@@ -5,8 +5,10 @@
 
 """The one HTTP client every module, the fan-out and the inventory use to talk to LMCache servers.
 
-Standard library only (http.client), so the managed hosts need no extra Python package, a module starts fast, and
-the client owns its sockets: every wait is bounded by the task's deadline, every answer by a size cap.
+Standard library only, so the managed hosts need no extra Python package and a module starts fast. The client speaks
+HTTP/1.1 on its own sockets (one request, one whole answer, kept alive): every wait is bounded by the task's deadline,
+every answer by a size cap, and an exchange costs a fraction of http.client's (which parses each answer's header with
+the email package: most of a fan-out's time over 10,000 endpoints, benchmarks/README.md).
 
 Retry rules (docs/reliability.md):
 - reads are retried on connection errors, timeouts and HTTP 429, 502, 503, 504 (honouring Retry-After);
@@ -21,7 +23,6 @@ Private to this collection: the API may change without notice.
 from __future__ import annotations
 
 import base64
-import http.client
 import itertools
 import json
 import os
@@ -43,11 +44,18 @@ SERVER_TEXT_MAX_CHARS = 300
 # An answer larger than this is refused (LMCache's /status is a few KiB); callers expecting more say so.
 DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 READ_BLOCK_BYTES = 65536
+# An answer's status line and header fields: LMCache's are a few hundred bytes.
+MAX_HEAD_BYTES = 65536
 LARGE_TEXT_CHARS = 65536
 MAX_REDIRECTS = 5
 # Fields LMCache and FastAPI put their error text in, by route and generation, in the order read.
 ERROR_TEXT_FIELDS = ('detail', 'error', 'message', 'reason')
 LOOPBACK_HOSTS = frozenset(('localhost', '127.0.0.1', '::1'))
+# Methods that carry a body, sent with Content-Length: 0 when empty (as http.client does; some servers require it).
+BODY_METHODS = frozenset(('POST', 'PUT', 'PATCH'))
+# What a request target may hold: printable ASCII, no space (the collection quotes every id it puts in a path).
+_REQUEST_TARGET = re.compile(r'[!-~]+\Z')
+_CHUNK_SIZE = re.compile(rb'[0-9A-Fa-f]{1,16}\Z')
 
 
 class LMCacheError(Exception):
@@ -108,41 +116,45 @@ class _Watchdog:
 
     def __init__(self) -> None:
         self._lock = threading.Condition()
-        self._entries: t.List[t.List[t.Any]] = []
+        self._entries: t.Dict[int, t.List[t.Any]] = {}
         self._order = itertools.count()
         self._thread: t.Optional[threading.Thread] = None
+        # When the thread wakes next on its own. Only an entry expiring before that wakes it: a fan-out's requests
+        # share one deadline, and waking the thread for each of them kept every client thread waiting on this lock.
+        self._wakes_at = float('inf')
 
     def watch(self, sock: socket.socket, expires: float) -> t.List[t.Any]:
-        """Entry [expires, order, sock, fired]; pass it to release() when the answer is complete."""
+        """Entry [expires, number, sock, fired]; pass it to release() when the answer is complete."""
         entry = [expires, next(self._order), sock, False]
         with self._lock:
-            self._entries.append(entry)
+            self._entries[entry[1]] = entry
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name='lmcache-deadline', daemon=True)
                 self._thread.start()
-            self._lock.notify()
+            if expires < self._wakes_at:
+                self._wakes_at = expires
+                self._lock.notify()
         return entry
 
     def release(self, entry: t.List[t.Any]) -> bool:
         """Stop watching; True if the deadline had already fired on this socket."""
         with self._lock:
-            if entry in self._entries:
-                self._entries.remove(entry)
+            self._entries.pop(entry[1], None)
             return bool(entry[3])
 
     def _run(self) -> None:
         while True:
             with self._lock:
                 now = time.monotonic()
-                for entry in [e for e in self._entries if e[0] <= now]:
-                    self._entries.remove(entry)
+                for entry in [e for e in self._entries.values() if e[0] <= now]:
+                    del self._entries[entry[1]]
                     entry[3] = True
                     try:
                         entry[2].shutdown(socket.SHUT_RDWR)
                     except OSError:
                         pass
-                wait = min((e[0] for e in self._entries), default=now + 60) - now
-                self._lock.wait(max(0.005, wait))
+                self._wakes_at = min((e[0] for e in self._entries.values()), default=now + 60)
+                self._lock.wait(max(0.005, self._wakes_at - now))
 
 
 _WATCHDOG = _Watchdog()
@@ -398,10 +410,19 @@ class LMCacheClient:
         self.retries = retries
         self.deadline = deadline or Deadline(max(timeout, 1.0) * (retries + 1) * 2)
         self._warn = warn
-        self._headers = {'Accept': 'application/json', 'User-Agent': 'lmcache.kvcache'}
+        headers = [('Host', self._host_header), ('Accept', 'application/json'), ('Accept-Encoding', 'identity'),
+                   ('User-Agent', 'lmcache.kvcache')]
         if api_key:
-            self._headers['Authorization'] = 'Bearer %s' % api_key
-        self._connection: t.Optional[http.client.HTTPConnection] = None
+            headers.append(('Authorization', 'Bearer %s' % api_key))
+        if self._proxy and self._proxy[2] and self._scheme == 'http':
+            headers.append(('Proxy-Authorization', self._proxy[2]))
+        # The header fields every request sends, encoded once. A value no header can carry is refused unshown (the
+        # option checks refuse it first; this keeps a request from ever being split).
+        if any(re.search(r'[^\x20-\x7e\x80-\xff]', value) for _name, value in headers):
+            raise LMCacheError('%s: a header value (the API key, or the proxy\'s credentials) holds a character no HTTP '
+                               'header can carry; nothing was sent' % self.display_url)
+        self._header_fields = ''.join('%s: %s\r\n' % field for field in headers).encode('latin-1')
+        self._connection: t.Optional[socket.socket] = None
         # HTTP status of the last request's answer (None: no answer); also set on `recorder`, shared by a task's clients.
         self.last_status: t.Optional[int] = None
         self._recorder = recorder
@@ -410,82 +431,105 @@ class LMCacheClient:
     def url_for(self, path: str) -> str:
         return self.base_url + path
 
+    def shown_url(self, path: str) -> str:
+        """The URL of a path as messages show it: without credentials (the base URL was redacted once)."""
+        return self.display_url + path
+
     def close(self) -> None:
         if self._connection is not None:
-            self._connection.close()
+            try:
+                self._connection.close()
+            except OSError:
+                pass
             self._connection = None
 
     # -- one attempt ---------------------------------------------------------------------------------------------
 
-    def _connect(self, timeout: float) -> http.client.HTTPConnection:
-        """The kept-alive connection if the server has not closed it, else a new one (not yet connected)."""
-        connection = self._connection
-        if connection is not None and connection.sock is not None:
+    def _open(self, method: str, url: str, timeout: float) -> socket.socket:
+        """The kept-alive connection if the server has not closed it, else a new one. Raises _NotSent or DeadlineExceeded."""
+        sock = self._connection
+        if sock is not None:
             try:
-                readable = select.select([connection.sock], [], [], 0)[0]
+                readable = select.select([sock], [], [], 0)[0]
             except (OSError, ValueError):
                 readable = [True]
             if not readable:
-                connection.sock.settimeout(timeout)
-                return connection
-        self.close()
-        if self._proxy:
-            proxy_host, proxy_port, proxy_auth = self._proxy
-            headers = {'Proxy-Authorization': proxy_auth} if proxy_auth else None
-            if self._scheme == 'https':
-                connection = http.client.HTTPSConnection(proxy_host, proxy_port, timeout=timeout, context=self.tls.context())
-                connection.set_tunnel(self._host, self._port, headers=headers)
-            else:
-                connection = http.client.HTTPConnection(proxy_host, proxy_port, timeout=timeout)
-        elif self._scheme == 'https':
-            connection = http.client.HTTPSConnection(self._host, self._port, timeout=timeout, context=self.tls.context())
-        else:
-            connection = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
-        self._connection = connection
-        return connection
-
-    def _target(self, path: str) -> str:
-        if self._proxy and self._scheme == 'http':
-            return '%s://%s%s%s' % (self._scheme, self._host_header, self._prefix, path)
-        return self._prefix + path
-
-    def _open(self, method: str, url: str, timeout: float) -> http.client.HTTPConnection:
-        """The kept-alive connection, or a new one. Raises _NotSent or DeadlineExceeded."""
-        connection = self._connect(timeout)
-        if connection.sock is not None:
-            return connection
-        try:
-            connection.connect()
-        except OSError as exc:
+                sock.settimeout(timeout)
+                return sock
+            # Readable while idle: the server closed it (or sent what nobody asked for).
             self.close()
+        try:
+            sock = self._connect(timeout)
+        except OSError as exc:
             if isinstance(exc, socket.timeout) and timeout < self.timeout:
                 raise DeadlineExceeded('%s %s: no connection before the task deadline of %ss (set deadline to allow more '
                                        'time)' % (method, url, _seconds(self.deadline.seconds)))
             raise _NotSent(_connection_problem(exc, self.display_url, timeout), exc)
-        return connection
+        self._connection = sock
+        return sock
 
-    def _attempt(self, method: str, path: str, payload: t.Optional[bytes],
-                 max_bytes: int) -> t.Tuple[http.client.HTTPResponse, bytes]:
+    def _connect(self, timeout: float) -> socket.socket:
+        """A new connection: to the server, or to the environment's proxy (through a CONNECT tunnel for https)."""
+        address = (self._proxy[0], self._proxy[1]) if self._proxy else (self._host, self._port)
+        sock = socket.create_connection(address, timeout)
+        try:
+            # One send per request: no reason to hold a small request back.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._scheme != 'https':
+                return sock
+            if self._proxy:
+                self._tunnel(sock)
+            return self.tls.context().wrap_socket(sock, server_hostname=self._host)
+        except BaseException:
+            sock.close()
+            raise
+
+    def _tunnel(self, sock: socket.socket) -> None:
+        """Ask the proxy for a tunnel to the server (CONNECT); OSError when it does not open one."""
+        authority = '%s:%d' % ('[%s]' % self._host if ':' in self._host else self._host, self._port)
+        auth = 'Proxy-Authorization: %s\r\n' % self._proxy[2] if self._proxy and self._proxy[2] else ''
+        sock.sendall(('CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s\r\n' % (authority, authority, auth)).encode('latin-1'))
+        try:
+            status, reason, _version = _status_line(_Stream(sock).head()[0])
+        except (_Closed, _NotHTTP) as exc:
+            raise OSError('the proxy opened no tunnel: %s' % exc)
+        if not 200 <= status < 300:
+            raise OSError('the proxy refused the tunnel: HTTP %d %s' % (status, squash(reason)))
+
+    def _message(self, method: str, url: str, path: str, payload: t.Optional[bytes]) -> bytes:
+        """The request's bytes: request line, header fields, body."""
+        target = self._prefix + path
+        if not _REQUEST_TARGET.match(target):
+            raise LMCacheError('%s %s: the request path holds a space, a control or a non-ASCII character; not sent'
+                               % (method, url))
+        if self._proxy and self._scheme == 'http':
+            target = '%s://%s%s' % (self._scheme, self._host_header, target)
+        line = ('%s %s HTTP/1.1\r\n' % (method, target)).encode('ascii')
+        if payload is not None:
+            return b'%s%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' % (
+                line, self._header_fields, len(payload), payload)
+        if method in BODY_METHODS:
+            return b'%s%sContent-Length: 0\r\n\r\n' % (line, self._header_fields)
+        return b'%s%s\r\n' % (line, self._header_fields)
+
+    def _attempt(self, method: str, path: str, payload: t.Optional[bytes], max_bytes: int) -> '_Answer':
         """One request and its whole answer. Raises _NotSent, _Lost, DeadlineExceeded or LMCacheError."""
-        url = redact_url(self.url_for(path))
+        url = self.shown_url(path)
         left = self.deadline.check('%s %s' % (method, url))
         timeout = min(self.timeout, left)
-        connection = self._open(method, url, timeout)
-        headers = dict(self._headers, Host=self._host_header)
-        if payload is not None:
-            headers['Content-Type'] = 'application/json'
-        entry = _WATCHDOG.watch(connection.sock, self.deadline.expires)
+        message = self._message(method, url, path, payload)
+        sock = self._open(method, url, timeout)
+        entry = _WATCHDOG.watch(sock, self.deadline.expires)
         sent = False
         try:
             try:
-                connection.request(method, self._target(path), body=payload, headers=headers)
+                sock.sendall(message)
                 sent = True
-                response = connection.getresponse()
-                data = _read_body(response, max_bytes, method, url)
+                answer = _receive(sock, method, url, max_bytes)
             except _TooLarge:
                 self.close()
                 raise
-            except (OSError, http.client.HTTPException) as exc:
+            except (OSError, _Closed, _NotHTTP) as exc:
                 self.close()
                 # The watchdog cut the socket at the deadline, or the socket's own timeout, which was what was left of
                 # the deadline, ran out first: either way the deadline passed, not the server's timeout.
@@ -504,14 +548,10 @@ class LMCacheClient:
             self.close()
             raise DeadlineExceeded('%s %s: no complete answer before the task deadline of %ss (set deadline to allow more time)'
                                    % (method, url, _seconds(self.deadline.seconds)))
-        if response.length:
-            self.close()
-            raise _Lost('the connection closed in the middle of the answer (%d of %d bytes read)'
-                        % (len(data), len(data) + response.length), None, True)
-        if response.will_close:
+        if not answer.keep_alive:
             self.close()
         self.requests_sent += 1
-        return response, data
+        return answer
 
     # -- the request, with retries -------------------------------------------------------------------------------
 
@@ -542,17 +582,17 @@ class LMCacheClient:
         attempt = 0
         while True:
             attempt += 1
-            url = redact_url(self.url_for(path))
+            url = self.shown_url(path)
             self._record(None)
             reply = failure = None
             try:
-                response, data = self._attempt(method, path, payload, max_bytes)
+                answer = self._attempt(method, path, payload, max_bytes)
             except (_NotSent, _Lost) as exc:
                 failure = exc
             except _TooLarge as exc:
                 raise LMCacheError(str(exc))
             else:
-                reply = Reply(method, url, response.status, response.reason or '', response.headers, data, prepare)
+                reply = Reply(method, url, answer.status, answer.reason, answer.headers, answer.data, prepare)
                 self._record(reply.status)
             step = next_step(write, attempt, attempts, accepted, reply=reply, failure=failure)
             if step == ANSWER:
@@ -627,23 +667,161 @@ class _TooLarge(LMCacheError):
     pass
 
 
-def _read_body(response: http.client.HTTPResponse, max_bytes: int, method: str, url: str) -> bytes:
-    """The whole body, refusing more than max_bytes (an LMCache answer that large is not one)."""
-    length = response.getheader('Content-Length')
-    if length and length.isdigit() and int(length) > max_bytes:
-        raise _TooLarge('%s %s: the answer is %s bytes, more than the %d this request accepts; not read'
-                        % (method, url, length, max_bytes))
+class _Closed(Exception):
+    """The server closed the connection before its answer was complete."""
+
+
+class _NotHTTP(Exception):
+    """What the server sent is not an HTTP/1.x answer."""
+
+
+class Headers(t.Dict[str, str]):
+    """An answer's header fields by lower-case name (a field sent twice: its values joined by ', '); get() takes any case."""
+
+    def get(self, name: str, default: t.Any = None) -> t.Any:  # type: ignore[override]
+        return dict.get(self, name.lower(), default)
+
+
+class _Answer:
+    """One answer as read from the wire."""
+
+    def __init__(self, status: int, reason: str, headers: Headers, data: bytes, keep_alive: bool) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.data = data
+        self.keep_alive = keep_alive
+
+
+class _Stream:
+    """The bytes of one answer, read from the socket in blocks as they are needed."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = bytearray()
+
+    def more(self) -> bool:
+        block = self.sock.recv(READ_BLOCK_BYTES)
+        self.buffer += block
+        return bool(block)
+
+    def head(self) -> t.List[str]:
+        """The status line and the header fields, up to the empty line."""
+        while True:
+            end = self.buffer.find(b'\r\n\r\n', 0, MAX_HEAD_BYTES + 4)
+            if end >= 0:
+                break
+            if len(self.buffer) >= MAX_HEAD_BYTES + 4:
+                raise _NotHTTP('its header is longer than %d bytes' % MAX_HEAD_BYTES)
+            if not self.more():
+                raise _Closed('the connection closed in the middle of the answer (%d bytes read)' % len(self.buffer)
+                              if self.buffer else 'the server closed the connection without answering')
+        head = self.buffer[:end].decode('iso-8859-1')
+        del self.buffer[:end + 4]
+        return head.split('\r\n')
+
+    def exactly(self, length: int, read_before: int = 0, expected: t.Optional[int] = None) -> bytes:
+        while len(self.buffer) < length:
+            if not self.more():
+                shown = ' of %d' % expected if expected is not None else ''
+                raise _Closed('the connection closed in the middle of the answer (%d%s bytes read)'
+                              % (read_before + len(self.buffer), shown))
+        data = bytes(self.buffer[:length])
+        del self.buffer[:length]
+        return data
+
+    def line(self, read_before: int) -> bytes:
+        while True:
+            end = self.buffer.find(b'\r\n')
+            if end >= 0:
+                line = bytes(self.buffer[:end])
+                del self.buffer[:end + 2]
+                return line
+            if len(self.buffer) > MAX_HEAD_BYTES:
+                raise _NotHTTP('a chunk header is longer than %d bytes' % MAX_HEAD_BYTES)
+            if not self.more():
+                raise _Closed('the connection closed in the middle of the answer (%d bytes read)' % read_before)
+
+    def to_the_end(self, max_bytes: int, method: str, url: str) -> bytes:
+        """An answer with neither a length nor chunks: everything up to the server closing the connection."""
+        while self.more():
+            if len(self.buffer) > max_bytes:
+                raise _TooLarge('%s %s: the answer is more than the %d bytes this request accepts; not read further'
+                                % (method, url, max_bytes))
+        return bytes(self.buffer)
+
+
+def _status_line(line: str) -> t.Tuple[int, str, str]:
+    """(status, reason, version) of 'HTTP/1.1 200 OK'."""
+    version, _space, rest = line.partition(' ')
+    code, _space, reason = rest.partition(' ')
+    if not version.startswith('HTTP/1.') or len(code) != 3 or not (code.isascii() and code.isdigit()):
+        raise _NotHTTP('the status line is %r' % squash(line)[:100])
+    return int(code), reason.strip(), version
+
+
+def _header_fields(lines: t.List[str]) -> Headers:
+    headers = Headers()
+    for line in lines:
+        name, colon, value = line.partition(':')
+        if not colon or not name or name != name.strip():
+            raise _NotHTTP('a header line is %r' % squash(line)[:100])
+        name = name.lower()
+        value = value.strip()
+        headers[name] = '%s, %s' % (headers[name], value) if name in headers else value
+    return headers
+
+
+def _receive(sock: socket.socket, method: str, url: str, max_bytes: int) -> _Answer:
+    """One whole answer (an interim 1xx answer is skipped). Raises _Closed, _NotHTTP, _TooLarge or OSError."""
+    stream = _Stream(sock)
+    while True:
+        lines = stream.head()
+        status, reason, version = _status_line(lines[0])
+        if not 100 <= status < 200:
+            break
+    headers = _header_fields(lines[1:])
+    tokens = [token.strip() for token in headers.get('connection', '').lower().split(',')]
+    keep_alive = 'keep-alive' in tokens if version == 'HTTP/1.0' else 'close' not in tokens
+    if method == 'HEAD' or status in (204, 304):
+        data = b''
+    elif 'chunked' in headers.get('transfer-encoding', '').lower():
+        data = _chunked(stream, max_bytes, method, url)
+    elif 'content-length' in headers:
+        text = headers['content-length']
+        if not (text.isascii() and text.isdigit()):
+            raise _NotHTTP('its Content-Length is %r' % squash(text)[:100])
+        if int(text) > max_bytes:
+            raise _TooLarge('%s %s: the answer is %s bytes, more than the %d this request accepts; not read'
+                            % (method, url, text, max_bytes))
+        data = stream.exactly(int(text), expected=int(text))
+    else:
+        data = stream.to_the_end(max_bytes, method, url)
+        keep_alive = False
+    # Bytes past the answer were not asked for: the connection is not used again.
+    return _Answer(status, reason, headers, data, keep_alive and not stream.buffer)
+
+
+def _chunked(stream: _Stream, max_bytes: int, method: str, url: str) -> bytes:
+    """A body sent in chunks (Transfer-Encoding: chunked), its trailer fields read and dropped."""
     blocks = []
     size = 0
     while True:
-        block = response.read(READ_BLOCK_BYTES)
-        if not block:
+        size_text = stream.line(size).split(b';', 1)[0].strip()
+        if not _CHUNK_SIZE.match(size_text):
+            raise _NotHTTP('a chunk size is %r' % size_text[:20])
+        length = int(size_text, 16)
+        if length == 0:
+            while stream.line(size):
+                pass
             return b''.join(blocks)
-        size += len(block)
+        size += length
         if size > max_bytes:
             raise _TooLarge('%s %s: the answer is more than the %d bytes this request accepts; not read further'
                             % (method, url, max_bytes))
-        blocks.append(block)
+        blocks.append(stream.exactly(length, size - length))
+        if stream.exactly(2, size) != b'\r\n':
+            raise _NotHTTP('a chunk is longer than its size')
 
 
 def _is_tls_error(exc: BaseException) -> bool:
@@ -668,12 +846,10 @@ def _connection_problem(exc: BaseException, base_url: str, timeout: float) -> st
 def _lost_problem(exc: BaseException, timeout: float, sent: bool) -> str:
     if isinstance(exc, socket.timeout):
         return 'no answer within %ss (timeout)' % _seconds(timeout)
-    if isinstance(exc, http.client.IncompleteRead):
-        return 'the connection closed in the middle of the answer (%d bytes read)' % len(exc.partial)
-    if isinstance(exc, http.client.RemoteDisconnected):
-        return 'the server closed the connection without answering'
-    if isinstance(exc, http.client.HTTPException):
-        return 'the answer is not valid HTTP (%s)' % (squash(str(exc)) or type(exc).__name__)
+    if isinstance(exc, _Closed):
+        return str(exc)
+    if isinstance(exc, _NotHTTP):
+        return 'the answer is not valid HTTP (%s)' % exc
     reason = getattr(exc, 'strerror', None) or str(exc) or type(exc).__name__
     return 'the connection failed %s (%s)' % ('while waiting for the answer' if sent else 'while sending', reason)
 

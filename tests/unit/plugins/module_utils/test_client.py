@@ -400,3 +400,137 @@ def test_connections_are_kept_alive_between_requests(no_sleep):
         first = client._connection
         client.request('GET', '/healthcheck')
         assert client._connection is first and client.requests_sent == 4
+
+
+# -- the wire: what the client's own HTTP/1.1 exchange reads, and what it refuses to send -----------------------------
+
+class WireServer:
+    """Answers each request with the next of `answers` (raw bytes), on whatever connection it came; records what came."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.received = []
+        self.connections = 0
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(5)
+        self.url = 'http://127.0.0.1:%d' % self.sock.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while self.answers:
+            try:
+                connection, _address = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with connection:
+                while self.answers:
+                    request = connection.recv(65536)
+                    if not request:
+                        break
+                    self.received.append(request)
+                    answer = self.answers.pop(0)
+                    connection.sendall(answer)
+                    if b'Connection: close' in answer:
+                        break
+
+    def close(self):
+        self.sock.close()
+
+
+OK_HEAD = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n'
+
+
+def test_an_answer_in_chunks_is_read_whole_and_the_connection_used_again(no_sleep):
+    chunked = OK_HEAD + b'Transfer-Encoding: chunked\r\n\r\n5;ext=1\r\n{"a":\r\n3\r\n 1}\r\n0\r\nX-Trailer: t\r\n\r\n'
+    server = WireServer(chunked, OK_HEAD + b'Content-Length: 8\r\n\r\n{"b": 2}')
+    client = LMCacheClient(server.url)
+    assert client.request('GET', '/status').body == {'a': 1}
+    assert client.request('GET', '/status').body == {'b': 2}
+    assert server.connections == 1
+    server.close()
+
+
+def test_an_answer_without_a_length_is_read_up_to_the_close(no_sleep):
+    server = WireServer(OK_HEAD + b'Connection: close\r\n\r\n{"total_object_count": 4}',
+                        OK_HEAD + b'Content-Length: 2\r\n\r\n{}')
+    client = LMCacheClient(server.url)
+    assert client.request('GET', '/status').body == {'total_object_count': 4}
+    assert client.request('GET', '/status').body == {}
+    assert server.connections == 2
+    server.close()
+
+
+def test_an_interim_answer_is_skipped(no_sleep):
+    server = WireServer(b'HTTP/1.1 100 Continue\r\n\r\n' + OK_HEAD + b'Content-Length: 12\r\n\r\n{"ok": true}')
+    assert LMCacheClient(server.url).request('POST', '/cache/clear', {'tier': 'l1'}).body == {'ok': True}
+    request = server.received[0]
+    assert request.startswith(b'POST /cache/clear HTTP/1.1\r\nHost: 127.0.0.1:') and request.endswith(b'\r\n\r\n{"tier":"l1"}')
+    assert b'Content-Length: 13\r\n' in request and b'Content-Type: application/json\r\n' in request
+    server.close()
+
+
+@pytest.mark.parametrize('answer, problem', [
+    (b'SSH-2.0-OpenSSH_9.2\r\n\r\n', "the answer is not valid HTTP (the status line is 'SSH-2.0-OpenSSH_9.2')"),
+    (OK_HEAD + b'X-Pad: ' + b'x' * 70000 + b'\r\n\r\n', 'the answer is not valid HTTP (its header is longer than 65536 bytes)'),
+    # Two lengths (a request-smuggling shape): neither is believed.
+    (OK_HEAD + b'Content-Length: 2\r\nContent-Length: 40\r\n\r\n{}', "not valid HTTP (its Content-Length is '2, 40')"),
+    (OK_HEAD + b'Transfer-Encoding: chunked\r\n\r\nzz\r\n', "not valid HTTP (a chunk size is b'zz')"),
+    (OK_HEAD + b'Transfer-Encoding: chunked\r\n\r\n5\r\n{"a":', 'the connection closed in the middle of the answer (5 bytes read)'),
+    (OK_HEAD + b'Content-Le', 'the connection closed in the middle of the answer (59 bytes read)'),
+    (b'', 'the server closed the connection without answering'),
+])
+def test_an_answer_that_is_not_http_is_named_and_a_write_is_not_sent_again(no_sleep, answer, problem):
+    server = WireServer(answer)
+    with pytest.raises(OutcomeUnknown) as caught:
+        LMCacheClient(server.url, retries=3).request('POST', '/cache/clear', {'tier': 'l1'})
+    assert problem in str(caught.value)
+    assert len(server.received) == 1
+    server.close()
+
+
+def test_a_chunked_answer_over_the_cap_is_refused(no_sleep):
+    server = WireServer(OK_HEAD + b'Transfer-Encoding: chunked\r\n\r\n' + b'400\r\n' + b'x' * 1024 + b'\r\n' * 2)
+    with pytest.raises(LMCacheError, match='the answer is more than the 1000 bytes this request accepts; not read further'):
+        LMCacheClient(server.url).request('GET', '/status', max_bytes=1000)
+    server.close()
+
+
+@pytest.mark.parametrize('path', ['/quota/a\r\nX-Injected: 1', '/quota/a b', '/quota/\u00e9'])
+def test_a_path_no_request_line_can_carry_is_never_sent(path):
+    server = WireServer(OK_HEAD + b'Content-Length: 2\r\n\r\n{}')
+    with pytest.raises(LMCacheError, match='the request path holds a space, a control or a non-ASCII character; not sent'):
+        LMCacheClient(server.url).request('DELETE', path)
+    assert server.connections == 0
+    server.close()
+
+
+def test_an_api_key_no_header_can_carry_is_refused_unshown():
+    with pytest.raises(LMCacheError) as caught:
+        LMCacheClient('http://127.0.0.1:9', api_key='s3cret\r\nX-Injected: 1')
+    assert 'holds a character no HTTP header can carry; nothing was sent' in str(caught.value)
+    assert 's3cret' not in str(caught.value)
+
+
+def test_an_http_proxy_gets_the_credentials_its_url_names(fake_server, monkeypatch):
+    fake_server.on('GET', '/status', Answer(200, {'via': 'proxy'}))
+    monkeypatch.setenv('http_proxy', fake_server.url.replace('http://', 'http://ops:pw@'))
+    monkeypatch.delenv('no_proxy', raising=False)
+    monkeypatch.delenv('NO_PROXY', raising=False)
+    assert LMCacheClient('http://lmcache-node.example:8080').request('GET', '/status').body == {'via': 'proxy'}
+    assert fake_server.requests[0]['headers']['Proxy-Authorization'] == 'Basic b3BzOnB3'
+
+
+def test_an_https_proxy_that_refuses_the_tunnel_is_a_connection_problem(monkeypatch, no_sleep):
+    server = WireServer(b'HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n')
+    monkeypatch.setenv('https_proxy', server.url)
+    monkeypatch.delenv('no_proxy', raising=False)
+    monkeypatch.delenv('NO_PROXY', raising=False)
+    with pytest.raises(LMCacheError) as caught:
+        LMCacheClient('https://lmcache-node.example:8443', retries=0).request('GET', '/status')
+    assert str(caught.value) == ('GET https://lmcache-node.example:8443/status failed: cannot connect to '
+                                 'https://lmcache-node.example:8443 (the proxy refused the tunnel: HTTP 407 Proxy '
+                                 'Authentication Required)')
+    assert server.received[0].startswith(b'CONNECT lmcache-node.example:8443 HTTP/1.1\r\n')
+    server.close()
