@@ -18,12 +18,14 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._report import (
     build_report,
     read_report,
+    read_results,
     report_files,
     write_files,
 )
 
 SPEC = dict(
-    results=dict(type='dict', required=True),
+    results=dict(type='dict'),
+    results_file=dict(type='path'),
     dest=dict(type='path', required=True),
     usage_warn=dict(type='float', default=0.7),
     hit_ratio_warn=dict(type='float', default=0.1),
@@ -39,26 +41,31 @@ class ActionModule(ActionBase):
 
     def run(self, tmp: t.Any = None, task_vars: t.Optional[t.Dict[str, t.Any]] = None) -> t.Dict[str, t.Any]:
         result = super().run(tmp, task_vars)
-        validated = ArgumentSpecValidator(SPEC).validate(dict(self._task.args))
+        validated = ArgumentSpecValidator(SPEC, mutually_exclusive=[('results', 'results_file')],
+                                          required_one_of=[('results', 'results_file')]).validate(dict(self._task.args))
         if validated.error_messages:
             result.update(failed=True, msg='lmcache_report: %s' % '; '.join(validated.error_messages))
             return result
         params = validated.validated_parameters
         problems = ['%s must be greater than 0 and at most 1, got %s' % (name, params[name])
                     for name in ('usage_warn', 'hit_ratio_warn') if not 0 < params[name] <= 1]
-        previous = None
-        if params['previous'] and not problems:
-            try:
-                previous = read_report(params['previous'])
-            except ValueError as exc:
-                problems.append('previous: %s' % exc)
+        previous, results = None, params['results']
+        try:
+            previous = read_report(params['previous']) if params['previous'] and not problems else None
+        except ValueError as exc:
+            problems.append('previous: %s' % exc)
+        try:
+            # A large fleet's results come in a file (lmcache_fanout's details_file), not through Ansible's variables.
+            results = read_results(params['results_file']) if params['results_file'] and not problems else results
+        except ValueError as exc:
+            problems.append('results_file: %s' % exc)
         if problems:
             result.update(failed=True, msg='lmcache_report: %s' % '; '.join(problems))
             return result
         warnings = []
         if params['previous'] and previous is None:
             warnings.append('lmcache_report: no report at %s yet: no hits over an interval in this one' % params['previous'])
-        report = build_report(params['results'], params['usage_warn'], params['hit_ratio_warn'], previous)
+        report = build_report(results, params['usage_warn'], params['hit_ratio_warn'], previous)
         files, note = report_files(report, params['chart'])
         try:
             changed = write_files(params['dest'], files, bool(self._play_context.check_mode))

@@ -31,9 +31,19 @@ author:
   - LMCache maintainers (@LMCache)
 options:
   results:
-    description: Server info results, keyed by host.
+    description:
+      - Server info results, keyed by host.
+      - One of O(results) and O(results_file) is required.
     type: dict
-    required: true
+  results_file:
+    description:
+      - A JSON file on the controller of server info results keyed by host, as
+        M(lmcache.kvcache.lmcache_fanout) writes it with O(lmcache.kvcache.lmcache_fanout#module:details_file).
+      - For large fleets: the results then never pass through Ansible's variables, which costs seconds per
+        thousand hosts (the role C(lmcache.kvcache.fleet_report) reads a fleet this way with C(fleet_report_fanout=true)).
+      - Only a regular file is read, up to 256 MiB.
+    type: path
+    version_added: 0.2.0
   dest:
     description: Directory on the controller to write the report to; created if missing.
     type: path
@@ -85,6 +95,8 @@ EXAMPLES = r'''
     operation: server_info
     hosts: lmcache
     max_fail_percentage: 100
+    # Every host's result, not only the exceptions (the default above 100 hosts).
+    details: all
   register: fleet
   run_once: true
 
@@ -104,6 +116,7 @@ EXAMPLES = r'''
   lmcache.kvcache.lmcache_fanout:
     operation: server_info
     hosts: lmcache
+    details: all
     args:
       audit: true
   register: fleet
@@ -115,6 +128,20 @@ EXAMPLES = r'''
     dest: /srv/reports/lmcache
     previous: /srv/reports/lmcache
     hit_ratio_warn: 0.2
+  run_once: true
+
+- name: Read 10,000 nodes, every result into a file instead of a variable
+  lmcache.kvcache.lmcache_fanout:
+    operation: server_info
+    hosts: lmcache
+    max_fail_percentage: 100
+    details_file: /srv/reports/work/lmcache-hosts.json
+  run_once: true
+
+- name: Report on them from that file
+  lmcache.kvcache.lmcache_report:
+    results_file: /srv/reports/work/lmcache-hosts.json
+    dest: /srv/reports/lmcache
   run_once: true
 '''
 

@@ -296,25 +296,42 @@ MAX_REPORT_BYTES = 256 * 1024 * 1024
 def read_report(path: str) -> t.Optional[t.Dict[str, t.Any]]:
     """A report written earlier (its JSON file, or a directory holding one), to compare with; None when there is none.
 
-    Only a regular file is read (never a FIFO planted there), up to MAX_REPORT_BYTES. Raises ValueError, saying why,
-    for a file that is not a report.
+    Raises ValueError, saying why, for a file that is not a report (see read_json_file).
     """
     if os.path.isdir(path):
         path = os.path.join(path, REPORT_FILES[0])
     if not os.path.exists(path):
         return None
-    if not os.path.isfile(path):
-        raise ValueError('%s is not a regular file' % path)
-    if os.path.getsize(path) > MAX_REPORT_BYTES:
-        raise ValueError('%s is larger than a report can be (%d bytes)' % (path, MAX_REPORT_BYTES))
-    try:
-        with open(path, 'rb') as handle:
-            report = json.loads(handle.read().decode('utf-8'))
-    except (OSError, ValueError) as exc:
-        raise ValueError('%s cannot be read as a report: %s' % (path, getattr(exc, 'strerror', None) or exc))
-    if not isinstance(report, dict) or not isinstance(report.get('hosts'), list):
+    report = read_json_file(path, 'a report')
+    if not isinstance(report.get('hosts'), list):
         raise ValueError('%s is not an LMCache fleet report (no list of hosts)' % path)
     return report
+
+
+def read_results(path: str) -> t.Dict[str, t.Any]:
+    """Server info results by host from a file (lmcache_fanout's details_file). Raises ValueError, saying why."""
+    results = read_json_file(path, 'server info results by host')
+    bad = [name for name, value in results.items() if not isinstance(value, dict)]
+    if bad:
+        raise ValueError('%s is not server info results by host: the value of %d hosts is not a result' % (path, len(bad)))
+    return results
+
+
+def read_json_file(path: str, what: str) -> t.Dict[str, t.Any]:
+    """A JSON object from a file the controller wrote. Only a regular file is read (never a FIFO planted there, which
+    would block the task), up to MAX_REPORT_BYTES. Raises ValueError, saying why it cannot be `what`."""
+    if not os.path.isfile(path):
+        raise ValueError('%s is not a regular file' % path if os.path.exists(path) else '%s does not exist' % path)
+    if os.path.getsize(path) > MAX_REPORT_BYTES:
+        raise ValueError('%s is larger than %s can be (%d bytes)' % (path, what, MAX_REPORT_BYTES))
+    try:
+        with open(path, 'rb') as handle:
+            value = json.loads(handle.read().decode('utf-8'))
+    except (OSError, ValueError) as exc:
+        raise ValueError('%s cannot be read as %s: %s' % (path, what, getattr(exc, 'strerror', None) or exc))
+    if not isinstance(value, dict):
+        raise ValueError('%s is not %s (not a JSON object)' % (path, what))
+    return value
 
 
 def write_files(directory: str, files: t.Mapping[str, bytes], check_mode: bool) -> t.List[str]:

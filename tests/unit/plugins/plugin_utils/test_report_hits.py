@@ -114,3 +114,26 @@ def test_the_window_summary_says_the_hit_ratio_before_after_and_during_the_windo
                          'during the window 25.0% of 400 tokens')
     assert lines[-1].startswith('window: 1 hosts: 1 cleared')
     assert not any(line.startswith('hit ratio') for line in window_summary(results, False, before))
+
+
+def test_results_from_a_file_are_read_as_the_fanout_wrote_them(tmp_path):
+    path = tmp_path / 'hosts.json'
+    path.write_text('{"node-0": {"healthy": true}, "node-1": {"failed": true, "msg": "no answer"}}')
+    assert _report.read_results(str(path)) == {'node-0': {'healthy': True}, 'node-1': {'failed': True, 'msg': 'no answer'}}
+
+
+@pytest.mark.parametrize('content, problem', [
+    (b'[1, 2]', r'is not server info results by host \(not a JSON object\)'),
+    (b'{"node-0": "healthy"}', 'is not server info results by host: the value of 1 hosts is not a result'),
+    (b'{"node-0": ', 'cannot be read as server info results by host'),
+])
+def test_a_results_file_that_is_not_results_is_refused(tmp_path, content, problem):
+    (tmp_path / 'hosts.json').write_bytes(content)
+    with pytest.raises(ValueError, match=problem):
+        _report.read_results(str(tmp_path / 'hosts.json'))
+
+
+def test_a_fifo_planted_as_the_results_file_is_refused_without_blocking(tmp_path):
+    os.mkfifo(str(tmp_path / 'hosts.json'))
+    with pytest.raises(ValueError, match='is not a regular file'):
+        _report.read_results(str(tmp_path / 'hosts.json'))
