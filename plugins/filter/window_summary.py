@@ -12,8 +12,8 @@ name: window_summary
 version_added: 0.1.0
 short_description: The maintenance window's per-host summary table, from clear results by host
 description:
-  - One line per host with its LMCache release, API generation, L1 objects before and after, and the bytes freed,
-    from the results of M(lmcache.kvcache.lmcache_kvcache_clear) keyed by host (each host's task, or the fan-out's
+  - One line per host (up to O(host_lines) hosts) with its LMCache release, API generation, L1 objects before and
+    after, and the bytes freed, from the results of M(lmcache.kvcache.lmcache_kvcache_clear) keyed by host (each host's task, or the fan-out's
     results). A host whose clear failed or did not run says why.
   - Hosts that the pre-flight report (O(preflight)) found unreachable or unhealthy are listed as left out of the
     window, with the reason.
@@ -39,6 +39,14 @@ options:
     description: The post-window fleet report, for the hit ratios.
     type: dict
     version_added: 0.2.0
+  host_lines:
+    description:
+      - At most this many hosts get a line. Above it, only the hosts the window did not clear (left out, failed, not
+        run) are listed, up to this many, and a line says how many cleared or unchanged hosts are not; the fleet
+        reports have every host.
+    type: int
+    default: 100
+    version_added: 0.2.0
 author:
   - LMCache maintainers (@LMCache)
 '''
@@ -51,6 +59,10 @@ EXAMPLES = r'''
 - name: Show what the window did, and the fleet's hit ratio before, during and after it
   ansible.builtin.debug:
     msg: "{{ window.results | lmcache.kvcache.window_summary(ansible_check_mode, preflight_report, post_report) }}"
+
+- name: Show every host of a 5,000-host window, not only the ones it did not clear
+  ansible.builtin.debug:
+    msg: "{{ window.results | lmcache.kvcache.window_summary(ansible_check_mode, preflight_report, host_lines=5000) }}"
 '''
 
 RETURN = r'''
@@ -70,7 +82,7 @@ from ansible_collections.lmcache.kvcache.plugins.plugin_utils._report import rel
 
 def window_summary(results: t.Mapping[str, t.Any], check_mode: bool = False,
                    preflight: t.Optional[t.Mapping[str, t.Any]] = None,
-                   postflight: t.Optional[t.Mapping[str, t.Any]] = None) -> t.List[str]:
+                   postflight: t.Optional[t.Mapping[str, t.Any]] = None, host_lines: int = 100) -> t.List[str]:
     """The maintenance window's table, one line per host, from clear results by host; hosts the pre-flight report
     (`preflight`, a fleet report) found unreachable or unhealthy are listed as left out, with the reason. The last
     line counts the hosts cleared, unchanged, left out, failed and not run: what the window did, never more."""
@@ -79,21 +91,32 @@ def window_summary(results: t.Mapping[str, t.Any], check_mode: bool = False,
     left_out = dict((row['host'], row.get('error') or 'not healthy: %s' % row.get('health_reason'))
                     for row in (preflight or {}).get('hosts', []) if isinstance(row, dict) and not row.get('healthy'))
     line = '%-12s %-24s %-4s %7s %6s %11s'
-    lines = [line % ('host', 'LMCache', 'API', 'before', 'after', 'freed')]
     counts = dict(cleared=0, unchanged=0, left_out=0, failed=0, not_run=0)
+    table = []  # (whether the window did what it was asked on the host, its line)
     for host in sorted(set(results) | set(left_out)):
         result = results.get(host) if isinstance(results.get(host), dict) else {}
         if host in left_out and 'before' not in result:
             counts['left_out'] += 1
-            lines.append('%-12s left out of the window: %s' % (host, left_out[host]))
+            table.append((False, '%-12s left out of the window: %s' % (host, left_out[host])))
         elif result.get('failed') or result.get('skipped') or 'before' not in result:
             counts['failed' if result.get('failed') else 'not_run'] += 1
-            lines.append('%-12s not cleared: %s' % (host, result.get('msg') or 'no result'))
+            table.append((False, '%-12s not cleared: %s' % (host, result.get('msg') or 'no result')))
         else:
             counts['cleared' if result.get('changed') else 'unchanged'] += 1
-            lines.append(line % (host, release(result) or '-', result.get('api_generation') or '-',
-                                 result['before']['objects'], result['after']['objects'],
-                                 bytes_to_human(result.get('bytes_cleared') or 0)))
+            table.append((True, line % (host, release(result) or '-', result.get('api_generation') or '-',
+                                        result['before']['objects'], result['after']['objects'],
+                                        bytes_to_human(result.get('bytes_cleared') or 0))))
+    lines = [line % ('host', 'LMCache', 'API', 'before', 'after', 'freed')]
+    if len(table) <= host_lines:
+        lines += [text for _done, text in table]
+    else:
+        # A screen, not 10,000 lines: the hosts the window did not clear, then how many it did.
+        not_done = [text for done, text in table if not done]
+        lines += not_done[:host_lines]
+        if len(not_done) > host_lines:
+            lines.append('... and %d more hosts not cleared' % (len(not_done) - host_lines))
+        lines.append('%d hosts cleared or unchanged are not listed (more than %d hosts; the reports have every host)'
+                     % (counts['cleared'] + counts['unchanged'], host_lines))
     if check_mode:
         lines.append("check mode: nothing was cleared; 'after' is what a real run would leave, 'freed' what it would free")
     if postflight:

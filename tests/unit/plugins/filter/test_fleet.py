@@ -95,6 +95,27 @@ def test_window_summary_names_failed_and_left_out_hosts_and_check_mode() -> None
     ]
 
 
+def test_a_large_window_lists_only_the_hosts_it_did_not_clear() -> None:
+    results = dict(('gpu-%04d' % number, clear_result(4, 0, 16 * 2 ** 20)) for number in range(1000))
+    results['gpu-0500'] = {'failed': True, 'msg': 'POST http://gpu-0500:8080/cache/clear: HTTP 500'}
+    lines = window_summary(results)
+    assert lines[1:] == [
+        'gpu-0500     not cleared: POST http://gpu-0500:8080/cache/clear: HTTP 500',
+        '999 hosts cleared or unchanged are not listed (more than 100 hosts; the reports have every host)',
+        'window: 1000 hosts: 999 cleared, 0 unchanged, 0 left out, 1 failed, 0 not run',
+    ]
+    assert len(window_summary(results, host_lines=1000)) == 1002
+
+
+def test_a_large_window_bounds_the_hosts_it_did_not_clear_too() -> None:
+    results = dict(('gpu-%04d' % number, {'failed': True, 'msg': 'timed out'}) for number in range(250))
+    lines = window_summary(results, host_lines=100)
+    assert lines[100] == 'gpu-0099     not cleared: timed out'
+    assert lines[101:] == ['... and 150 more hosts not cleared',
+                           '0 hosts cleared or unchanged are not listed (more than 100 hosts; the reports have every host)',
+                           'window: 250 hosts: 0 cleared, 0 unchanged, 0 left out, 250 failed, 0 not run']
+
+
 def test_window_summary_refuses_a_list() -> None:
     with pytest.raises(AnsibleFilterError, match='window_summary expects a dict of clear results by host, got list'):
         window_summary([])
