@@ -19,6 +19,10 @@ description:
     C(lmcache_usage), its L1 and L2 usage from C(GET /instances/usage).
   - The nodes' APIs are reached from the controller, as the coordinator reaches them, so hosts get
     C(ansible_connection=local) (see O(connection)), so the playbooks and the fan-out need no SSH to them.
+  - What every node of a coordinator shares, C(lmcache_coordinator_url) and C(ansible_connection) (with
+    C(ansible_python_interpreter) for V(local)), is set once on its coordinator group rather than on each host;
+    10,000 hosts are 30,000 fewer host variables for Ansible to check. A node registered with several coordinators at
+    the same address keeps the first coordinator's URL as a host variable.
   - Talks to the coordinators with the same HTTP client as the modules, with the same TLS, key, timeout and retry
     options (LMCache's coordinator has no keys yet; O(api_key) is for a coordinator behind a gateway that checks one).
     The inventory file's name must end with C(lmcache.yml) or C(lmcache.yaml).
@@ -195,10 +199,22 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         scheme = self.get_option('node_scheme')
         connection = self.get_option('connection')
         urls_by_host: t.Dict[str, str] = {}
+        first_coordinator: t.Dict[str, str] = {}
         added: t.List[str] = []
         for coordinator in coordinators:
             usage = dict((entry['instance_id'], usage_tiers(entry['modules'])) for entry in coordinator['usage'])
             coordinator_group = self.inventory.add_group(COORDINATOR_GROUP_PREFIX + _group_part(coordinator['url']))
+            shared = dict(lmcache_coordinator_url=coordinator['url'])
+            if connection:
+                shared['ansible_connection'] = connection
+                if connection == 'local':
+                    # The controller's own Python: the interpreter of this process, ansible_playbook_python.
+                    shared['ansible_python_interpreter'] = sys.executable
+            # Registered values are data, never templates: they are plain values of our own making (checked, with
+            # no __ansible* key), which ansible-core 2.19 and later never trust as templates, and the inventory
+            # manager takes any trust off what a plugin sets (trusted_by_default is false). tests/fleet checks it.
+            for key, value in shared.items():
+                self.inventory.set_variable(coordinator_group, key, value)
             for instance in coordinator['instances']:
                 name = instance['instance_id']
                 url = node_url(scheme, instance['ip'], instance['http_port'], 'instance %s' % name)
@@ -209,31 +225,27 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                         'different addresses; the one of %s (%s) is named %s' % (name, coordinator['url'], url, renamed)))
                     name = renamed
                 if name in urls_by_host:
+                    # The first coordinator's URL stays the host's, whatever the order of its groups' variables.
+                    self.inventory.set_variable(name, 'lmcache_coordinator_url', first_coordinator[name])
                     self.inventory.add_child(coordinator_group, name)
                     continue
                 urls_by_host[name] = url
+                first_coordinator[name] = coordinator['url']
                 host = self.inventory.add_host(name, group=group)
                 added.append(host)
                 self.inventory.add_child(coordinator_group, host)
-                variables = dict(
+                own = dict(
                     lmcache_url=url,
                     lmcache_instance_id=instance['instance_id'],
-                    lmcache_coordinator_url=coordinator['url'],
                     lmcache_registration_time=instance['registration_time'],
                     lmcache_metadata=instance['metadata'],
                 )
                 if self.get_option('usage'):
-                    variables['lmcache_usage'] = usage.get(instance['instance_id'])
-                if connection:
-                    variables['ansible_connection'] = connection
-                    if connection == 'local':
-                        # The controller's own Python: the interpreter of this process, ansible_playbook_python.
-                        variables['ansible_python_interpreter'] = sys.executable
-                # Registered values are data, never templates: they are plain values of our own making (checked, with
-                # no __ansible* key), which ansible-core 2.19 and later never trust as templates, and the inventory
-                # manager takes any trust off what a plugin sets (trusted_by_default is false). tests/fleet checks it.
-                for key, value in variables.items():
+                    own['lmcache_usage'] = usage.get(instance['instance_id'])
+                for key, value in own.items():
                     self.inventory.set_variable(host, key, value)
+                # compose, groups and keyed_groups see every variable the plugin gives the host.
+                variables = dict(shared, **own)
                 self._set_composite_vars(self.get_option('compose'), variables, host, strict=strict)
                 self._add_host_to_composed_groups(self.get_option('groups'), variables, host, strict=strict)
                 self._add_host_to_keyed_groups(self.get_option('keyed_groups'), variables, host, strict=strict)
