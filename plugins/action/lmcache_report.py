@@ -17,6 +17,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._report import (
     build_report,
+    exceptions_only,
     read_report,
     read_results,
     report_files,
@@ -31,6 +32,7 @@ SPEC = dict(
     hit_ratio_warn=dict(type='float', default=0.1),
     previous=dict(type='path'),
     chart=dict(type='bool', default=True),
+    details=dict(type='str', default='all', choices=['all', 'exceptions']),
 )
 
 
@@ -73,9 +75,10 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg='lmcache_report: cannot write the report to %s: %s'
                           % (params['dest'], exc.strerror or exc))
             return result
-        result.update(changed=bool(changed), report=report, files=sorted(files), files_changed=changed,
+        result.update(changed=bool(changed), report=exceptions_only(report) if params['details'] == 'exceptions' else report,
+                      files=sorted(files), files_changed=changed,
                       msg='%s: %d hosts, %d healthy, %d outliers%s.' % (
-                          params['dest'], len(report['hosts']), sum(1 for r in report['hosts'] if r['healthy']),
+                          params['dest'], report['host_count'], len(report['healthy_hosts']),
                           len(report['outliers']), '; no chart: %s' % note if note else ''))
         if note:
             warnings.append('lmcache_report: no chart: %s' % note)

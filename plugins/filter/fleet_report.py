@@ -184,6 +184,17 @@ _value:
       returned: with a previous report
       sample: {hosts: 2, lookups: 2, requested_tokens: 1024, hit_tokens: 512, hit_tokens_l1: 512, hit_tokens_l2: 0,
                hit_ratio: 0.5, l1_hit_share: 1.0, l2_hit_share: 0.0}
+    host_count:
+      description: How many hosts the report has.
+      type: int
+      sample: 2
+      version_added: 0.2.0
+    healthy_hosts:
+      description: The hosts that were read and are healthy, by host name.
+      type: list
+      elements: str
+      sample: [gpu-a]
+      version_added: 0.2.0
     outliers:
       description: The outliers, each a dict with C(host) and C(reason).
       type: list

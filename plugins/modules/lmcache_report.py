@@ -69,6 +69,16 @@ options:
     description: Whether to draw the PNG chart. Without matplotlib on the controller it is skipped, with a warning.
     type: bool
     default: true
+  details:
+    description:
+      - Which hosts' rows the task's result holds in RV(report.hosts). V(all) every host's; V(exceptions) only
+        those of the hosts that are unreachable, not healthy, or whose administrative routes answer anyone, for a large
+        fleet (RV(report.host_count) and RV(report.healthy_hosts) say the rest).
+      - The files always have every host's row.
+    type: str
+    choices: [all, exceptions]
+    default: all
+    version_added: 0.2.0
 extends_documentation_fragment:
   - lmcache.kvcache.attributes
 attributes:
@@ -153,7 +163,10 @@ report:
   sample: {hosts: [{host: gpu-a, healthy: true, l1_objects: 4, l1_usage_ratio: 0.016}], outliers: []}
   contains:
     hosts:
-      description: One row per host, by host name.
+      description:
+        - One row per host, by host name.
+        - With O(details=exceptions), only the rows of the hosts that are unreachable, not healthy, or whose
+          administrative routes answer anyone (the file has every row).
       type: list
       elements: dict
       sample: [{host: gpu-a, healthy: true, l1_objects: 4, l1_usage_ratio: 0.016}]
@@ -271,6 +284,17 @@ report:
       returned: with a previous report
       sample: {hosts: 2, lookups: 2, requested_tokens: 1024, hit_tokens: 512, hit_tokens_l1: 512, hit_tokens_l2: 0,
                hit_ratio: 0.5, l1_hit_share: 1.0, l2_hit_share: 0.0}
+    host_count:
+      description: How many hosts the report has (every host, whatever O(details) says).
+      type: int
+      sample: 2
+      version_added: 0.2.0
+    healthy_hosts:
+      description: The hosts that were read and are healthy, by host name.
+      type: list
+      elements: str
+      sample: [gpu-a]
+      version_added: 0.2.0
     outliers:
       description: The outliers, each with C(host) and C(reason).
       type: list

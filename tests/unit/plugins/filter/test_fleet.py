@@ -56,6 +56,19 @@ def test_unreachable_unhealthy_and_old_hosts_are_outliers_with_their_reason() ->
     assert rows['down']['l1_objects'] is None and rows['down']['healthy'] is False
 
 
+def test_the_exceptions_of_a_report_are_the_hosts_to_act_on_and_the_counts_say_the_rest() -> None:
+    from ansible_collections.lmcache.kvcache.plugins.plugin_utils._report import exceptions_only
+    exposed = server_info(0.1)
+    exposed['exposure'] = {'exposed': ['POST /run_script'], 'protected': [], 'unknown': []}
+    report = fleet_report({'down': {'failed': True, 'msg': 'no answer'}, 'sick': server_info(0.1, healthy=False),
+                           'open': exposed, 'fine': server_info(0.1), 'warm': server_info(0.75)})
+    assert (report['host_count'], report['healthy_hosts']) == (5, ['fine', 'open', 'warm'])
+    short = exceptions_only(report)
+    assert [row['host'] for row in short['hosts']] == ['down', 'open', 'sick']
+    # Everything else of the report is the same: the outliers still name the warm host.
+    assert dict(short, hosts=None) == dict(report, hosts=None) and 'warm' in [o['host'] for o in short['outliers']]
+
+
 @pytest.mark.parametrize('results, usage_warn, message', [
     (['gpu-01'], 0.7, 'fleet_report expects a dict of server_info results by host, got list'),
     ({}, 'high', "fleet_report usage_warn must be a number from 0 to 1, got 'high'"),
