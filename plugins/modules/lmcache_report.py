@@ -39,8 +39,8 @@ options:
     description:
       - A JSON file on the controller of server info results keyed by host, as
         M(lmcache.kvcache.lmcache_fanout) writes it with O(lmcache.kvcache.lmcache_fanout#module:details_file).
-      - For large fleets: the results then never pass through Ansible's variables, which costs seconds per
-        thousand hosts (the role C(lmcache.kvcache.fleet_report) reads a fleet this way with C(fleet_report_fanout=true)).
+      - Meant for large fleets. The results then never pass through Ansible's variables, which costs seconds per
+        thousand hosts; the role C(lmcache.kvcache.fleet_report) reads a fleet this way with C(fleet_report_fanout=true).
       - Only a regular file is read, up to 256 MiB.
     type: path
     version_added: 0.2.0
