@@ -757,7 +757,8 @@ def _status_line(line: str) -> t.Tuple[int, str, str]:
     code, _space, reason = rest.partition(' ')
     if not version.startswith('HTTP/1.') or len(code) != 3 or not (code.isascii() and code.isdigit()):
         raise _NotHTTP('the status line is %r' % squash(line)[:100])
-    return int(code), reason.strip(), version
+    # The reason phrase is the server's own text: it goes into messages, one line and bounded, like its error bodies.
+    return int(code), squash(reason), version
 
 
 def _header_fields(lines: t.List[str]) -> Headers:

@@ -426,7 +426,7 @@ class WireServer:
             self.connections += 1
             with connection:
                 while self.answers:
-                    request = connection.recv(65536)
+                    request = self.whole_request(connection)
                     if not request:
                         break
                     self.received.append(request)
@@ -434,6 +434,19 @@ class WireServer:
                     connection.sendall(answer)
                     if b'Connection: close' in answer:
                         break
+
+    @staticmethod
+    def whole_request(connection):
+        """The request's head and body (by its Content-Length), however the client split its writes."""
+        request = b''
+        while b'\r\n\r\n' not in request or len(request) < request.index(b'\r\n\r\n') + 4 + int(
+                ([line.split(b':')[1] for line in request.split(b'\r\n') if line.lower().startswith(b'content-length:')]
+                 or [b'0'])[0]):
+            block = connection.recv(65536)
+            if not block:
+                return request
+            request += block
+        return request
 
     def close(self):
         self.sock.close()
@@ -533,4 +546,13 @@ def test_an_https_proxy_that_refuses_the_tunnel_is_a_connection_problem(monkeypa
                                  'https://lmcache-node.example:8443 (the proxy refused the tunnel: HTTP 407 Proxy '
                                  'Authentication Required)')
     assert server.received[0].startswith(b'CONNECT lmcache-node.example:8443 HTTP/1.1\r\n')
+    server.close()
+
+
+def test_a_servers_reason_phrase_is_one_bounded_line_in_the_message(no_sleep):
+    server = WireServer(b'HTTP/1.1 500 <b>bad</b>\t' + b'x' * 5000 + b'\r\nContent-Length: 0\r\n\r\n')
+    with pytest.raises(LMCacheHTTPError) as caught:
+        LMCacheClient(server.url, retries=0).request('GET', '/status')
+    assert str(caught.value).startswith('GET %s/status failed: HTTP 500 bad x' % server.url)
+    assert len(str(caught.value)) < 400 and '<b>' not in str(caught.value)
     server.close()
