@@ -428,9 +428,6 @@ class LMCacheClient:
         self._recorder = recorder
         self.requests_sent = 0
 
-    def url_for(self, path: str) -> str:
-        return self.base_url + path
-
     def shown_url(self, path: str) -> str:
         """The URL of a path as messages show it: without credentials (the base URL was redacted once)."""
         return self.display_url + path
@@ -792,10 +789,11 @@ def _receive(sock: socket.socket, method: str, url: str, max_bytes: int) -> _Ans
         text = headers['content-length']
         if not (text.isascii() and text.isdigit()):
             raise _NotHTTP('its Content-Length is %r' % squash(text)[:100])
-        if int(text) > max_bytes:
-            raise _TooLarge('%s %s: the answer is %s bytes, more than the %d this request accepts; not read'
-                            % (method, url, text, max_bytes))
-        data = stream.exactly(int(text), expected=int(text))
+        length = int(text)
+        if length > max_bytes:
+            raise _TooLarge('%s %s: the answer is %d bytes, more than the %d this request accepts; not read'
+                            % (method, url, length, max_bytes))
+        data = stream.exactly(length, expected=length)
     else:
         data = stream.to_the_end(max_bytes, method, url)
         keep_alive = False
