@@ -198,8 +198,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         strict = self.get_option('strict')
         scheme = self.get_option('node_scheme')
         connection = self.get_option('connection')
-        urls_by_host: t.Dict[str, str] = {}
-        first_coordinator: t.Dict[str, str] = {}
+        # Each host's node URL and the URL of the first coordinator it was registered with.
+        first_seen: t.Dict[str, t.Tuple[str, str]] = {}
         added: t.List[str] = []
         for coordinator in coordinators:
             usage = dict((entry['instance_id'], usage_tiers(entry['modules'])) for entry in coordinator['usage'])
@@ -218,19 +218,18 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             for instance in coordinator['instances']:
                 name = instance['instance_id']
                 url = node_url(scheme, instance['ip'], instance['http_port'], 'instance %s' % name)
-                if name in urls_by_host and urls_by_host[name] != url:
+                if name in first_seen and first_seen[name][0] != url:
                     renamed = '%s@%s' % (name, _group_part(coordinator['url']))
                     self.display.warning(self._say(
                         'lmcache.kvcache.coordinator: the instance id %s is registered with more than one coordinator at '
                         'different addresses; the one of %s (%s) is named %s' % (name, coordinator['url'], url, renamed)))
                     name = renamed
-                if name in urls_by_host:
+                if name in first_seen:
                     # The first coordinator's URL stays the host's, whatever the order of its groups' variables.
-                    self.inventory.set_variable(name, 'lmcache_coordinator_url', first_coordinator[name])
+                    self.inventory.set_variable(name, 'lmcache_coordinator_url', first_seen[name][1])
                     self.inventory.add_child(coordinator_group, name)
                     continue
-                urls_by_host[name] = url
-                first_coordinator[name] = coordinator['url']
+                first_seen[name] = (url, coordinator['url'])
                 host = self.inventory.add_host(name, group=group)
                 added.append(host)
                 self.inventory.add_child(coordinator_group, host)
