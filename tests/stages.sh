@@ -60,6 +60,16 @@ EOF
   done
 }
 
+# ansible-test --venv makes its venv (tests/output/.tmp/delegation/pythonX.Y) anew in every layout, with pip from the
+# index and unpinned versions: 15 s of CPU each time. It takes one it finds finished (marker.txt): build it with uv from
+# the lock of what it would install (tests/requirements/ansible-test-KIND.txt), in a second, the same versions each run.
+ansible_test_venv() {  # Python version, what runs in it: units, integration or sanity
+  local python_version=$1 kind=$2 venv
+  venv="$collection/tests/output/.tmp/delegation/python$python_version"
+  uv_venv "$venv" "$python_version" "$root/tests/requirements/ansible-test-$kind-py$python_version.lock"
+  touch "$venv/marker.txt"
+}
+
 # The tests of the compatibility shims (the private ansible-core names the collection reads): on every line.
 compat_tests=(tests/unit/plugins/module_utils/test_compat.py tests/unit/plugins/plugin_utils/test_action_compat.py)
 
@@ -73,6 +83,7 @@ run_unit() {
     tests=()
     [ "$spec" = "$oldest" ] || [ "$spec" = "$newest" ] || tests=("${compat_tests[@]}")
     log "ansible-test units: ansible-core $line, Python $python_version ${tests[*]}"
+    ansible_test_venv "$python_version" units
     rm -rf "$collection/tests/output/junit"
     (cd "$collection" && PATH="$venv/bin:$PATH" ansible-test units --venv --python "$python_version" --color no \
       ${tests[@]+"${tests[@]}"})
@@ -105,6 +116,7 @@ run_sanity() {
     # other lines run pylint (2.21 has the same checkers).
     [ "$line" != 2.22 ] || skip=(--skip-test pylint)
     log "ansible-test sanity: ansible-core $line, Python $python_version ${skip[*]}"
+    ansible_test_venv "$python_version" sanity
     (cd "$collection" && PATH="$venv/bin:$PATH" ansible-test sanity --venv --python "$python_version" --color no ${skip[@]+"${skip[@]}"})
   done
   venv=$(tool_venv "${oldest%%:*}" "${oldest##*:}")
@@ -262,6 +274,7 @@ run_targets() {
     printf 'lmcache_it_state: %s\nlmcache_it_cache: %s\n' "$state" "$cache" \
       > "$collection/tests/integration/integration_config.yml"
     log "ansible-test integration: the targets against genuine LMCache servers (ansible-core $line, Python $python_version)"
+    ansible_test_venv "$python_version" integration
     rm -rf "$collection/tests/output/junit"
     (cd "$collection" && PATH="$venv/bin:$PATH" ansible-test integration --venv --python "$python_version" --color no) ||
       status=$?
