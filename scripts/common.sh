@@ -66,19 +66,29 @@ uv_venv() {
   ) 9> "$venv.lock"
 }
 
-# Where the venv of a lock file lives: $cache/KIND/NAME-DIGEST, so that a changed lock makes a new venv.
+# Where the venv of a lock file lives: $cache/KIND/NAME-DIGEST, the digest of the lock and of how it is installed
+# ($4...), so that a changed lock or way of building makes a new venv.
 locked_venv_path() {
   local kind=$1 name=$2 lock=$3
-  echo "$cache/$kind/$name-$(sha256sum "$lock" | cut -c1-12)"
+  shift 3
+  echo "$cache/$kind/$name-$({ cat "$lock"; [ $# = 0 ] || echo "$*"; } | sha256sum | cut -c1-12)"
+}
+
+# A venv the controller's Python runs from (the tools, nox, the demo, ansible-test's), built once and its path
+# printed. Its bytecode is compiled when it is built: uv leaves that to the first import, and a machine that sets
+# PYTHONDONTWRITEBYTECODE (this kind does) would compile ansible-core, pytest and matplotlib from source at every
+# start. (LMCache's venvs are left out: their servers run with an environment of their own, which writes it.)
+compiled_venv() {  # kind, name, Python version, lock
+  local venv
+  venv=$(locked_venv_path "$1" "$2" "$4" --compile-bytecode)
+  uv_venv "$venv" "$3" "$4" --compile-bytecode || return 1
+  echo "$venv"
 }
 
 # The tool venv for one ansible-core line, from its lock file (tests/requirements/ansible-LINE.lock, made from
 # ansible-LINE.txt by scripts/lock.sh), rebuilt when the lock changes.
 tool_venv() {
-  local line=$1 python_version=$2 lock="$root/tests/requirements/ansible-$1.lock" venv
-  venv=$(locked_venv_path tools "ansible-$line-py$python_version" "$lock")
-  uv_venv "$venv" "$python_version" "$lock" || return 1
-  echo "$venv"
+  compiled_venv tools "ansible-$1-py$2" "$2" "$root/tests/requirements/ansible-$1.lock"
 }
 
 # ansible-test needs the collection at .../ansible_collections/lmcache/kvcache: lay one out from the work tree.

@@ -17,8 +17,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 started=$SECONDS
 # The controller of the demo: ansible-core and matplotlib only (the test suite's tool venvs hold far more).
 demo_lock="$root/scripts/requirements/demo.lock"
-venv=$(locked_venv_path tools demo-py3.11 "$demo_lock")
-uv_venv "$venv" 3.11 "$demo_lock"
+venv=$(compiled_venv tools demo-py3.11 3.11 "$demo_lock")
 layout_collection
 work=$(mktemp -d "${TMPDIR:-/tmp}/lmcache-demo.XXXXXX")
 state="$work/fleet.json"

@@ -17,8 +17,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$root/scripts/common.sh"
 uv=$(ensure_uv)
 nox_lock="$root/tests/requirements/nox.lock"
-nox_venv=$(locked_venv_path tools nox-py3.12 "$nox_lock")
-uv_venv "$nox_venv" 3.12 "$nox_lock"
+nox_venv=$(compiled_venv tools nox-py3.12 3.12 "$nox_lock")
 rm -rf "$build/junit" && mkdir -p "$build/junit"
 
 nox() {

@@ -61,13 +61,15 @@ EOF
 }
 
 # ansible-test --venv makes its venv (tests/output/.tmp/delegation/pythonX.Y) anew in every layout, with pip from the
-# index and unpinned versions: 15 s of CPU each time. It takes one it finds finished (marker.txt): build it with uv from
-# the lock of what it would install (tests/requirements/ansible-test-KIND.txt), in a second, the same versions each run.
+# index and unpinned versions: 15 s of CPU each time. It takes one it finds finished (marker.txt): give it one built
+# with uv from the lock of what it would install (tests/requirements/ansible-test-KIND.txt), once, in the cache.
 ansible_test_venv() {  # Python version, what runs in it: units, integration or sanity
-  local python_version=$1 kind=$2 venv
-  venv="$collection/tests/output/.tmp/delegation/python$python_version"
-  uv_venv "$venv" "$python_version" "$root/tests/requirements/ansible-test-$kind-py$python_version.lock"
+  local python_version=$1 kind=$2 venv delegation="$collection/tests/output/.tmp/delegation"
+  venv=$(compiled_venv ansible-test "$kind-py$python_version" "$python_version" \
+    "$root/tests/requirements/ansible-test-$kind-py$python_version.lock")
   touch "$venv/marker.txt"
+  mkdir -p "$delegation"
+  ln -sfn "$venv" "$delegation/python$python_version"
 }
 
 # The tests of the compatibility shims (the private ansible-core names the collection reads): on every line.
