@@ -182,7 +182,8 @@ class Bench:
             return self.timed([PYTHON, '-c', 'import sys\nsys.path.insert(0, %r)\n%s' % (self.collections, code)])
         # The tool venv has no requests (nothing needs it any more): put it beside, for its row only.
         extra = os.path.join(self.work, 'requests')
-        subprocess.run([PYTHON, '-m', 'pip', 'install', '-q', '--target', extra, 'requests'], check=True,
+        subprocess.run([os.environ['UV'], 'pip', 'install', '-q', '--python', PYTHON, '--target', extra, '-r',
+                        os.path.join(ROOT, 'benchmarks', 'requirements', 'requests.lock')], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = python('pass')
         self.row('P', 'python -c pass: interpreter start', base)

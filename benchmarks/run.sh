@@ -9,5 +9,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/common.sh
 . "$root/scripts/common.sh"
 venv=$(tool_venv 2.19 3.11)
+# Case P installs requests beside the tool venv with uv, from benchmarks/requirements/requests.lock.
+UV=$(ensure_uv)
+export UV
 layout_collection
 exec "$venv/bin/python" "$root/benchmarks/run.py" --collections "$build" "$@"

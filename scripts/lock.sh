@@ -38,6 +38,7 @@ for python_version in 3.11 3.13; do
     "$python_version"
 done
 lock "$root/scripts/requirements/demo.txt" 3.11
+lock "$root/benchmarks/requirements/requests.txt" 3.11
 # The genuine LMCache releases: CPU torch from the wheel directory pip is pointed at (PIP_FIND_LINKS; this machine
 # kind ships torch 2.13.0+cpu for Python 3.11 there), never a CUDA build from the index.
 for source in "$root"/scripts/requirements/lmcache-*.txt; do
