@@ -8,7 +8,7 @@
 # session of noxfile.py (nox -l lists them): antsibull-nox's extra-checks, license-check and docs-check, and the
 # stages of tests/stages.sh (unit sanity lint docs galaxy fleet fleet-next targets integration molecule), in two lanes
 # at once.
-# Nox prints the time of each session. Name sessions to run only those, one after another:
+# Nox prints the time of each session at the end of each lane. Name sessions to run only those, one after another:
 # ./tests/run.sh unit fleet
 set -euo pipefail
 
@@ -27,37 +27,17 @@ status=0
 if [ $# -gt 0 ]; then
   nox --sessions "$@" || status=$?
 else
-  # Two lanes at once, on the machine's two cores. Lane 1 runs the ansible-test sessions, which share ansible-test's
-  # venvs and caches and so never run two at once, and lane 2 starts on the longest session; then each lane takes
-  # the next session of the shared queue when it is free, so that the lanes end together whether the caches are warm
-  # or empty (ansible-test's sanity venvs alone take minutes to build from empty ones). Each stage has its own layout
-  # (build/stages/STAGE) and its own ports. A third lane was measured slower: two cores share out less CPU to three.
-  fixed=(extra-checks license-check docs-check unit sanity targets)
-  shared=(integration fleet fleet-next molecule galaxy lint docs)
-  queue="$build/session-queue"
-  printf '%s\n' "${shared[@]}" > "$queue"
-  next_session() {  # the first session of the queue, removed from it; nothing when it is empty
-    (
-      flock 9
-      head -n 1 "$queue"
-      sed -i 1d "$queue"
-    ) 9> "$queue.lock"
-  }
-  lane() {  # sessions to run first, then sessions from the queue until it is empty
-    local session lane_status=0
-    [ $# = 0 ] || nox --sessions "$@" || lane_status=$?
-    while session=$(next_session) && [ -n "$session" ]; do
-      nox --sessions "$session" || lane_status=$?
-    done
-    return "$lane_status"
-  }
-  log "nox sessions, two lanes at once: [${fixed[*]}] in lane 1, then both take from [${shared[*]}]" \
-    "(lane 2 prints when lane 1 is done; live: $build/lane-2.log)"
-  lane > "$build/lane-2.log" 2>&1 &
-  lane_2_pid=$!
-  lane "${fixed[@]}" || status=$?
-  wait "$lane_2_pid" || status=$?
-  log "lane 2"
+  # Two lanes at once, on the machine's two cores: the ansible-test and publishing sessions, and the sessions that run
+  # genuine servers and the simulated fleet (which spend much of their time waiting on servers). Each stage has its
+  # own layout (build/stages/STAGE) and its own ports; ansible-test runs in one lane only, since its venvs are shared.
+  lane_a=(extra-checks license-check docs-check unit sanity lint docs galaxy fleet-next targets)
+  lane_b=(fleet integration molecule)
+  log "nox sessions, two lanes at once: [${lane_a[*]}] and [${lane_b[*]}] (lane 2 prints when lane 1 is done; live: $build/lane-2.log)"
+  nox --sessions "${lane_b[@]}" > "$build/lane-2.log" 2>&1 &
+  lane_b_pid=$!
+  nox --sessions "${lane_a[@]}" || status=$?
+  wait "$lane_b_pid" || status=$?
+  log "lane 2: ${lane_b[*]}"
   cat "$build/lane-2.log"
 fi
 
