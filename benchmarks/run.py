@@ -189,7 +189,7 @@ class Bench:
         self.row('P', 'python -c pass: interpreter start', base)
         imports = (
             ('ansible.module_utils.basic (every module)', 'import ansible.module_utils.basic'),
-            ('+ this collection\'s client and operations (stdlib http.client)',
+            ('+ this collection\'s client and operations (standard library sockets)',
              'import ansible.module_utils.basic\n'
              'from ansible_collections.lmcache.kvcache.plugins.module_utils import _module, _ops_node, _ops_request'),
             ('+ requests (the client before 0.1.0)',
