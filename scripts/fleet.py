@@ -148,6 +148,8 @@ class Node:
     prometheus_port: int = 0
     # A bench client kept attached as a serving engine (attach_engine), stopped with the node.
     engine_pid: int = 0
+    # Whether this start picked the node's ports itself (free_port), and so may pick others.
+    ports_picked: bool = False
 
     @property
     def url(self) -> str:
@@ -192,13 +194,23 @@ class Node:
 
     def start(self) -> None:
         venv = ensure_venv(self.version)
+        self.ports_picked = not (self.http_port and self.zmq_port)
         self.http_port = self.http_port or free_port()
         self.zmq_port = self.zmq_port or free_port()
         self.pid = launch(self.command(venv), self.workdir, self.log_path)
 
-    def wait_healthy(self, timeout: float = 120.0) -> None:
-        wait_until_healthy(self.url + self.api_prefix + '/healthcheck', self.pid,
-                           'LMCache %s (%s)' % (self.version, self.name), self.log_path, timeout)
+    def wait_healthy(self, timeout: float = 120.0, port_retries: int = 2) -> None:
+        try:
+            wait_until_healthy(self.url + self.api_prefix + '/healthcheck', self.pid,
+                               'LMCache %s (%s)' % (self.version, self.name), self.log_path, timeout)
+        except RuntimeError as error:
+            # free_port() lets go of the port it found: another process of the machine (a test stage running at the
+            # same time) can bind it before the server does. Then start again on other ports, if this start picked them.
+            if not (self.ports_picked and port_retries > 0 and 'address already in use' in str(error).lower()):
+                raise
+            self.http_port = self.zmq_port = self.prometheus_port = 0
+            self.start()
+            self.wait_healthy(timeout, port_retries - 1)
 
     def status(self) -> t.Dict[str, t.Any]:
         status, body = http_json('GET', self.url + self.api_prefix + '/status', api_key=self.api_key)
