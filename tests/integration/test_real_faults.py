@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import time
 
 import pytest
 
+from ansible_collections.lmcache.kvcache.scripts import fleet as fleet_script
 from ansible_collections.lmcache.kvcache.scripts.fleet import BENCH_MODEL, Fleet, bench_token_ids, http_json
 
 SEQ0 = bench_token_ids(0)
@@ -186,3 +188,18 @@ def test_the_coordinator_down_while_the_nodes_are_up(faulty, ansible, tmp_path):
     assert again.returncode == 0, again.output
     assert ansible.adhoc('lmcache_kvcache_pin', {'coordinator_url': faulty.coordinator.url, 'model_name': BENCH_MODEL,
                                                  'token_ids': SEQ0, 'state': 'absent'}).returncode == 0
+
+
+def test_a_node_whose_picked_port_was_taken_first_starts_on_other_ports(monkeypatch, tmp_path):
+    # As when a test stage running at the same time binds the port free_port() just let go of.
+    with socket.socket() as taken:
+        taken.bind(('127.0.0.1', 0))
+        taken.listen()
+        ports = iter([fleet_script.free_port(), taken.getsockname()[1]])
+        real_free_port = fleet_script.free_port
+        monkeypatch.setattr(fleet_script, 'free_port', lambda: next(ports, None) or real_free_port())
+        servers = Fleet(str(tmp_path))
+        node = servers.add('raced', '0.5.6')
+        with servers:
+            assert node.zmq_port != taken.getsockname()[1]
+            assert node.l1_objects() == 0
