@@ -16,16 +16,19 @@ ensure_venv.sh next to this file and cached outside the repository.
 from __future__ import annotations
 
 import argparse
+import atexit
 import concurrent.futures
 import json
 import os
 import secrets
+import select
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import typing as t
 import urllib.error
@@ -93,13 +96,81 @@ def http_json(method: str, url: str, body: t.Any = None, timeout: float = 10.0,
         return status, text
 
 
-def launch(command: t.List[str], workdir: str, log_path: str) -> int:
-    """Start an LMCache process in its own session, with its own HOME and a log; returns its pid."""
+PRELOADED = ('torch', 'lmcache.cli.main', 'lmcache.v1.multiprocess.http_server',
+             'lmcache.v1.storage_backend.connector.bigtable_config')
+
+
+class ForkServer:
+    """scripts/forkserver.py run by one LMCache venv's python, owned by this process: it has imported torch and LMCache
+    once and forks each LMCache process the fleet starts, which then runs the venv's own entry point as an exec'd
+    interpreter would, less the 2 s of CPU of importing torch again (a test run starts some hundred of them)."""
+
+    _lock = threading.Lock()
+    _running: t.Dict[t.Tuple[str, t.Tuple[str, ...]], 'ForkServer'] = {}
+    _key_locks: t.Dict[t.Tuple[str, t.Tuple[str, ...]], threading.Lock] = {}
+
+    def __init__(self, python: str, modules: t.Tuple[str, ...]) -> None:
+        self.directory = tempfile.mkdtemp(prefix='lmcache-forkserver-')
+        self.socket_path = os.path.join(self.directory, 'socket')
+        self.log_path = os.path.join(self.directory, 'forkserver.log')
+        home = os.path.join(self.directory, 'home')
+        os.makedirs(home)
+        with open(self.log_path, 'ab') as log:
+            self.process = subprocess.Popen([python, os.path.join(HERE, 'forkserver.py'), self.socket_path] + list(modules),
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                                            env=lmcache_env(home), cwd=self.directory, start_new_session=True)
+        ready = select.select([self.process.stdout], [], [], 120)[0] and self.process.stdout.readline()
+        if ready != b'ready\n':
+            self.stop()
+            raise RuntimeError('the fork server of %s did not start; log:\n%s' % (python, log_tail(self.log_path)))
+
+    @classmethod
+    def of(cls, python: str, modules: t.Tuple[str, ...]) -> 'ForkServer':
+        with cls._lock:
+            key_lock = cls._key_locks.setdefault((python, modules), threading.Lock())
+        # One lock per fork server: those of other venvs start meanwhile.
+        with key_lock:
+            server = cls._running.get((python, modules))
+            if server is None or server.process.poll() is not None:
+                server = cls._running[(python, modules)] = cls(python, modules)
+                atexit.register(server.stop)
+            return server
+
+    def start(self, command: t.List[str], env: t.Dict[str, str], cwd: str, log_path: str, status_path: str) -> int:
+        """Fork one process running `command`; returns its pid (it writes its exit code to `status_path`)."""
+        request = {'argv': command, 'env': env, 'cwd': cwd, 'log': log_path, 'status': status_path}
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+            connection.settimeout(30)
+            connection.connect(self.socket_path)
+            connection.sendall(json.dumps(request).encode() + b'\n')
+            answer = json.loads(connection.makefile('rb').readline() or b'{}')
+        if 'pid' not in answer:
+            raise RuntimeError('the fork server did not start %s: %s' % (command, answer.get('error', 'no answer')))
+        return int(answer['pid'])
+
+    def stop(self) -> None:
+        """Its stdin closed, it exits; the processes it started live on."""
+        if self.process.stdin and not self.process.stdin.closed:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def launch(command: t.List[str], workdir: str, log_path: str, status_path: t.Optional[str] = None) -> int:
+    """Start an LMCache process (command[0] is in its venv's bin) in its own session, with its own HOME and a log, from
+    the venv's fork server; returns its pid. It writes its exit code to `status_path` (default: the log's path +
+    .status)."""
     home = os.path.join(workdir, 'home')
     os.makedirs(home, exist_ok=True)
-    with open(log_path, 'ab') as log:
-        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=lmcache_env(home), cwd=workdir,
-                                start_new_session=True).pid
+    # What the CLI's servers and bench client import (2-4 s of CPU); a launcher script (0.4.4's, which stubs
+    # torch.cuda.init before LMCache is imported) gets torch only.
+    modules = ('torch',) if os.path.basename(command[0]).startswith('python') else PRELOADED
+    server = ForkServer.of(os.path.join(os.path.dirname(command[0]), 'python'), modules)
+    return server.start(command, lmcache_env(home), workdir, log_path, status_path or log_path + '.status')
 
 
 def log_tail(path: t.Optional[str], lines: int = 30) -> str:
@@ -231,13 +302,25 @@ class Node:
                    '--interval', str(interval), '--kvcache-shape-spec', '(2,64,16,8,128):float16:4', '--num-blocks', '64', '-q']
         return command + (['--end', str(last)] if last is not None else [])
 
-    def fill(self, sequences: int = 2, first: int = 0, num_tokens: int = BENCH_TOKENS) -> None:
+    def fill(self, sequences: int = 2, first: int = 0, num_tokens: int = BENCH_TOKENS, timeout: float = 300.0) -> None:
         """Store real KV data with LMCache's own bench client: `sequences` x num_tokens // 256 chunks."""
-        result = subprocess.run(self._bench(first, first + sequences, num_tokens, 0.1), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, universal_newlines=True,
-                                env=lmcache_env(os.path.join(self.workdir, 'home')), cwd=self.workdir, timeout=300, check=False)
-        if result.returncode != 0:
-            raise RuntimeError('bench client failed (exit %d):\n%s' % (result.returncode, result.stdout[-3000:]))
+        handle, log_path = tempfile.mkstemp(prefix='%s-fill-' % self.name, suffix='.log', dir=self.workdir)
+        os.close(handle)
+        status_path = log_path + '.status'
+        pid = launch(self._bench(first, first + sequences, num_tokens, 0.1), self.workdir, log_path, status_path)
+        deadline = time.monotonic() + timeout
+        while _alive(pid):
+            if time.monotonic() > deadline:
+                _terminate(pid)
+                raise RuntimeError('bench client not done after %ds; log:\n%s' % (timeout, log_tail(log_path)))
+            time.sleep(0.05)
+        try:
+            with open(status_path) as status:
+                code = int(status.read())
+        except (OSError, ValueError):
+            code = -1
+        if code != 0:
+            raise RuntimeError('bench client failed (exit %d); log:\n%s' % (code, log_tail(log_path, 60)))
 
     def attach_engine(self, num_tokens: int = BENCH_TOKENS, timeout: float = 180.0) -> None:
         """Keep a bench client attached, as a serving engine would be: the node then knows the model's KV layout, which
@@ -381,9 +464,11 @@ class Fleet:
         if self.coordinator is not None:
             self.coordinator.start()
             self.coordinator.wait_healthy()
-        # Start every node first, then wait: they boot in parallel.
-        for node in self.nodes.values():
-            node.start()
+        # Start every node first (the fork servers of their releases start side by side), then wait: they boot in
+        # parallel.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(self.nodes))) as pool:
+            for started in [pool.submit(node.start) for node in self.nodes.values()]:
+                started.result()
         for node in self.nodes.values():
             node.wait_healthy()
         if self.coordinator is not None:
@@ -391,7 +476,7 @@ class Fleet:
         return self
 
     def fill(self, nodes: t.List['Node'], sequences: int) -> None:
-        """Fill the nodes with the bench client, all at once (each client is a Python process of its own)."""
+        """Fill the nodes with the bench client, all at once (each client a process of its own)."""
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(nodes))) as pool:
             for done in [pool.submit(node.fill, sequences) for node in nodes]:
                 done.result()
