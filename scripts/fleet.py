@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import concurrent.futures
+import glob
 import json
 import os
 import secrets
@@ -312,8 +313,10 @@ class Node:
         while _alive(pid):
             if time.monotonic() > deadline:
                 _terminate(pid)
+                release_bench_memory(pid)
                 raise RuntimeError('bench client not done after %ds; log:\n%s' % (timeout, log_tail(log_path)))
             time.sleep(0.05)
+        release_bench_memory(pid)
         try:
             with open(status_path) as status:
                 code = int(status.read())
@@ -339,11 +342,23 @@ class Node:
     def stop(self) -> None:
         if self.engine_pid:
             _terminate(self.engine_pid)
+            release_bench_memory(self.engine_pid)
             self.engine_pid = 0
         if not self.pid:
             return
         _terminate(self.pid)
         self.pid = 0
+
+
+def release_bench_memory(pid: int) -> None:
+    """LMCache's bench client names its shared memory after its pid (/dev/shm/lmcache_kv_PID_N) and leaves it behind
+    when it is stopped: a later client that gets the same pid then fails with "File exists". Remove what the client
+    `pid`, now gone, left."""
+    for path in glob.glob('/dev/shm/lmcache_kv_%d_*' % pid):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
 
 
 def _alive(pid: int) -> bool:
@@ -487,6 +502,8 @@ class Fleet:
         pids += [pid for pid, _url in self.others.values()]
         _terminate_all(pids)
         for node in self.nodes.values():
+            if node.engine_pid:
+                release_bench_memory(node.engine_pid)
             node.engine_pid = node.pid = 0
         if self.coordinator is not None:
             self.coordinator.pid = 0

@@ -7,6 +7,7 @@ while the nodes are up; a registered node that is dead. Each gives a clear per-h
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import signal
@@ -203,3 +204,15 @@ def test_a_node_whose_picked_port_was_taken_first_starts_on_other_ports(monkeypa
         with servers:
             assert node.zmq_port != taken.getsockname()[1]
             assert node.l1_objects() == 0
+
+
+def test_a_stopped_engine_leaves_no_shared_memory_for_a_later_client_of_its_pid(tmp_path):
+    # LMCache's bench client names its shared memory after its pid and leaves it behind when stopped; a later client
+    # given the same pid failed with "File exists" (seen once the machine had collected some hundred of them).
+    servers = Fleet(str(tmp_path))
+    node = servers.add('engined', '0.5.6')
+    with servers:
+        node.attach_engine()
+        engine_pid = node.engine_pid
+        assert glob.glob('/dev/shm/lmcache_kv_%d_*' % engine_pid)
+    assert not glob.glob('/dev/shm/lmcache_kv_%d_*' % engine_pid)
