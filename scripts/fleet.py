@@ -479,6 +479,10 @@ class Fleet:
         if self.coordinator is not None:
             self.coordinator.start()
             self.coordinator.wait_healthy()
+        # Build the releases' venvs one after another: uv then links each package they share from one copy in its
+        # cache (built side by side from an empty cache, each unpacks its own copy: 0.6 GB more for the demo's fleet).
+        for version in dict.fromkeys(node.version for node in self.nodes.values()):
+            ensure_venv(version)
         # Start every node first (the fork servers of their releases start side by side), then wait: they boot in
         # parallel.
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(self.nodes))) as pool:
