@@ -8,9 +8,10 @@ own entry point (bin/lmcache, or a launcher script) with its arguments, environm
 interpreter would. Each process so saves the 2 s of CPU that importing torch costs; the code it runs is the same.
 
 Usage (scripts/fleet.py starts it): python forkserver.py SOCKET MODULE...
-It imports the MODULEs (those the release has), listens on the Unix socket SOCKET, writes "ready" on stdout, and exits when its stdin closes
-(its owner is gone); the processes it started live on. A request is one JSON line: argv, env, cwd, log (appended to),
-status (a file the process writes its exit code to); the answer is one JSON line: {"pid": N} or {"error": "..."}.
+It imports the MODULEs (those the release has), listens on the Unix socket SOCKET, writes "ready" on stdout, and exits
+when its stdin closes (its owner is gone); the processes it started live on. A request is one JSON line: argv, env,
+cwd, log (appended to), status (a file the process writes its exit code to); the answer is one JSON line: {"pid": N}
+or {"error": "..."}.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ def serve(listener: socket.socket) -> t.Dict[str, t.Any]:
 
 
 def run(request: t.Dict[str, t.Any]) -> int:
-    """What an exec of request['argv'] would do, in this already-prepared interpreter: its own session, stdio, directory,
-    environment and arguments, the script run as __main__. Returns its exit code."""
+    """What an exec of request['argv'] would do, in this already-prepared interpreter: its own session, stdio,
+    directory, environment and arguments, the script run as __main__. Returns its exit code."""
     # The server reaps nothing itself (SIGCHLD ignored); the process it starts waits for its own children as usual.
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     os.setsid()
