@@ -264,25 +264,26 @@ EOF
   echo "galaxy-importer: clean"
 }
 
-# ansible-test integration: the targets start their fleet of genuine servers once (setup_lmcache); it is stopped here.
+# ansible-test integration: the targets start their fleet of genuine servers on first use (setup_lmcache); the second
+# line finds it healthy and reuses it (each target sets up the state it checks), and it is stopped here.
 run_targets() {
-  local spec line python_version venv state status=0
+  local spec line python_version venv state="$build/integration-targets/fleet.json" status=0
   ensure_lmcache_venvs
   install_get_pip_stand_in
+  printf 'lmcache_it_state: %s\nlmcache_it_cache: %s\n' "$state" "$cache" \
+    > "$collection/tests/integration/integration_config.yml"
   for spec in "$oldest" "$newest"; do
     line=${spec%%:*} python_version=${spec##*:}
     venv=$(tool_venv "$line" "$python_version")
-    state="$build/integration-targets/fleet.json"
-    printf 'lmcache_it_state: %s\nlmcache_it_cache: %s\n' "$state" "$cache" \
-      > "$collection/tests/integration/integration_config.yml"
     log "ansible-test integration: the targets against genuine LMCache servers (ansible-core $line, Python $python_version)"
     ansible_test_venv "$python_version" integration
     rm -rf "$collection/tests/output/junit"
     (cd "$collection" && PATH="$venv/bin:$PATH" ansible-test integration --venv --python "$python_version" --color no) ||
       status=$?
-    [ ! -f "$state" ] || "$venv/bin/python" "$root/scripts/fleet.py" down --state "$state"
-    [ "$status" = 0 ] || return "$status"
+    [ "$status" = 0 ] || break
   done
+  [ ! -f "$state" ] || "$venv/bin/python" "$root/scripts/fleet.py" down --state "$state"
+  return "$status"
 }
 
 run_molecule() {
