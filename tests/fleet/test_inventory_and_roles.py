@@ -136,6 +136,37 @@ def test_clear_role_fans_out_with_the_same_result(sim, ansible):
     assert facts['node-0003']['objects_cleared'] == 4
 
 
+REPORT_ROLE = '''
+- hosts: lmcache
+  gather_facts: false
+  roles:
+    - role: lmcache.kvcache.fleet_report
+      vars:
+        fleet_report_fanout: true
+        fleet_report_dir: %s
+        fleet_report_results_file_above: %d
+'''
+
+
+@pytest.mark.parametrize('file_above, through_a_file', [(1000, False), (2, True)])
+def test_the_fanned_out_report_is_the_same_through_a_file_or_a_task_result(sim, ansible, tmp_path, file_above, through_a_file):
+    sim.by_name['node-0001'].starting = True
+    scratch = tmp_path / 'tmp'
+    scratch.mkdir()
+    names = ['node-0000', 'node-0001', 'node-0002']
+    run = ansible.run(REPORT_ROLE % (tmp_path / 'report', file_above), ansible.hosts(names), env={'TMPDIR': str(scratch)})
+    assert run.returncode == 0, run.output
+    made = [r for r in run.records if r['task'] == "Make a private directory for every host's result"]
+    assert len(made) == (1 if through_a_file else 0)
+    # The private directory was in TMPDIR, and is gone.
+    assert not made or made[0]['result']['path'].startswith(str(scratch))
+    assert os.listdir(str(scratch)) == []
+    report = json.loads((tmp_path / 'report' / 'lmcache-fleet-report.json').read_text())
+    assert [(row['host'], row['healthy'], row['l1_objects']) for row in report['hosts']] == [
+        ('node-0000', True, 4), ('node-0001', False, None), ('node-0002', True, 4)]
+    assert [o['host'] for o in report['outliers']] == ['node-0001']
+
+
 def test_roles_leave_the_key_to_the_environment_when_theirs_is_empty(sim, ansible):
     node = sim.add_node('keyed', api_key='env-s3cr3t', objects=4)
     run = ansible.run(CLEAR_ROLE % 'false', {'keyed': {'lmcache_url': sim.url(node)}}, env={'LMCACHE_API_KEY': 'env-s3cr3t'})
