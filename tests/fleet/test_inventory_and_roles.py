@@ -151,6 +151,10 @@ REPORT_ROLE = '''
 @pytest.mark.parametrize('file_above, through_a_file', [(1000, False), (2, True)])
 def test_the_fanned_out_report_is_the_same_through_a_file_or_a_task_result(sim, ansible, tmp_path, file_above, through_a_file):
     sim.by_name['node-0001'].starting = True
+    # A node's own text is data on either route, never a template.
+    marker = tmp_path / 'templated'
+    version = "0.5.6-g3e11e108 {{ lookup('pipe', 'touch %s') }}" % marker
+    sim.fault('status', node='node-0002', method='GET', path='/version', status=200, body=version, times=9)
     scratch = tmp_path / 'tmp'
     scratch.mkdir()
     names = ['node-0000', 'node-0001', 'node-0002']
@@ -165,6 +169,7 @@ def test_the_fanned_out_report_is_the_same_through_a_file_or_a_task_result(sim, 
     assert [(row['host'], row['healthy'], row['l1_objects']) for row in report['hosts']] == [
         ('node-0000', True, 4), ('node-0001', False, None), ('node-0002', True, 4)]
     assert [o['host'] for o in report['outliers']] == ['node-0001']
+    assert report['hosts'][2]['version'] == version and not marker.exists()
 
 
 def test_roles_leave_the_key_to_the_environment_when_theirs_is_empty(sim, ansible):
