@@ -476,6 +476,14 @@ class Fleet:
         return node
 
     def start(self) -> 'Fleet':
+        """Start the coordinator and the nodes; when any fails, stop what did start (`with` runs no __exit__ then)."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> 'Fleet':
         if self.coordinator is not None:
             self.coordinator.start()
             self.coordinator.wait_healthy()

@@ -216,3 +216,17 @@ def test_a_stopped_engine_leaves_no_shared_memory_for_a_later_client_of_its_pid(
         engine_pid = node.engine_pid
         assert glob.glob('/dev/shm/lmcache_kv_%d_*' % engine_pid)
     assert not glob.glob('/dev/shm/lmcache_kv_%d_*' % engine_pid)
+
+
+def test_a_fleet_that_cannot_start_one_node_stops_the_ones_it_started(tmp_path):
+    # `with Fleet(...)` runs no __exit__ when the start fails: servers left from a failed start kept running, and
+    # polling, for the rest of the suite.
+    servers = Fleet(str(tmp_path))
+    started = servers.add('fine', '0.5.6')
+    servers.add('refused', '0.5.0', extra_args=['--no-such-option'])
+    with pytest.raises(RuntimeError, match='exited while starting'):
+        with servers:
+            pass
+    # The node that did start no longer answers.
+    with pytest.raises(OSError):
+        http_json('GET', started.url + '/healthcheck', timeout=2)
