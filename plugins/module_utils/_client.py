@@ -22,7 +22,6 @@ Private to this collection: the API may change without notice.
 
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 import os
@@ -34,6 +33,8 @@ import threading
 import time
 import typing as t
 from urllib.parse import urlsplit, urlunsplit
+
+from ansible_collections.lmcache.kvcache.plugins.module_utils._proxy import Proxies, Proxy, UnusableProxy
 
 RETRY_STATUSES = frozenset((429, 502, 503, 504))
 # A write answered with one of these was refused before it was carried out, so it may be sent again.
@@ -50,12 +51,20 @@ LARGE_TEXT_CHARS = 65536
 MAX_REDIRECTS = 5
 # Fields LMCache and FastAPI put their error text in, by route and generation, in the order read.
 ERROR_TEXT_FIELDS = ('detail', 'error', 'message', 'reason')
-LOOPBACK_HOSTS = frozenset(('localhost', '127.0.0.1', '::1'))
 # Methods that carry a body, sent with Content-Length: 0 when empty (as http.client does; some servers require it).
 BODY_METHODS = frozenset(('POST', 'PUT', 'PATCH'))
 # What a request target may hold: printable ASCII, no space (the collection quotes every id it puts in a path).
 _REQUEST_TARGET = re.compile(r'[!-~]+\Z')
-_CHUNK_SIZE = re.compile(rb'[0-9A-Fa-f]{1,16}\Z')
+# A chunk's size (at most 20 digits, as h11 reads it), extensions (not read) and spaces after them.
+_CHUNK_HEADER = re.compile(rb'([0-9A-Fa-f]{1,20})(?:;[^\n]*)?[ \t]*\Z')
+_HEAD_END = re.compile(rb'\r?\n\r?\n')
+_LINE_END = re.compile(r'\r?\n')
+# The status line and a header field's name and value, as h11 reads them (tests/unit holds ours against it): RFC 9110's
+# grammar, except that a visible character is any but NUL and whitespace, as servers send.
+_VCHAR = r'[^\x00\t\n\x0b\x0c\r ]'
+_STATUS_LINE = re.compile(r'(HTTP/[0-9]\.[0-9]) ([0-9]{3})(?: ((?:[ \t]|%s)*))?\Z' % _VCHAR)
+_TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+\Z")
+_FIELD_VALUE = re.compile(r'(?:{0}+(?:[ \t]+{0}+)*)?\Z'.format(_VCHAR))
 
 
 class LMCacheError(Exception):
@@ -309,7 +318,7 @@ def next_step(write: bool, attempt: int, attempts: int, accepted: t.AbstractSet[
 
 
 def _final_error(step: str, method: str, url: str, attempt: int, reply: t.Optional['Reply'],
-                 failure: t.Optional[BaseException]) -> LMCacheError:
+                 failure: t.Optional[BaseException], key_withheld: t.Optional[str] = None) -> LMCacheError:
     """The error a FAIL or UNKNOWN step raises: method, URL, status or connection problem, the server's own text."""
     if reply is None:
         if step == UNKNOWN:
@@ -320,7 +329,7 @@ def _final_error(step: str, method: str, url: str, attempt: int, reply: t.Option
             '%s %s failed: HTTP %d %s: the server redirects to %s; the request was not carried out. '
             'Point url at the server itself.' % (method, url, reply.status, reply.reason, _location_shown(reply)),
             reply.status)
-    error = http_error(reply, attempt)
+    error = http_error(reply, attempt, key_withheld)
     if step == UNKNOWN:
         return OutcomeUnknown(str(error) + '; it is not known whether the server carried the request out')
     return error
@@ -329,30 +338,6 @@ def _final_error(step: str, method: str, url: str, attempt: int, reply: t.Option
 def _location_shown(reply: 'Reply') -> str:
     """Where a redirect points, for a message: without credentials."""
     return redact_url(reply.headers.get('Location') or '') or '(no Location header)'
-
-
-def _proxy_for(scheme: str, host: str) -> t.Optional[t.Tuple[str, int, t.Optional[str]]]:
-    """(host, port, Proxy-Authorization) of the proxy the environment names for this URL, or None.
-
-    Loopback is never proxied: LMCache's API listens there by default.
-    """
-    if host in LOOPBACK_HOSTS or host.startswith('127.'):
-        return None
-    no_proxy = os.environ.get('no_proxy', os.environ.get('NO_PROXY', ''))
-    for entry in (e.strip().lower() for e in no_proxy.split(',') if e.strip()):
-        if entry == '*' or host.lower() == entry.lstrip('.') or host.lower().endswith('.' + entry.lstrip('.')):
-            return None
-    name = '%s_proxy' % scheme
-    proxy = os.environ.get(name) or os.environ.get(name.upper())
-    if not proxy:
-        return None
-    parts = urlsplit(proxy if '://' in proxy else 'http://' + proxy)
-    if not parts.hostname:
-        return None
-    auth = None
-    if parts.username is not None:
-        auth = 'Basic ' + base64.b64encode(('%s:%s' % (parts.username, parts.password or '')).encode()).decode()
-    return parts.hostname, parts.port or 80, auth
 
 
 class TLSOptions:
@@ -395,6 +380,8 @@ class LMCacheClient:
         deadline: t.Optional[Deadline] = None,
         warn: t.Callable[[str], None] = lambda message: None,
         recorder: t.Any = None,
+        proxies: t.Optional[Proxies] = None,
+        key_withheld: t.Optional[str] = None,
     ) -> None:
         self.base_url = base_url.rstrip('/')
         self.display_url = redact_url(self.base_url)
@@ -404,7 +391,12 @@ class LMCacheClient:
         self._port = parts.port or (443 if parts.scheme == 'https' else 80)
         self._prefix = parts.path.rstrip('/')
         self._host_header = parts.netloc.rsplit('@', 1)[-1]
-        self._proxy = _proxy_for(self._scheme, self._host)
+        route = (proxies or Proxies(os.environ)).route(self._scheme, self._host, self._port)
+        self._proxy = route if isinstance(route, Proxy) else None
+        # A proxy the environment names for this URL that cannot be used: every request fails, nothing is sent.
+        self._unusable_proxy = route.problem if isinstance(route, UnusableProxy) else None
+        # Why no API key is sent to this URL although the task has one (None: it is sent, or there is none).
+        self.key_withheld = key_withheld if api_key else None
         self.tls = tls or TLSOptions()
         self.timeout = timeout
         self.retries = retries
@@ -412,10 +404,10 @@ class LMCacheClient:
         self._warn = warn
         headers = [('Host', self._host_header), ('Accept', 'application/json'), ('Accept-Encoding', 'identity'),
                    ('User-Agent', 'lmcache.kvcache')]
-        if api_key:
+        if api_key and not key_withheld:
             headers.append(('Authorization', 'Bearer %s' % api_key))
-        if self._proxy and self._proxy[2] and self._scheme == 'http':
-            headers.append(('Proxy-Authorization', self._proxy[2]))
+        if self._proxy and self._proxy.authorization and self._scheme == 'http':
+            headers.append(('Proxy-Authorization', self._proxy.authorization))
         # The header fields every request sends, encoded once. A value no header can carry is refused unshown (the
         # option checks refuse it first; this keeps a request from ever being split).
         if any(re.search(r'[^\x20-\x7e\x80-\xff]', value) for _name, value in headers):
@@ -455,6 +447,8 @@ class LMCacheClient:
                 return sock
             # Readable while idle: the server closed it (or sent what nobody asked for).
             self.close()
+        if self._unusable_proxy:
+            raise _NotSent(self._unusable_proxy, fatal=True)
         try:
             sock = self._connect(timeout)
         except OSError as exc:
@@ -467,7 +461,7 @@ class LMCacheClient:
 
     def _connect(self, timeout: float) -> socket.socket:
         """A new connection: to the server, or to the environment's proxy (through a CONNECT tunnel for https)."""
-        address = (self._proxy[0], self._proxy[1]) if self._proxy else (self._host, self._port)
+        address = (self._proxy.host, self._proxy.port) if self._proxy else (self._host, self._port)
         sock = socket.create_connection(address, timeout)
         try:
             # One send per request: no reason to hold a small request back.
@@ -484,7 +478,7 @@ class LMCacheClient:
     def _tunnel(self, sock: socket.socket) -> None:
         """Ask the proxy for a tunnel to the server (CONNECT); OSError when it does not open one."""
         authority = '%s:%d' % ('[%s]' % self._host if ':' in self._host else self._host, self._port)
-        auth = 'Proxy-Authorization: %s\r\n' % self._proxy[2] if self._proxy and self._proxy[2] else ''
+        auth = 'Proxy-Authorization: %s\r\n' % self._proxy.authorization if self._proxy and self._proxy.authorization else ''
         sock.sendall(('CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s\r\n' % (authority, authority, auth)).encode('latin-1'))
         try:
             status, reason, _version = _status_line(_Stream(sock).head()[0])
@@ -600,7 +594,7 @@ class LMCacheClient:
                 attempt -= 1
                 continue
             if step != RETRY:
-                raise _final_error(step, method, url, attempt, reply, failure)
+                raise _final_error(step, method, url, attempt, reply, failure, self.key_withheld)
             self._wait_to_retry(method, url, attempt, reply, failure)
 
     def _wait_to_retry(self, method: str, url: str, attempt: int, reply: t.Optional[Reply],
@@ -646,10 +640,10 @@ class LMCacheClient:
 class _NotSent(Exception):
     """The request never reached the server: safe to send again."""
 
-    def __init__(self, problem: str, cause: BaseException) -> None:
+    def __init__(self, problem: str, cause: t.Optional[BaseException] = None, fatal: bool = False) -> None:
         super().__init__(problem)
-        # A TLS failure will not go away by retrying.
-        self.fatal = _is_tls_error(cause)
+        # A TLS failure, or a proxy that cannot be used, will not go away by retrying.
+        self.fatal = fatal or (cause is not None and _is_tls_error(cause))
 
 
 class _Lost(Exception):
@@ -705,17 +699,18 @@ class _Stream:
     def head(self) -> t.List[str]:
         """The status line and the header fields, up to the empty line."""
         while True:
-            end = self.buffer.find(b'\r\n\r\n', 0, MAX_HEAD_BYTES + 4)
-            if end >= 0:
+            # Lines end with CRLF, or a lone LF, which RFC 9112 2.2 lets a recipient take as one (h11 does).
+            end = _HEAD_END.search(self.buffer, 0, MAX_HEAD_BYTES + 4)
+            if end is not None:
                 break
             if len(self.buffer) >= MAX_HEAD_BYTES + 4:
                 raise _NotHTTP('its header is longer than %d bytes' % MAX_HEAD_BYTES)
             if not self.more():
                 raise _Closed('the connection closed in the middle of the answer (%d bytes read)' % len(self.buffer)
                               if self.buffer else 'the server closed the connection without answering')
-        head = self.buffer[:end].decode('iso-8859-1')
-        del self.buffer[:end + 4]
-        return head.split('\r\n')
+        head = self.buffer[:end.start()].decode('iso-8859-1')
+        del self.buffer[:end.end()]
+        return _LINE_END.split(head)
 
     def exactly(self, length: int, read_before: int = 0, expected: t.Optional[int] = None) -> bytes:
         while len(self.buffer) < length:
@@ -750,24 +745,35 @@ class _Stream:
 
 def _status_line(line: str) -> t.Tuple[int, str, str]:
     """(status, reason, version) of 'HTTP/1.1 200 OK'."""
-    version, _space, rest = line.partition(' ')
-    code, _space, reason = rest.partition(' ')
-    if not version.startswith('HTTP/1.') or len(code) != 3 or not (code.isascii() and code.isdigit()):
+    match = _STATUS_LINE.match(line)
+    if not match:
         raise _NotHTTP('the status line is %r' % squash(line)[:100])
     # The reason phrase is the server's own text: it goes into messages, one line and bounded, like its error bodies.
-    return int(code), squash(reason), version
+    return int(match.group(2)), squash(match.group(3) or ''), match.group(1)
 
 
 def _header_fields(lines: t.List[str]) -> Headers:
     headers = Headers()
-    for line in lines:
+    for line in _unfolded(lines):
         name, colon, value = line.partition(':')
-        if not colon or not name or name != name.strip():
+        value = value.strip(' \t')
+        if not colon or not _TOKEN.match(name) or not _FIELD_VALUE.match(value):
             raise _NotHTTP('a header line is %r' % squash(line)[:100])
         name = name.lower()
-        value = value.strip()
         headers[name] = '%s, %s' % (headers[name], value) if name in headers else value
     return headers
+
+
+def _unfolded(lines: t.List[str]) -> t.List[str]:
+    """The header lines with each obsolete line folding (RFC 9112 5.2: a line that starts with a space or a tab goes on
+    the line before) replaced by one space; a first line that starts so is left for the field check to refuse."""
+    unfolded: t.List[str] = []
+    for line in lines:
+        if line[:1] in (' ', '\t') and unfolded:
+            unfolded[-1] += ' ' + line.lstrip(' \t')
+        else:
+            unfolded.append(line)
+    return unfolded
 
 
 def _receive(sock: socket.socket, method: str, url: str, max_bytes: int) -> _Answer:
@@ -776,19 +782,25 @@ def _receive(sock: socket.socket, method: str, url: str, max_bytes: int) -> _Ans
     while True:
         lines = stream.head()
         status, reason, version = _status_line(lines[0])
+        headers = _header_fields(lines[1:])
         if not 100 <= status < 200:
             break
-    headers = _header_fields(lines[1:])
     tokens = [token.strip() for token in headers.get('connection', '').lower().split(',')]
-    keep_alive = 'keep-alive' in tokens if version == 'HTTP/1.0' else 'close' not in tokens
+    keep_alive = 'keep-alive' in tokens if version < 'HTTP/1.1' else 'close' not in tokens
     if method == 'HEAD' or status in (204, 304):
         data = b''
-    elif 'chunked' in headers.get('transfer-encoding', '').lower():
+    elif 'transfer-encoding' in headers:
+        # Only chunked: a body in any other coding would be handed on undecoded, as if it were the answer.
+        if [coding.strip().lower() for coding in headers['transfer-encoding'].split(',')] != ['chunked']:
+            raise _NotHTTP('its Transfer-Encoding is %r; only chunked is read' % squash(headers['transfer-encoding'])[:100])
         data = _chunked(stream, max_bytes, method, url)
     elif 'content-length' in headers:
-        text = headers['content-length']
+        # Sent twice with the same value, it is that value (RFC 9110 8.6); otherwise it must be one number.
+        values = set(value.strip() for value in headers['content-length'].split(','))
+        text = values.pop() if len(values) == 1 else headers['content-length']
         if not (text.isascii() and text.isdigit()):
             raise _NotHTTP('its Content-Length is %r' % squash(text)[:100])
+        headers['content-length'] = text
         length = int(text)
         if length > max_bytes:
             raise _TooLarge('%s %s: the answer is %d bytes, more than the %d this request accepts; not read'
@@ -806,13 +818,20 @@ def _chunked(stream: _Stream, max_bytes: int, method: str, url: str) -> bytes:
     blocks = []
     size = 0
     while True:
-        size_text = stream.line(size).split(b';', 1)[0].strip()
-        if not _CHUNK_SIZE.match(size_text):
-            raise _NotHTTP('a chunk size is %r' % size_text[:20])
-        length = int(size_text, 16)
+        line = stream.line(size)
+        header = _CHUNK_HEADER.match(line)
+        if not header:
+            raise _NotHTTP('a chunk size is %r' % line[:20])
+        length = int(header.group(1), 16)
         if length == 0:
-            while stream.line(size):
-                pass
+            trailer = []
+            while True:
+                line = stream.line(size)
+                if not line:
+                    break
+                trailer.append(line.decode('iso-8859-1'))
+            # The trailer fields are checked as header fields are, then dropped.
+            _header_fields(trailer)
             return b''.join(blocks)
         size += length
         if size > max_bytes:
@@ -864,13 +883,16 @@ def _after(attempt: int) -> str:
     return ' (after %d attempts)' % attempt if attempt > 1 else ''
 
 
-def http_error(reply: Reply, attempt: int = 1) -> LMCacheHTTPError:
-    """An error for an unaccepted status: method, URL, status and the server's own text."""
+def http_error(reply: Reply, attempt: int = 1, key_withheld: t.Optional[str] = None) -> LMCacheHTTPError:
+    """An error for an unaccepted status: method, URL, status and the server's own text; `key_withheld`: why the
+    task's API key was not sent to this URL, which a 401 names as the setting to change."""
     server_text = server_error_text(reply.body, reply.text)
     message = '%s %s failed: HTTP %d %s' % (reply.method, reply.url, reply.status, reply.reason)
     if server_text:
         message += ': %s' % server_text
-    if reply.status == 401:
+    if reply.status == 401 and key_withheld:
+        message += ' (the server requires an API key, which was not sent: %s)' % key_withheld
+    elif reply.status == 401:
         message += ' (the server requires a valid API key: set api_key or LMCACHE_API_KEY)'
     if _downstream_refused(reply):
         message += ' (the server behind it refused the request; not retried)'
