@@ -10,7 +10,7 @@ HTTP/1.1 on its own sockets (one request, one whole answer, kept alive): every w
 every answer by a size cap, and an exchange costs a fraction of http.client's (which parses each answer's header with
 the email package: most of a fan-out's time over 10,000 endpoints, benchmarks/README.md).
 
-Retry rules (docs/reliability.md):
+Retry rules (docs/docsite/rst/security.rst, "Retries, deadlines and sizes"):
 - reads are retried on connection errors, timeouts and HTTP 429, 502, 503, 504 (honouring Retry-After);
 - a write is retried only when it cannot have been applied: the connection was never made, or the server answered
   429 or 503. Any other failure after a write was sent raises OutcomeUnknown: the caller re-reads and reconciles;
@@ -116,6 +116,18 @@ def _seconds(value: float) -> str:
     return plain_number(value, 3)
 
 
+class _Watched:
+    """One socket the watchdog watches: when its deadline passes, and whether it fired."""
+
+    __slots__ = ('expires', 'number', 'sock', 'fired')
+
+    def __init__(self, expires: float, number: int, sock: socket.socket) -> None:
+        self.expires = expires
+        self.number = number
+        self.sock = sock
+        self.fired = False
+
+
 class _Watchdog:
     """One thread per process that shuts a socket down when its deadline passes.
 
@@ -125,18 +137,18 @@ class _Watchdog:
 
     def __init__(self) -> None:
         self._lock = threading.Condition()
-        self._entries: t.Dict[int, t.List[t.Any]] = {}
+        self._entries: t.Dict[int, _Watched] = {}
         self._order = itertools.count()
         self._thread: t.Optional[threading.Thread] = None
         # When the thread wakes next on its own. Only an entry expiring before that wakes it: a fan-out's requests
         # share one deadline, and waking the thread for each of them kept every client thread waiting on this lock.
         self._wakes_at = float('inf')
 
-    def watch(self, sock: socket.socket, expires: float) -> t.List[t.Any]:
-        """Entry [expires, number, sock, fired]; pass it to release() when the answer is complete."""
-        entry = [expires, next(self._order), sock, False]
+    def watch(self, sock: socket.socket, expires: float) -> _Watched:
+        """Watch `sock` until release(); it is shut down at `expires`."""
+        entry = _Watched(expires, next(self._order), sock)
         with self._lock:
-            self._entries[entry[1]] = entry
+            self._entries[entry.number] = entry
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name='lmcache-deadline', daemon=True)
                 self._thread.start()
@@ -145,24 +157,24 @@ class _Watchdog:
                 self._lock.notify()
         return entry
 
-    def release(self, entry: t.List[t.Any]) -> bool:
+    def release(self, entry: _Watched) -> bool:
         """Stop watching; True if the deadline had already fired on this socket."""
         with self._lock:
-            self._entries.pop(entry[1], None)
-            return bool(entry[3])
+            self._entries.pop(entry.number, None)
+            return entry.fired
 
     def _run(self) -> None:
         while True:
             with self._lock:
                 now = time.monotonic()
-                for entry in [e for e in self._entries.values() if e[0] <= now]:
-                    del self._entries[entry[1]]
-                    entry[3] = True
+                for entry in [e for e in self._entries.values() if e.expires <= now]:
+                    del self._entries[entry.number]
+                    entry.fired = True
                     try:
-                        entry[2].shutdown(socket.SHUT_RDWR)
+                        entry.sock.shutdown(socket.SHUT_RDWR)
                     except OSError:
                         pass
-                self._wakes_at = min((e[0] for e in self._entries.values()), default=now + 60)
+                self._wakes_at = min((e.expires for e in self._entries.values()), default=now + 60)
                 self._lock.wait(max(0.005, self._wakes_at - now))
 
 

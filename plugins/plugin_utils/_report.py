@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Fleet reports on the controller: rows and outliers from server info results, and the JSON, Markdown and PNG files.
 
-Used by the filters (plugins/filter/fleet.py) and the lmcache_report action. Private to this collection.
+Used by the filters (plugins/filter/fleet_report.py, window_summary.py) and the lmcache_report action. Private to this collection.
 """
 
 from __future__ import annotations

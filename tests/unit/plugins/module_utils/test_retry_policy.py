@@ -5,7 +5,7 @@
 """The retry policy as a table: what the client does after one attempt, for reads and writes, with no server.
 
 test_client.py checks that the loop applies it against a scripted server; this table is the policy itself, one row per
-case docs/reliability.md names.
+case the security guide names (docs/docsite/rst/security.rst, "Retries, deadlines and sizes").
 """
 
 from __future__ import annotations
