@@ -25,10 +25,11 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._generations impor
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import Deadline, plain_number, redact_url
 from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import (
     CONNECTION_ARGUMENT_SPEC, api_key_secrets, connection_problems, url_problems)
+from ansible_collections.lmcache.kvcache.plugins.module_utils._proxy import Proxies
 from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import FLEET_WIDE, OPERATIONS, PER_ENDPOINT
 from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Context, execute, failure, prepare_args
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._compat import task_environment
-from ansible_collections.lmcache.kvcache.plugins.plugin_utils._local import Environment, masked
+from ansible_collections.lmcache.kvcache.plugins.plugin_utils._local import VOUCHED_VAR, Environment, masked
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._report import write_files
 
 MAX_CONCURRENCY = 1024
@@ -56,8 +57,15 @@ OWN_OPTIONS = frozenset(('operation', 'args', 'hosts', 'endpoints', 'url_var', '
                          'max_fail_percentage', 'details', 'details_file'))
 
 
-# An endpoint: its name in the results, its URL (or why it is not run), and its own API key (None: the task's).
-Endpoint = t.Tuple[str, t.Any, t.Optional[str]]
+class Endpoint:
+    """One endpoint: its name in the results, its URL (or why it is not run), its own API key (None: the task's), and
+    whether its URL is vouched for (False: a host whose lmcache_url_vouched is false gets no key at all)."""
+
+    def __init__(self, name: str, url: t.Any, key: t.Optional[str] = None, vouched: bool = True) -> None:
+        self.name = name
+        self.url = url
+        self.key = key
+        self.vouched = vouched
 
 
 class FanoutError(Exception):
@@ -99,13 +107,16 @@ class ActionModule(ActionBase):
     def run(self, tmp: t.Any = None, task_vars: t.Optional[t.Dict[str, t.Any]] = None) -> t.Dict[str, t.Any]:
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
+        environment = task_environment(self)
         try:
-            with Environment(task_environment(self)):
+            # Options fall back to the task's environment (LMCACHE_API_KEY...) as a module's do on its host.
+            with Environment(environment):
                 plan = self._prepare(task_vars)
         except FanoutError as exc:
             result.update(failed=True, changed=False, msg=str(exc))
             return result
-        result.update(self._fan_out(*plan))
+        # Every endpoint's requests take their proxies from the task's environment too, as the module would.
+        result.update(self._fan_out(*plan, proxies=Proxies(dict(os.environ, **dict((str(k), str(v)) for k, v in environment.items())))))
         return result
 
     # -- options -------------------------------------------------------------------------------------------------
@@ -129,8 +140,7 @@ class ActionModule(ActionBase):
         operation_args.update(own['args'])
         if 'url' in own['args']:
             raise FanoutError('args.url is not used by the fan-out: each endpoint\'s URL comes from its host (url_var) or endpoints')
-        # Each endpoint's own URL replaces this one; it only satisfies the spec (url is not required, and unchecked here).
-        operation_args['url'] = 'http://fan-out.invalid'
+        # Each endpoint's own URL is checked and used in place of url (which keeps its default here, unchecked).
         prepared = prepare_args(entry.operation, operation_args, entry.for_request, url_options=('coordinator_url',))
         if prepared.problems:
             raise FanoutError('lmcache_fanout %s: %s' % (own['operation'], '; '.join(prepared.problems)))
@@ -140,20 +150,20 @@ class ActionModule(ActionBase):
                               'lmcache.kvcache.%s once instead of once per endpoint' % (own['operation'], entry.module))
         endpoints = self._endpoints(own, task_vars)
         sizes = batch_sizes(own['batches'], len(endpoints), entry.writes)
-        hidden = sorted(prepared.hidden | set(value for _name, _url, key in endpoints for value in api_key_secrets(key)))
+        hidden = sorted(prepared.hidden | set(value for endpoint in endpoints for value in api_key_secrets(endpoint.key)))
         return own, operation, request, params, endpoints, sizes, hidden
 
     def _endpoints(self, own: t.Dict[str, t.Any], task_vars: t.Dict[str, t.Any]) -> t.List[Endpoint]:
-        """(name, URL or a problem, its own API key or None) per endpoint, from `endpoints`, or from the hosts'
-        url_var and api_key_var."""
+        """The endpoints, from `endpoints` (URLs the operator wrote: vouched for), or from the hosts' url_var,
+        api_key_var and lmcache_url_vouched."""
         endpoints: t.List[Endpoint] = []
         if own['endpoints'] is not None:
             for number, item in enumerate(own['endpoints']):
                 if isinstance(item, str):
-                    endpoints.append((redact_url(item), item, None))
+                    endpoints.append(Endpoint(redact_url(item), item))
                 elif isinstance(item, dict) and isinstance(item.get('url'), str):
-                    endpoints.append((str(item.get('name') or redact_url(item['url'])), item['url'],
-                                      _own_key(item.get('api_key'), 'endpoints[%d].api_key' % number)))
+                    endpoints.append(Endpoint(str(item.get('name') or redact_url(item['url'])), item['url'],
+                                              _own_key(item.get('api_key'), 'endpoints[%d].api_key' % number)))
                 else:
                     raise FanoutError('endpoints[%d] must be a URL or a dict with url (and name, api_key), not %s'
                                       % (number, type(item).__name__ if isinstance(item, dict) else repr(item)))
@@ -163,9 +173,10 @@ class ActionModule(ActionBase):
                 variables = hostvars.get(name) if hasattr(hostvars, 'get') else None
                 url = variables.get(own['url_var']) if variables is not None else None
                 key = variables.get(own['api_key_var']) if variables is not None else None
-                endpoints.append((name, url if url else _NotRun('host %s has no %s: set it in the inventory, or url_var'
-                                                                % (name, own['url_var'])),
-                                  _own_key(key, 'host %s: %s' % (name, own['api_key_var']))))
+                vouched = variables.get(VOUCHED_VAR, True) if variables is not None else True
+                endpoints.append(Endpoint(name, url if url else _NotRun('host %s has no %s: set it in the inventory, or '
+                                                                        'url_var' % (name, own['url_var'])),
+                                          _own_key(key, 'host %s: %s' % (name, own['api_key_var'])), vouched is not False))
         if not endpoints:
             raise FanoutError('lmcache_fanout has no endpoint to run on: hosts matched no host and endpoints is empty')
         return _unique_names(endpoints)
@@ -205,7 +216,7 @@ class ActionModule(ActionBase):
     # -- the run -------------------------------------------------------------------------------------------------
 
     def _fan_out(self, own: t.Dict[str, t.Any], operation: t.Any, request: t.Any, params: t.Dict[str, t.Any],
-                 endpoints: t.List[Endpoint], sizes: t.List[int], hidden: t.List[str]) -> t.Dict[str, t.Any]:
+                 endpoints: t.List[Endpoint], sizes: t.List[int], hidden: t.List[str], proxies: Proxies) -> t.Dict[str, t.Any]:
         check_mode = bool(self._play_context.check_mode)
         diff_mode = bool(self._play_context.diff)
         deadline = Deadline(params['deadline'])
@@ -213,22 +224,23 @@ class ActionModule(ActionBase):
         started = time.monotonic()
         targets = _targets(endpoints, own['url_var'])
         warnings = _duplicates_warning(_duplicates(targets))
-        own_keys = dict((name, key) for name, _url, key in endpoints if key is not None)
+        by_name = dict((endpoint.name, endpoint) for endpoint in endpoints)
 
         def run_one(name: str) -> t.Dict[str, t.Any]:
             target = targets[name]
+            if isinstance(target, _NotRun):
+                # Found before any request: no client, no operation.
+                outcome = dict(url=target.url, api_generation=None, version=None, status=None, changed=False,
+                               msg=target.problem)
+                outcome.update(dict(failed=True) if target.failed else dict(skipped=True, duplicate_of=target.duplicate_of))
+                return outcome
             notes: t.List[str] = []
-            endpoint = dict(params, url=target if isinstance(target, str) else 'http://invalid.invalid',
-                            api_key=own_keys.get(name, params.get('api_key')))
+            endpoint = dict(params, url=target, url_vouched=by_name[name].vouched and params['url_vouched'],
+                            api_key=by_name[name].key or params.get('api_key'))
             ctx = Context(endpoint, check_mode=check_mode, diff=diff_mode, warn=notes.append, deadline=deadline,
-                          discoveries=discoveries)
+                          discoveries=discoveries, proxies=proxies)
             op = operation(endpoint, ctx, request)
-            if isinstance(target, _NotRun) and not target.failed:
-                outcome = dict(op.facts(), url=target.url, skipped=True, changed=False, msg=target.problem,
-                               duplicate_of=target.duplicate_of)
-            elif isinstance(target, _NotRun):
-                outcome = failure(op, target.problem, url=target.url)
-            elif deadline.remaining() <= 0:
+            if deadline.remaining() <= 0:
                 outcome = failure(op, 'not started: the task deadline of %ss passed first' % plain_number(params['deadline']))
             else:
                 outcome = execute(op)
@@ -236,7 +248,7 @@ class ActionModule(ActionBase):
                 outcome['warnings'] = notes
             return outcome
 
-        order = [name for name, _url, _key in endpoints]
+        order = [endpoint.name for endpoint in endpoints]
         results, batches_run, stopped = _run_in_batches(run_one, order, sizes, own['concurrency'],
                                                         own['max_fail_percentage'])
         for name in order:
@@ -335,11 +347,11 @@ def _own_key(value: t.Any, where: str) -> t.Optional[str]:
 def _unique_names(endpoints: t.List[Endpoint]) -> t.List[Endpoint]:
     """Results are keyed by name: a name given twice gets #2, #3..."""
     seen: t.Dict[str, int] = {}
-    unique = []
-    for name, url, key in endpoints:
-        seen[name] = seen.get(name, 0) + 1
-        unique.append((name if seen[name] == 1 else '%s#%d' % (name, seen[name]), url, key))
-    return unique
+    for endpoint in endpoints:
+        seen[endpoint.name] = seen.get(endpoint.name, 0) + 1
+        if seen[endpoint.name] > 1:
+            endpoint.name = '%s#%d' % (endpoint.name, seen[endpoint.name])
+    return endpoints
 
 
 class _NotRun:
@@ -394,7 +406,8 @@ def _targets(endpoints: t.List[Endpoint], url_var: str) -> t.Dict[str, t.Any]:
     """Each endpoint's URL, or why it is not run: no URL, a bad one, or one a previous endpoint already has."""
     targets: t.Dict[str, t.Any] = {}
     owners: t.Dict[str, str] = {}
-    for name, url, _key in endpoints:
+    for endpoint in endpoints:
+        name, url = endpoint.name, endpoint.url
         if isinstance(url, _NotRun):
             targets[name] = url
         elif not isinstance(url, str):

@@ -30,7 +30,21 @@ options:
         characters is refused before any request, without showing it.
       - Never shown in output or logs, neither as given nor as sent.
       - An empty value sends no key.
+      - Not sent where O(url_vouched=false).
     type: str
+  url_vouched:
+    description:
+      - Whether O(url) is an address the operator vouches for. A URL written in a task or an inventory is; a node
+        address that came from a coordinator's registry is only when the O(networks) setting where it was read
+        vouches for it, since anything that reaches a coordinator can register.
+      - With V(false), no API key (neither O(api_key) nor E(LMCACHE_API_KEY)) is sent to O(url); a server that
+        requires one answers 401, and the message says why and which setting to set.
+      - The C(lmcache.kvcache.coordinator) inventory sets the host variable C(lmcache_url_vouched=false) for the nodes
+        it found while its C(networks) option is not set, and this collection's modules and the fan-out apply it by
+        themselves to a task whose O(url) is the host's C(lmcache_url).
+    type: bool
+    default: true
+    version_added: 0.2.0
   validate_certs:
     description:
       - Whether to verify the server's TLS certificate for V(https://) URLs.
@@ -79,7 +93,11 @@ options:
     default: 120
 notes:
   - The modules use only the Python standard library on the host they run on (Python 3.8 or later).
-  - HTTP(S) proxies named in E(http_proxy), E(https_proxy) and E(no_proxy) are used, except for loopback addresses.
+  - HTTP(S) proxies named in E(http_proxy) and E(https_proxy) (or E(HTTP_PROXY), E(HTTPS_PROXY)) are used, except for
+    loopback addresses and the hosts E(no_proxy) names, read as curl, requests and Go read it - host names with the
+    names under them (V(example.com), V(.example.com)), V(*), IPv4 and IPv6 addresses and CIDR blocks
+    (V(10.0.0.0/8)), each optionally with a port (V(10.0.0.7:8080)). A proxy must be named with V(http://) (it
+    carries V(https://) requests in a C(CONNECT) tunnel); one named otherwise fails the task before anything is sent.
   - Every answer is read up to a size limit (8 MiB for most routes, more for a directory lookup of a long request);
     a larger answer fails the task instead of filling the memory.
   - The module finds out which LMCache HTTP API generation the server speaks (G1 C(/api/*) in 0.4.1 - 0.4.4, G2 top-level

@@ -32,12 +32,17 @@ description:
     port, metadata or usage cannot be read, or whose id the coordinator lists at more than one address, is left out
     with one warning naming the coordinator, the instance and the field; the others stay. With O(strict=true) the
     parse fails instead. The cache (O(cache=true)) holds only the checked values.
+  - A registered address is not the operator's word. With O(networks) set, a registration outside it is left out the
+    same way, and the hosts kept may be sent the API key. Without it, every node of the coordinators gets
+    C(lmcache_url_vouched=false) (a variable of its coordinator group), and the collection's modules and its fan-out
+    send such a host no API key at all, and a node that requires one fails with a message naming O(networks).
 author:
   - LMCache maintainers (@LMCache)
 extends_documentation_fragment:
   - ansible.builtin.constructed
   - ansible.builtin.inventory_cache
   - lmcache.kvcache.connection.plugins
+  - lmcache.kvcache.registry.plugins
 options:
   plugin:
     description: The name of this plugin; it must always be set to V(lmcache.kvcache.coordinator).
@@ -74,9 +79,12 @@ options:
 '''
 
 EXAMPLES = r'''
-# lmcache.yml: every node of one coordinator, grouped by the model in their metadata and by rack
+# lmcache.yml: every node of one coordinator in the fleet's network, grouped by the model in their metadata and by rack
 plugin: lmcache.kvcache.coordinator
 coordinator_url: http://lmcache-coordinator.example.com:9300
+networks:
+  - 10.20.0.0/16
+  - "*.gpu.example.com"
 usage: true
 keyed_groups:
   - key: lmcache_metadata.model | default('unknown')
@@ -110,9 +118,8 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheError, redact_url
 from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import (
     CONNECTION_ARGUMENT_SPEC, Connector, api_key_secrets, connection_problems)
-from ansible_collections.lmcache.kvcache.plugins.module_utils._models import check_registrations, usage_tiers
 from ansible_collections.lmcache.kvcache.plugins.module_utils._server import coordinator_registrations
-from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import node_url
+from ansible_collections.lmcache.kvcache.plugins.module_utils._vouching import Networks, Registry, registry_from
 
 COORDINATOR_GROUP_PREFIX = 'lmcache_coordinator_'
 
@@ -130,23 +137,26 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         urls = [urls] if isinstance(urls, str) else urls
         if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
             raise AnsibleParserError('%s: coordinator_url must be a URL or a list of URLs, got %r' % (path, urls))
+        problems = Networks.problems(self.get_option('networks'))
+        if problems:
+            raise AnsibleParserError('lmcache.kvcache.coordinator: %s' % '; '.join(problems))
         cache_key = self.get_cache_key(path)
-        use_cache = self.get_option('cache') and cache
         coordinators = None
-        if use_cache:
+        if self.get_option('cache') and cache:
             try:
                 coordinators = self._cache[cache_key]
             except KeyError:
                 coordinators = None
+        fresh = coordinators is None
         if coordinators is None:
-            # The cache holds only what passed the checks, as plain values.
-            coordinators = [self._validated(self._read(url)) for url in urls]
-            if self.get_option('cache'):
-                self._cache[cache_key] = coordinators
-        else:
-            # What comes from the cache is checked again: the cache file is only as trustworthy as its directory.
-            coordinators = [self._validated(coordinator) for coordinator in coordinators]
-        self._populate(coordinators)
+            coordinators = [self._read(url) for url in urls]
+        # What comes from the cache is checked again: the cache file is only as trustworthy as its directory.
+        registries = [self._registry(coordinator) for coordinator in coordinators]
+        if fresh and self.get_option('cache'):
+            # The cache holds only what passed the checks, as plain values, before networks (which may change).
+            self._cache[cache_key] = [dict(url=r.coordinator, instances=r.registrations, usage=r.usage_entries)
+                                      for r in registries]
+        self._populate(registries)
 
     def _say(self, text: str) -> str:
         """A text for the output, with the API key masked: an error body may echo the Authorization header."""
@@ -160,8 +170,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         self.display.warning(self._say('lmcache.kvcache.coordinator: %s; it is left out of the inventory' % text))
 
     def _read(self, url: str) -> t.Dict[str, t.Any]:
-        """One coordinator's registrations and usage, each checked on its own: what the cache keeps."""
-        params = dict((name, self.get_option(name)) for name in CONNECTION_ARGUMENT_SPEC if name != 'url')
+        """One coordinator's raw registrations and usage (each checked by _registry)."""
+        params = dict((name, self.get_option(name)) for name in CONNECTION_ARGUMENT_SPEC if name not in ('url', 'url_vouched'))
         params.update(url=url)
         problems = connection_problems(params)
         if problems:
@@ -178,77 +188,90 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         # no trust marks of any kind: str() is its plain text.
         return dict(url=str(redact_url(url)), instances=instances, usage=usage)
 
-    def _validated(self, coordinator: t.Any) -> t.Dict[str, t.Any]:
-        """The registrations that pass every check, and their usage, as plain values in the coordinator's own shape
-        (so that checking the result again gives the same); one warning per registration that does not."""
+    def _registry(self, coordinator: t.Any) -> Registry:
+        """One coordinator's registry through the collection's one reader (_vouching.py); one warning per registration
+        left out (a failure with strict)."""
         if not isinstance(coordinator, dict) or not isinstance(coordinator.get('url'), str) \
                 or not isinstance(coordinator.get('instances'), list) or not isinstance(coordinator.get('usage'), list):
             raise AnsibleParserError('lmcache.kvcache.coordinator: the inventory cache holds something this plugin did '
                                      'not write; clear it (ansible-inventory --flush-cache)')
-        checked = check_registrations(coordinator['instances'], coordinator['usage'], 'the coordinator %s' % coordinator['url'],
-                                      reserved=(self.get_option('group'),), reserved_prefix=COORDINATOR_GROUP_PREFIX)
-        for text in checked.ignored:
+        registry = registry_from(coordinator['instances'], coordinator['usage'], coordinator['url'],
+                                 Networks(self.get_option('networks')), self.get_option('node_scheme'),
+                                 with_usage=self.get_option('usage'), reserved=(self.get_option('group'),),
+                                 reserved_prefix=COORDINATOR_GROUP_PREFIX)
+        for text in registry.ignored:
             self.display.warning(self._say('lmcache.kvcache.coordinator: %s' % text))
-        for text in checked.refused:
+        for text in registry.left_out:
             self._refuse(text)
-        return dict(url=coordinator['url'], instances=checked.kept, usage=checked.usage)
+        return registry
 
-    def _populate(self, coordinators: t.List[t.Dict[str, t.Any]]) -> None:
+    def _populate(self, registries: t.List[Registry]) -> None:
         group = self.inventory.add_group(self.get_option('group'))
-        strict = self.get_option('strict')
-        scheme = self.get_option('node_scheme')
-        connection = self.get_option('connection')
         # Each host's node URL and the URL of the first coordinator it was registered with.
         first_seen: t.Dict[str, t.Tuple[str, str]] = {}
         added: t.List[str] = []
-        for coordinator in coordinators:
-            usage = dict((entry['instance_id'], usage_tiers(entry['modules'])) for entry in coordinator['usage'])
-            coordinator_group = self.inventory.add_group(COORDINATOR_GROUP_PREFIX + _group_part(coordinator['url']))
-            shared = dict(lmcache_coordinator_url=coordinator['url'])
-            if connection:
-                shared['ansible_connection'] = connection
-                if connection == 'local':
-                    # The controller's own Python: the interpreter of this process, ansible_playbook_python.
-                    shared['ansible_python_interpreter'] = sys.executable
-            # Registered values are data, never templates: they are plain values of our own making (checked, with
-            # no __ansible* key), which ansible-core 2.19 and later never trust as templates, and the inventory
-            # manager takes any trust off what a plugin sets (trusted_by_default is false). tests/fleet checks it.
+        for registry in registries:
+            coordinator_group = self.inventory.add_group(COORDINATOR_GROUP_PREFIX + _group_part(registry.coordinator))
+            shared = self._shared_variables(registry.coordinator)
             for key, value in shared.items():
                 self.inventory.set_variable(coordinator_group, key, value)
-            for instance in coordinator['instances']:
-                name = instance['instance_id']
-                url = node_url(scheme, instance['ip'], instance['http_port'], 'instance %s' % name)
-                if name in first_seen and first_seen[name][0] != url:
-                    renamed = '%s@%s' % (name, _group_part(coordinator['url']))
-                    self.display.warning(self._say(
-                        'lmcache.kvcache.coordinator: the instance id %s is registered with more than one coordinator at '
-                        'different addresses; the one of %s (%s) is named %s' % (name, coordinator['url'], url, renamed)))
-                    name = renamed
+            for instance in registry.kept:
+                name = self._host_name(instance, registry.coordinator, first_seen)
                 if name in first_seen:
                     # The first coordinator's URL stays the host's, whatever the order of its groups' variables.
                     self.inventory.set_variable(name, 'lmcache_coordinator_url', first_seen[name][1])
                     self.inventory.add_child(coordinator_group, name)
                     continue
-                first_seen[name] = (url, coordinator['url'])
-                host = self.inventory.add_host(name, group=group)
-                added.append(host)
-                self.inventory.add_child(coordinator_group, host)
-                own = dict(
-                    lmcache_url=url,
-                    lmcache_instance_id=instance['instance_id'],
-                    lmcache_registration_time=instance['registration_time'],
-                    lmcache_metadata=instance['metadata'],
-                )
-                if self.get_option('usage'):
-                    own['lmcache_usage'] = usage.get(instance['instance_id'])
-                for key, value in own.items():
-                    self.inventory.set_variable(host, key, value)
-                # compose, groups and keyed_groups see every variable the plugin gives the host.
-                variables = dict(shared, **own)
-                self._set_composite_vars(self.get_option('compose'), variables, host, strict=strict)
-                self._add_host_to_composed_groups(self.get_option('groups'), variables, host, strict=strict)
-                self._add_host_to_keyed_groups(self.get_option('keyed_groups'), variables, host, strict=strict)
+                first_seen[name] = (instance['url'], registry.coordinator)
+                added.append(self._add_host(name, group, coordinator_group, instance, shared))
         self._drop_hosts_named_like_groups(added)
+
+    def _shared_variables(self, coordinator: str) -> t.Dict[str, t.Any]:
+        """What every node of a coordinator shares, set once on its group."""
+        shared: t.Dict[str, t.Any] = dict(lmcache_coordinator_url=coordinator)
+        if not self.get_option('networks'):
+            # No setting vouches for the registered addresses: the modules and the fan-out send them no key.
+            shared['lmcache_url_vouched'] = False
+        connection = self.get_option('connection')
+        if connection:
+            shared['ansible_connection'] = connection
+            if connection == 'local':
+                # The controller's own Python: the interpreter of this process, ansible_playbook_python.
+                shared['ansible_python_interpreter'] = sys.executable
+        return shared
+
+    def _host_name(self, instance: t.Dict[str, t.Any], coordinator: str, first_seen: t.Dict[str, t.Tuple[str, str]]) -> str:
+        """The instance id, or id@coordinator when another coordinator registered the same id at another address."""
+        name = instance['instance_id']
+        if name in first_seen and first_seen[name][0] != instance['url']:
+            renamed = '%s@%s' % (name, _group_part(coordinator))
+            self.display.warning(self._say(
+                'lmcache.kvcache.coordinator: the instance id %s is registered with more than one coordinator at '
+                'different addresses; the one of %s (%s) is named %s' % (name, coordinator, instance['url'], renamed)))
+            return renamed
+        return name
+
+    def _add_host(self, name: str, group: str, coordinator_group: str, instance: t.Dict[str, t.Any],
+                  shared: t.Dict[str, t.Any]) -> str:
+        """A host for one registration, with its own variables, composed variables and groups."""
+        strict = self.get_option('strict')
+        host = self.inventory.add_host(name, group=group)
+        self.inventory.add_child(coordinator_group, host)
+        # Registered values are data, never templates: they are plain values of our own making (checked, with no
+        # __ansible* key), which ansible-core 2.19 and later never trust as templates, and the inventory manager takes
+        # any trust off what a plugin sets (trusted_by_default is false). tests/fleet checks it.
+        own = dict(lmcache_url=instance['url'], lmcache_instance_id=instance['instance_id'],
+                   lmcache_registration_time=instance['registration_time'], lmcache_metadata=instance['metadata'])
+        if self.get_option('usage'):
+            own['lmcache_usage'] = instance['usage']
+        for key, value in own.items():
+            self.inventory.set_variable(host, key, value)
+        # compose, groups and keyed_groups see every variable the plugin gives the host.
+        variables = dict(shared, **own)
+        self._set_composite_vars(self.get_option('compose'), variables, host, strict=strict)
+        self._add_host_to_composed_groups(self.get_option('groups'), variables, host, strict=strict)
+        self._add_host_to_keyed_groups(self.get_option('keyed_groups'), variables, host, strict=strict)
+        return host
 
     def _drop_hosts_named_like_groups(self, added: t.List[str]) -> None:
         """A host whose name is also a group's (one made by keyed_groups from another node's metadata, say) would be

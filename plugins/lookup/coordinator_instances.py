@@ -14,8 +14,9 @@ description:
   - For each coordinator URL, the instances registered with it, as
     RV(lmcache.kvcache.lmcache_coordinator_info#module:instances) of M(lmcache.kvcache.lmcache_coordinator_info),
     with id, address, HTTP port, node URL, registration time, metadata and, with O(usage=true), L1 and L2 usage.
-  - Every registration is checked on its own (anything that can reach a coordinator can register); a bad one is left
-    out with a warning that names it. The instances of several coordinators come in one list, in the order given.
+  - Every registration is checked on its own (anything that can reach a coordinator can register); a bad one, or one
+    at an address outside O(networks), is left out with a warning that names it. The instances of several
+    coordinators come in one list, in the order given. Each says whether O(networks) vouches for it (C(vouched)).
   - The same option checks, messages and masking of secrets as the module; a coordinator that cannot be read fails the
     lookup with the method, URL, HTTP status and its own text.
 author:
@@ -35,8 +36,13 @@ options:
     type: str
     choices: [http, https]
     default: http
+  strict:
+    description: Fail, naming them all, when any registration is left out, instead of warning and returning the others.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - lmcache.kvcache.connection.plugins
+  - lmcache.kvcache.registry.plugins
 seealso:
   - module: lmcache.kvcache.lmcache_coordinator_info
   - plugin: lmcache.kvcache.coordinator
@@ -44,10 +50,11 @@ seealso:
 '''
 
 EXAMPLES = r'''
-- name: Read every node the coordinator knows, from the controller
+- name: Read every node the coordinator knows, from the controller (the key only to the fleet's own addresses)
   lmcache.kvcache.lmcache_server_info:
     url: "{{ item.url }}"
-  loop: "{{ query('lmcache.kvcache.coordinator_instances', 'http://10.0.0.5:9300') }}"
+    url_vouched: "{{ item.vouched }}"
+  loop: "{{ query('lmcache.kvcache.coordinator_instances', 'http://10.0.0.5:9300', networks=['10.0.0.0/16']) }}"
   loop_control:
     label: "{{ item.instance_id }}"
   delegate_to: localhost

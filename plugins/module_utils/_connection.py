@@ -27,6 +27,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._client import (
     plain_number,
     redact_url,
 )
+from ansible_collections.lmcache.kvcache.plugins.module_utils._proxy import Proxies
 
 DEFAULT_URL = 'http://127.0.0.1:8080'
 MAX_TIMEOUT_SECONDS = 3600.0
@@ -45,6 +46,8 @@ CONNECTION_ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
     timeout=dict(type='float', default=10.0),
     retries=dict(type='int', default=3),
     deadline=dict(type='float', default=DEFAULT_DEADLINE_SECONDS),
+    # False where url came from a coordinator's registry that no networks setting vouches for: no key is sent to it.
+    url_vouched=dict(type='bool', default=True),
 )
 CONNECTION_REQUIRED_BY = dict(client_key=('client_cert',))
 
@@ -152,20 +155,25 @@ def tls_options(params: t.Mapping[str, t.Any]) -> TLSOptions:
 
 
 class Connector:
-    """Makes clients that share one task's options, TLS context and deadline."""
+    """Makes clients that share one task's options, TLS context, proxy settings and deadline."""
 
     def __init__(self, params: t.Mapping[str, t.Any], warn: t.Callable[[str], None] = lambda message: None,
-                 deadline: t.Optional[Deadline] = None) -> None:
+                 deadline: t.Optional[Deadline] = None, proxies: t.Optional[Proxies] = None) -> None:
         self.api_key = clean_api_key(params.get('api_key'))
         self.tls = tls_options(params)
         self.timeout = float(params.get('timeout') or 10.0)
         self.retries = int(params.get('retries') if params.get('retries') is not None else 3)
         self.deadline = deadline or Deadline(float(params.get('deadline') or DEFAULT_DEADLINE_SECONDS))
         self.warn = warn
+        # The environment's proxies, read once (a fan-out's endpoints share them): the task's environment, as the
+        # module on a host would see it.
+        self.proxies = proxies or Proxies(os.environ)
         # The HTTP status of the last request any of these clients made (None: it got no answer).
         self.last_status: t.Optional[int] = None
 
-    def client(self, url: str, keyless: bool = False) -> LMCacheClient:
-        """A client of `url` with the task's options; `keyless`: without the API key (what anyone could do)."""
+    def client(self, url: str, keyless: bool = False, key_withheld: t.Optional[str] = None) -> LMCacheClient:
+        """A client of `url` with the task's options. `keyless`: without the API key (what anyone could do);
+        `key_withheld`: without it because the address is not vouched for, which a 401 then says."""
         return LMCacheClient(url, api_key=None if keyless else self.api_key, tls=self.tls, timeout=self.timeout,
-                             retries=self.retries, deadline=self.deadline, warn=self.warn, recorder=self)
+                             retries=self.retries, deadline=self.deadline, warn=self.warn, recorder=self,
+                             proxies=self.proxies, key_withheld=key_withheld)

@@ -31,7 +31,8 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._generations impor
 from ansible_collections.lmcache.kvcache.plugins.module_utils._server import LMCacheServer
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheClient, LMCacheError, LMCacheHTTPError
 from ansible_collections.lmcache.kvcache.plugins.module_utils._models import Rejected, usage_modules, usage_tiers
-from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import Untrusted, node_url, path_segment
+from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import Untrusted, path_segment
+from ansible_collections.lmcache.kvcache.plugins.module_utils._vouching import Networks, Registry, read_registry
 from ansible_collections.lmcache.kvcache.plugins.module_utils._chunks import Chunk, prefix_operations
 from ansible_collections.lmcache.kvcache.plugins.module_utils._target import CHUNK_TOKENS, Target
 from ansible_collections.lmcache.kvcache.plugins.module_utils._tokens import TokenSequence, tokens_json
@@ -120,19 +121,22 @@ class TokenSequenceCache(RequestCache):
     pins_protect = frozenset(('L2',))
 
     def __init__(self, target: Target, coordinator: t.Optional[LMCacheClient], node: LMCacheServer,
-                 node_for: t.Callable[[str], LMCacheServer]) -> None:
+                 node_for: t.Callable[[str, t.Optional[str]], LMCacheServer], networks: Networks) -> None:
         self.target = target
         self.coordinator = coordinator
         self.node = node
         # A client for another node's URL, with the task's options (for a node-direct delete on instance_id).
         self._node_for = node_for
+        # The addresses of the coordinator's registry that the task's key may go to.
+        self.networks = networks
         self.token_ids: t.Union[t.List[int], TokenSequence] = target.token_ids or []
         self.range = target.range
         complete = len(self.token_ids) // CHUNK_TOKENS
         self.last = complete - 1 if self.range.last is None else min(self.range.last, complete - 1)
         # Reads report placements on this instance only, once scope() has been called (None: every instance).
         self.scoped_instance: t.Optional[str] = None
-        self._instances: t.Optional[t.List[t.Dict[str, t.Any]]] = None
+        self._registry: t.Optional[Registry] = None
+        self._instance_node: t.Optional[LMCacheServer] = None
 
     @property
     def description(self) -> str:
@@ -172,11 +176,12 @@ class TokenSequenceCache(RequestCache):
 
     # -- instances ---------------------------------------------------------------------------------------------
 
-    def instances(self) -> t.List[t.Dict[str, t.Any]]:
-        if self._instances is None:
-            reply = self._coordinator('finding the instance').request('GET', '/instances')
-            self._instances = [i for i in read_list(reply, reply.json_object(), 'instances') if isinstance(i, dict)]
-        return self._instances
+    def registry(self) -> Registry:
+        """The coordinator's registry, through the one reader: registrations checked, held against networks."""
+        if self._registry is None:
+            coordinator = self._coordinator('finding the instance')
+            self._registry = read_registry(coordinator, self.networks, urlsplit(self.node.client.base_url).scheme)
+        return self._registry
 
     def instance_at_url(self) -> t.Optional[str]:
         """The instance registered with the coordinator at the node's url (address and port), if any."""
@@ -187,27 +192,30 @@ class TokenSequenceCache(RequestCache):
         except (OSError, UnicodeError):
             pass
         port = node.port or (443 if node.scheme == 'https' else 80)
-        for instance in self.instances():
-            if instance.get('ip') in addresses and instance.get('http_port') == port:
-                return str(instance.get('instance_id'))
+        for instance in self.registry().kept:
+            if instance['ip'] in addresses and instance['http_port'] == port:
+                return str(instance['instance_id'])
         return None
 
     def instance_id(self, required: bool) -> t.Optional[str]:
         """The instance meant: instance_id if given, else the one registered at the node's url."""
         wanted = self.target.instance_id
+        registry = self.registry()
         if wanted is not None:
-            known = sorted(str(i.get('instance_id')) for i in self.instances())
+            if wanted in registry.left_out_ids:
+                raise LMCacheError('instance_id %r is left out, so nothing is sent to it: %s' % (wanted, registry.left_out_ids[wanted]))
+            known = sorted(str(i['instance_id']) for i in registry.kept)
             if wanted not in known:
                 raise LMCacheError('instance_id %r is not registered with the coordinator %s; registered: %s'
-                                   % (wanted, self._coordinator('finding the instance').display_url, ', '.join(known) or 'none'))
+                                   % (wanted, registry.coordinator, ', '.join(known) or 'none'))
             return wanted
         found = self.instance_at_url()
         if found is None and required:
             raise LMCacheError('no instance registered with the coordinator %s serves %s; registered: %s. '
                                'Set instance_id, or url to the node meant.'
-                               % (self._coordinator('finding the instance').display_url, self.node.url,
-                                  ', '.join('%s (%s:%s)' % (i.get('instance_id'), i.get('ip'), i.get('http_port'))
-                                            for i in self.instances()) or 'none'))
+                               % (registry.coordinator, self.node.url,
+                                  ', '.join('%s (%s:%s)' % (i['instance_id'], i['ip'], i['http_port'])
+                                            for i in registry.kept) or 'none'))
         return found
 
     def scope(self) -> str:
@@ -216,17 +224,18 @@ class TokenSequenceCache(RequestCache):
         return self.scoped_instance
 
     def instance_node(self) -> LMCacheServer:
-        """The node of the scoped instance: the one at url, or the address it registered with the coordinator."""
+        """The node of the scoped instance: the one at url, or the address it registered with the coordinator (checked,
+        and sent the task's key only where networks vouches for it)."""
         wanted = self.target.instance_id
         if wanted is None:
             return self.node
-        for instance in self.instances():
-            if instance.get('instance_id') == wanted:
-                # The registered address is the coordinator's data: checked before the task's key is sent to it.
-                url = node_url(urlsplit(self.node.client.base_url).scheme, instance.get('ip'), instance.get('http_port'),
-                               'the coordinator\'s instance %s' % wanted)
-                return self.node if url == self.node.client.base_url else self._node_for(url)
-        return self.node
+        if self._instance_node is None:
+            registry = self.registry()
+            self._instance_node = self.node
+            for instance in registry.kept:
+                if instance['instance_id'] == wanted and instance['url'] != self.node.client.base_url:
+                    self._instance_node = self._node_for(instance['url'], registry.key_withheld(instance))
+        return self._instance_node
 
     # -- reading -----------------------------------------------------------------------------------------------
 
@@ -335,6 +344,8 @@ class TokenSequenceCache(RequestCache):
                                    % self.instance_node().describe())
             return asked
         at_url = instance_id in (None, self.instance_at_url())
+        # The task's key goes to the instance's node only where networks vouches for its registered address.
+        keyed = keyed and self.instance_node().client.key_withheld is None
         if (at_url or keyed) and self.instance_node().discovery.has('object_delete'):
             return 'node'
         return 'coordinator'

@@ -181,6 +181,8 @@ class Registrations:
         self.usage: t.List[t.Dict[str, t.Any]] = []
         # One sentence per registration left out, naming the coordinator, the instance and the field.
         self.refused: t.List[str] = []
+        # The same, by the instance id it was registered with, where that is a string.
+        self.refused_ids: t.Dict[str, str] = {}
         # Usage entries ignored because they name no instance.
         self.ignored: t.List[str] = []
 
@@ -202,6 +204,8 @@ def check_registrations(instances: t.List[t.Any], usage_entries: t.List[t.Any], 
                 raise Untrusted(bad_usage[instance])
         except Untrusted as exc:
             checked.refused.append('%s, GET /instances: %s' % (where, exc))
+            if isinstance(raw, dict) and isinstance(raw.get('instance_id'), str):
+                checked.refused_ids[raw['instance_id']] = checked.refused[-1]
             continue
         kept.setdefault(instance, []).append(registration)
     for instance, found in kept.items():
@@ -209,6 +213,7 @@ def check_registrations(instances: t.List[t.Any], usage_entries: t.List[t.Any], 
         if len(addresses) > 1:
             checked.refused.append('%s lists the instance id %s %d times at different addresses (%s): which one is the '
                                    'node cannot be told' % (where, instance, len(found), ', '.join('%s:%d' % a for a in addresses)))
+            checked.refused_ids[instance] = checked.refused[-1]
             continue
         checked.kept.append(found[0])
     checked.usage = [usage[r['instance_id']] for r in checked.kept if r['instance_id'] in usage]

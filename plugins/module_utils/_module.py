@@ -30,7 +30,7 @@ def run(operation: t.Type[Operation], for_request: t.Optional[t.Type[Operation]]
 
     for_request: the operation to run instead when a request is targeted (same options), e.g. a targeted clear.
     """
-    spec, kwargs = argument_spec(operation)
+    spec, kwargs = argument_spec(operation, for_request)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True, **kwargs)
     prepared = prepare(operation, module.params, for_request)
     # Masked everywhere in the output, the invocation included, whatever happens next.

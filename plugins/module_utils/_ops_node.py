@@ -115,14 +115,13 @@ class ClearInstance(Operation):
 
     argument_spec = dict(
         force=dict(type='bool', default=False),
-        tier=dict(type='str', default='l1', choices=['l1', 'l2', 'all']),
-        delete_via=dict(type='str', default='auto', choices=['auto', 'node', 'coordinator']),
     )
     target = 'optional'
 
     @classmethod
     def option_problems(cls, params: t.Mapping[str, t.Any], request: t.Optional[Target]) -> t.List[str]:
-        if request is None and params['tier'] != 'l1':
+        # The module takes a targeted clear's options too (ClearRequest): an instance-wide clear refuses its tier.
+        if request is None and params.get('tier', 'l1') != 'l1':
             return ['an instance-wide clear supports only tier=l1 (LMCache clears L1 only); tier=%s needs a targeted '
                     'clear (token_ids or request_id)' % params['tier']]
         return []

@@ -28,6 +28,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_node import C
 from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Context, Operation, Plan
 from ansible_collections.lmcache.kvcache.plugins.module_utils._chunks import Chunk, chunk_ranges, chunk_summary
 from ansible_collections.lmcache.kvcache.plugins.module_utils._target import Target
+from ansible_collections.lmcache.kvcache.plugins.module_utils._vouching import NETWORKS_ARGUMENT_SPEC, Networks
 
 PREFETCH_POLL_SECONDS = 0.5
 
@@ -49,7 +50,7 @@ class RequestOperation(Operation):
             raise AssertionError('%s needs a request target' % type(self).__name__)
         self.cache: RequestCache
         if request.by_tokens:
-            self.cache = TokenSequenceCache(request, ctx.coordinator, self.node, ctx.node_for)
+            self.cache = TokenSequenceCache(request, ctx.coordinator, self.node, ctx.node_for, Networks(params.get('networks')))
         else:
             self.cache = RequestIdCache(request, self.node)
         self.by_tokens = request.by_tokens
@@ -226,7 +227,12 @@ def _stored_bytes(chunks: t.Sequence[Chunk]) -> int:
 class ClearRequest(RequestOperation):
     """Delete one request's chunks from some tiers of one instance."""
 
-    argument_spec = ClearInstance.argument_spec
+    argument_spec = dict(
+        ClearInstance.argument_spec,
+        tier=dict(type='str', default='l1', choices=['l1', 'l2', 'all']),
+        delete_via=dict(type='str', default='auto', choices=['auto', 'node', 'coordinator']),
+        **NETWORKS_ARGUMENT_SPEC
+    )
 
     def __init__(self, params: t.Mapping[str, t.Any], ctx: Context, request: t.Optional[Target]) -> None:
         super().__init__(params, ctx, request)
@@ -318,6 +324,7 @@ class Prefetch(RequestOperation):
         wait=dict(type='bool', default=True),
         wait_timeout=dict(type='float', default=60.0),
         prefetch_via=dict(type='str', default='node', choices=['node', 'coordinator']),
+        **NETWORKS_ARGUMENT_SPEC
     )
     needs_coordinator = False
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_coordinator import CoordinatorInstances
+from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_coordinator import CoordinatorInstances, Deregistration
 from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_node import ClearInstance, ServerInfo, TenantQuota
 from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_request import (
     ClearRequest,
@@ -72,6 +72,8 @@ OPERATIONS: t.Dict[str, Entry] = {
         ('node quotas', ('quota',)),)),
     'coordinator_info': Entry('lmcache_coordinator_info', CoordinatorInstances, writes=False, on_coordinator=True, needs=(
         ('registered instances and their usage', ('coordinator',)),)),
+    'coordinator_instance': Entry('lmcache_coordinator_instance', Deregistration, on_coordinator=True, needs=(
+        ('deregister an instance', ('coordinator',)),)),
 }
 BY_MODULE: t.Dict[str, Entry] = dict((entry.module, entry) for entry in OPERATIONS.values())
 # The operations that act on the whole fleet through the coordinator: one task, never one per endpoint.

@@ -37,6 +37,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import
     url_secrets,
 )
 from ansible_collections.lmcache.kvcache.plugins.module_utils._models import Rejected
+from ansible_collections.lmcache.kvcache.plugins.module_utils._proxy import Proxies
 from ansible_collections.lmcache.kvcache.plugins.module_utils._target import (
     TARGET_ARGUMENT_SPEC,
     TARGET_MUTUALLY_EXCLUSIVE,
@@ -45,6 +46,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._target import (
     Target,
 )
 from ansible_collections.lmcache.kvcache.plugins.module_utils._tokens import TokenFileError
+from ansible_collections.lmcache.kvcache.plugins.module_utils._vouching import URL_UNVOUCHED, Networks
 
 # How many times a write whose outcome was lost is reconciled (re-read, re-planned, the rest applied).
 MAX_RECONCILE_ROUNDS = 3
@@ -55,24 +57,25 @@ class Context:
 
     def __init__(self, params: t.Mapping[str, t.Any], check_mode: bool = False, diff: bool = False,
                  warn: t.Callable[[str], None] = lambda message: None, deadline: t.Optional[Deadline] = None,
-                 discoveries: t.Optional[DiscoveryCache] = None) -> None:
+                 discoveries: t.Optional[DiscoveryCache] = None, proxies: t.Optional[Proxies] = None) -> None:
         self.params = params
         self.discoveries = discoveries
         self.check_mode = check_mode
         self.diff = diff
         self.warn = warn
-        self.connector = Connector(params, warn, deadline)
+        self.connector = Connector(params, warn, deadline, proxies)
         self.clients: t.List[LMCacheClient] = []
-        self.node = self.node_for(params['url'])
+        self.node = self.node_for(params['url'], None if params.get('url_vouched', True) else URL_UNVOUCHED)
         self._coordinator: t.Optional[LMCacheClient] = None
 
-    def client(self, url: str) -> LMCacheClient:
-        client = self.connector.client(url)
+    def client(self, url: str, key_withheld: t.Optional[str] = None) -> LMCacheClient:
+        client = self.connector.client(url, key_withheld=key_withheld)
         self.clients.append(client)
         return client
 
-    def node_for(self, url: str) -> LMCacheServer:
-        return LMCacheServer(self.client(url), self.discoveries)
+    def node_for(self, url: str, key_withheld: t.Optional[str] = None) -> LMCacheServer:
+        """The node at `url`; `key_withheld`: why the task's API key is not sent to it (its address is not vouched for)."""
+        return LMCacheServer(self.client(url, key_withheld), self.discoveries)
 
     @property
     def coordinator(self) -> t.Optional[LMCacheClient]:
@@ -166,8 +169,10 @@ class Operation:
                     status=self.ctx.last_status)
 
 
-def argument_spec(operation: t.Type[Operation]) -> t.Tuple[t.Dict[str, t.Any], t.Dict[str, t.Any]]:
-    """(argument spec, AnsibleModule keyword arguments) of an operation."""
+def argument_spec(operation: t.Type[Operation], for_request: t.Optional[t.Type[Operation]] = None
+                  ) -> t.Tuple[t.Dict[str, t.Any], t.Dict[str, t.Any]]:
+    """(argument spec, AnsibleModule keyword arguments) of an operation, and of the one that runs instead when a
+    request is targeted (one module takes both's options)."""
     spec = dict(CONNECTION_ARGUMENT_SPEC)
     required_by = dict(CONNECTION_REQUIRED_BY)
     kwargs: t.Dict[str, t.Any] = dict(mutually_exclusive=list(operation.mutually_exclusive),
@@ -179,6 +184,8 @@ def argument_spec(operation: t.Type[Operation]) -> t.Tuple[t.Dict[str, t.Any], t
         if operation.target == 'required':
             kwargs['required_one_of'] = list(TARGET_REQUIRED_ONE_OF)
     spec.update(operation.argument_spec)
+    if for_request is not None:
+        spec.update(for_request.argument_spec)
     kwargs['required_by'] = required_by
     return spec, kwargs
 
@@ -196,7 +203,7 @@ def check(operation: t.Type[Operation], params: t.Mapping[str, t.Any], for_reque
           ) -> t.Tuple[t.Type[Operation], t.Optional[Target], t.List[str]]:
     """The operation to run (for_request instead when a request is targeted), the request target, and every problem
     with the options, before any request is sent."""
-    problems = connection_problems(params, url_options=url_options)
+    problems = connection_problems(params, url_options=url_options) + Networks.problems(params.get('networks'))
     request = None
     if operation.target:
         try:
@@ -240,7 +247,7 @@ def prepare_args(operation: t.Type[Operation], args: t.Mapping[str, t.Any],
                  url_options: t.Sequence[str] = ('url', 'coordinator_url')) -> Prepared:
     """Raw task arguments validated against the operation's argument spec, as AnsibleModule would, then prepare()d:
     the drivers that run in the controller's own process."""
-    spec, kwargs = argument_spec(operation)
+    spec, kwargs = argument_spec(operation, for_request)
     validated = ArgumentSpecValidator(spec, **kwargs).validate(dict(args))
     hidden = no_log_values(validated)
     if validated.error_messages:

@@ -20,6 +20,8 @@ description:
     carry a path or a user, a port out of range, metadata that is not plain data (or that Ansible would read as a type
     marker), an unreadable usage entry, or an id listed at several addresses leaves that instance out, named in
     RV(left_out) and in a warning; the others are returned.
+  - With O(networks), a registration at an address outside it is left out the same way (and listed in RV(outside));
+    the ones returned are vouched for (RV(instances[].vouched)), and the API key may go to them. Without it, none is.
   - The lookup C(lmcache.kvcache.coordinator_instances) returns the same list for templates and conditions.
 author:
   - LMCache maintainers (@LMCache)
@@ -40,8 +42,13 @@ options:
     type: str
     choices: [http, https]
     default: http
+  strict:
+    description: Fail, naming them all, when any registration is left out, instead of warning and returning the others.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - lmcache.kvcache.connection
+  - lmcache.kvcache.registry
   - lmcache.kvcache.attributes
   - lmcache.kvcache.attributes.info_module
 seealso:
@@ -53,17 +60,20 @@ seealso:
 '''
 
 EXAMPLES = r'''
-- name: List the nodes registered with the coordinator
+- name: List the nodes registered with the coordinator, in the fleet's own network
   lmcache.kvcache.lmcache_coordinator_info:
     url: http://10.0.0.5:9300
+    networks:
+      - 10.0.0.0/16
     usage: true
   register: coordinator
   delegate_to: localhost
   run_once: true
 
-- name: Read each registered node's server, from the controller
+- name: Read each registered node's server, from the controller (the key only where networks vouched for it)
   lmcache.kvcache.lmcache_server_info:
     url: "{{ item.url }}"
+    url_vouched: "{{ item.vouched }}"
   loop: "{{ coordinator.instances }}"
   loop_control:
     label: "{{ item.instance_id }}"
@@ -113,6 +123,11 @@ instances:
     url:
       description: Its node URL, from O(node_scheme), the address and the port.
       type: str
+    vouched:
+      description:
+        - Whether O(networks) vouches for its address (V(false) when O(networks) is not set). Pass it on as
+          O(lmcache.kvcache.lmcache_server_info#module:url_vouched) to send the API key only where it is V(true).
+      type: bool
     registration_time:
       description: When it registered (seconds since the epoch); V(null) where the coordinator does not say.
       type: float
@@ -134,6 +149,19 @@ left_out:
     - >-
       the coordinator http://10.0.0.5:9300, GET /instances: instance evil (instances[3]).ip 'user@10.0.0.9' is neither
       an IP address nor a host name
+outside:
+  description: The registrations left out because O(networks) does not vouch for their address.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{instance_id: stranger, url: 'http://192.0.2.9:8080'}]
+  contains:
+    instance_id:
+      description: The instance id it registered with.
+      type: str
+    url:
+      description: The node URL it registered.
+      type: str
 '''
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._module import run

@@ -72,6 +72,9 @@ options:
       - The host variable that holds a host's own API key. A host that has it (not empty) is sent that key; the others
         O(api_key). So a key set per host, or per group, in the inventory (vaulted) reaches only its own hosts.
       - A key that no HTTP header can carry fails the task before any request, without showing the key.
+      - A host whose C(lmcache_url_vouched) is V(false) is sent no key at all, neither its own nor O(api_key). The
+        C(lmcache.kvcache.coordinator) inventory sets it for the nodes it found in a coordinator's registry while its
+        C(networks) option vouches for no address. See O(url_vouched).
     type: str
     default: lmcache_api_key
   concurrency:
@@ -115,6 +118,12 @@ options:
       - Not used by the fan-out; each endpoint's URL comes from its host (O(url_var)) or O(endpoints). Accepted so that
         C(module_defaults) for the C(lmcache.kvcache.lmcache) group can set it for the other modules.
     type: str
+  url_vouched:
+    description:
+      - With V(false), no endpoint is sent an API key. Each host's own C(lmcache_url_vouched) applies in any case.
+    type: bool
+    default: true
+    version_added: 0.2.0
 extends_documentation_fragment:
   - lmcache.kvcache.connection
   - lmcache.kvcache.attributes

@@ -67,6 +67,7 @@ options:
 extends_documentation_fragment:
   - lmcache.kvcache.connection
   - lmcache.kvcache.target
+  - lmcache.kvcache.registry
   - lmcache.kvcache.attributes
 attributes:
   check_mode:

@@ -28,6 +28,9 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import B
 from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Context, execute, prepare_args, refused
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._compat import base_result, task_environment
 
+# The host variable the coordinator inventory sets to false for node URLs no networks setting vouches for.
+VOUCHED_VAR = 'lmcache_url_vouched'
+
 
 def masked(value: t.Any, values: t.Collection[str]) -> t.Any:
     """The value with every secret masked, as AnsibleModule masks a module's result (remove_values), so that the
@@ -76,15 +79,17 @@ def run_operation(entry: Entry, args: t.Mapping[str, t.Any], check_mode: bool, d
 
 
 def option_names(entry: Entry) -> t.List[str]:
-    """Every option the entry's module takes but url: the connection options and the operation's own."""
-    return [name for name in list(CONNECTION_ARGUMENT_SPEC) + list(entry.operation.argument_spec) if name != 'url']
+    """Every option the entry's module takes but url and url_vouched (the URL a lookup or the event source runs on
+    decides both): the connection options and the operation's own."""
+    return [name for name in list(CONNECTION_ARGUMENT_SPEC) + list(entry.operation.argument_spec)
+            if name not in ('url', 'url_vouched')]
 
 
-def run_on(entry: Entry, url: str, options: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+def run_on(entry: Entry, url: str, options: t.Mapping[str, t.Any], vouched: bool = True) -> t.Dict[str, t.Any]:
     """run_operation on `url` with those of `options` the module takes (unset ones left to their defaults): the way
-    the lookups and the event source run an operation per URL."""
+    the lookups and the event source run an operation per URL. `vouched`: whether the API key may go to `url`."""
     args = dict((name, options[name]) for name in option_names(entry) if options.get(name) is not None)
-    return run_operation(entry, dict(args, url=url), check_mode=False, diff=False)
+    return run_operation(entry, dict(args, url=url, url_vouched=vouched), check_mode=False, diff=False)
 
 
 class ModuleOnController(NormalAction):
@@ -92,6 +97,7 @@ class ModuleOnController(NormalAction):
 
     def run(self, tmp: t.Any = None, task_vars: t.Optional[t.Dict[str, t.Any]] = None) -> t.Dict[str, t.Any]:
         entry = BY_MODULE.get((self._task.resolved_action or self._task.action).rsplit('.', 1)[-1])
+        self._withhold_key_from_unvouched_url(task_vars or {})
         if entry is None or not self._on_controller(task_vars or {}):
             return super().run(tmp, task_vars)
         result = base_result(self, tmp, task_vars)
@@ -99,6 +105,18 @@ class ModuleOnController(NormalAction):
             result.update(run_operation(entry, self._task.args, bool(self._task.check_mode or self._play_context.check_mode),
                                         bool(self._task.diff)))
         return result
+
+    def _withhold_key_from_unvouched_url(self, task_vars: t.Mapping[str, t.Any]) -> None:
+        """A task whose url is its host's lmcache_url, on a host whose lmcache_url_vouched is false (the coordinator
+        inventory found the address in a registry no networks setting vouches for): url_vouched=false, so that no API
+        key goes there whatever the task's api_key, module_defaults or LMCACHE_API_KEY say. A url_vouched the task
+        sets itself is the operator's word and stays."""
+        args = self._task.args
+        if 'url_vouched' in args or task_vars.get(VOUCHED_VAR) is not False or not isinstance(args.get('url'), str):
+            return
+        host_url = task_vars.get('lmcache_url')
+        if isinstance(host_url, str) and args['url'].rstrip('/') == host_url.rstrip('/'):
+            args['url_vouched'] = False
 
     def _on_controller(self, task_vars: t.Mapping[str, t.Any]) -> bool:
         """A local connection, not async, no privilege escalation, and no Python chosen for the host but the one running

@@ -17,11 +17,17 @@ Private to this collection.
 from __future__ import annotations
 
 import concurrent.futures
+import math
 import re
 import typing as t
 
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import (
+    CONNECTION_ARGUMENT_SPEC, connection_problems, url_problems)
 from ansible_collections.lmcache.kvcache.plugins.module_utils._metrics import interval
 from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import BY_MODULE
+from ansible_collections.lmcache.kvcache.plugins.module_utils._vouching import NETWORKS_ARGUMENT_SPEC, Networks
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._local import run_on
 
 VERSION = re.compile(r'^[A-Za-z0-9][A-Za-z0-9.+_-]{0,63}$')
@@ -75,12 +81,15 @@ class FleetState:
         self.registered = dict(instances)
         return events
 
-    def reads(self, results: t.Mapping[str, t.Mapping[str, t.Any]], names: t.Mapping[str, str]) -> t.List[t.Dict[str, t.Any]]:
-        """Events from one poll's server info results by node URL (`names`: instance id by URL, where known)."""
+    def reads(self, results: t.Mapping[str, t.Mapping[str, t.Any]], names: t.Mapping[str, str],
+              vouched: t.Optional[t.Mapping[str, bool]] = None) -> t.List[t.Dict[str, t.Any]]:
+        """Events from one poll's server info results by node URL (`names`: instance id by URL, where known;
+        `vouched`: whether the API key may go to the URL, which each event says for the playbook it runs)."""
         events: t.List[t.Dict[str, t.Any]] = []
         for url in sorted(results):
             node = self.nodes.setdefault(url, Node())
-            events += [dict(e, lmcache=dict(e['lmcache'], url=url, instance_id=names.get(url)))
+            events += [dict(e, lmcache=dict(e['lmcache'], url=url, instance_id=names.get(url),
+                                            vouched=(vouched or {}).get(url, True)))
                        for e in self._node_events(node, results[url])]
         for url in set(self.nodes) - set(results):
             del self.nodes[url]
@@ -159,7 +168,10 @@ def event(kind: str, **fields: t.Any) -> t.Dict[str, t.Any]:
 
 class FleetWatch:
     """One poll of the fleet: the coordinators' instances and every node's server info, read in parallel, each bounded
-    by the connection options' deadline; the events of what changed."""
+    by the connection options' deadline; the events of what changed.
+
+    A node the operator listed (urls) is vouched for; one found in a registry only where networks vouches for it (the
+    others are read without the API key, or left out when networks is set, with one event each)."""
 
     def __init__(self, args: t.Mapping[str, t.Any], urls: t.Sequence[str], coordinators: t.Sequence[str],
                  state: FleetState, concurrency: int = 32) -> None:
@@ -168,10 +180,13 @@ class FleetWatch:
         self.coordinators = list(coordinators)
         self.state = state
         self.concurrency = concurrency
+        # Registrations outside networks already reported: (coordinator, instance id, url).
+        self.outside: t.Set[t.Tuple[str, str, str]] = set()
 
     def poll(self) -> t.List[t.Dict[str, t.Any]]:
         events: t.List[t.Dict[str, t.Any]] = []
         names: t.Dict[str, str] = {}
+        vouched = dict((url, True) for url in self.urls)
         if self.coordinators:
             instances: t.Dict[str, str] = {}
             for url in self.coordinators:
@@ -180,13 +195,85 @@ class FleetWatch:
                     # Without the list no node can be said to be gone: keep the last one, say why, poll again later.
                     raise WatchError(inert(result.get('msg')) or 'no answer')
                 instances.update((i['instance_id'], i['url']) for i in result['instances'])
+                for instance in result['instances']:
+                    vouched.setdefault(instance['url'], instance['vouched'])
+                events += self._outside(url, result['outside'])
             events += self.state.registrations(instances)
             names = dict((url, instance) for instance, url in instances.items())
-        urls = sorted(set(self.urls) | set(names))
+        urls = sorted(vouched)
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(urls)))) as pool:
-            results = dict(zip(urls, pool.map(lambda url: run_on(BY_MODULE['lmcache_server_info'], url, self.args), urls)))
-        return events + self.state.reads(results, names)
+            results = dict(zip(urls, pool.map(
+                lambda url: run_on(BY_MODULE['lmcache_server_info'], url, self.args, vouched=vouched[url]), urls)))
+        return events + self.state.reads(results, names, vouched)
+
+    def _outside(self, coordinator: str, outside: t.List[t.Dict[str, str]]) -> t.List[t.Dict[str, t.Any]]:
+        """One event per registration outside networks, the first time a poll finds it (ids and URLs as checked)."""
+        events = []
+        for instance in outside:
+            seen = (coordinator, instance['instance_id'], instance['url'])
+            if seen not in self.outside:
+                self.outside.add(seen)
+                events.append(event('registration_outside', coordinator_url=coordinator, **instance))
+        return events
 
 
 class WatchError(Exception):
     """A coordinator could not be read: the poll is skipped and retried after a backoff."""
+
+
+# The source's own options; with the connection options of the modules (less url: the source's urls and the
+# coordinators' registrations say where to go) and networks, they are its argument spec, checked at start
+# (source_options) and documented in extensions/eda/plugins/event_source/fleet.py (tests/unit checks they agree).
+SOURCE_OPTIONS: t.Dict[str, t.Dict[str, t.Any]] = dict(
+    urls=dict(type='list', elements='str'),
+    coordinator_url=dict(type='list', elements='str'),
+    interval=dict(type='float', default=30.0),
+    max_interval=dict(type='float', default=300.0),
+    watermark=dict(type='float'),
+    hit_ratio_floor=dict(type='float'),
+    hit_ratio_min_tokens=dict(type='int', default=1),
+    concurrency=dict(type='int', default=32),
+    # One poll's reads are bounded by the interval by default, and retried once: the next poll comes soon anyway.
+    retries=dict(type='int', default=1),
+    deadline=dict(type='float'),
+)
+SOURCE_ARGUMENT_SPEC = dict(
+    [(name, spec) for name, spec in CONNECTION_ARGUMENT_SPEC.items() if name not in ('url', 'url_vouched')],
+    **dict(NETWORKS_ARGUMENT_SPEC, **SOURCE_OPTIONS))
+MAX_CONCURRENCY = 1024
+
+
+def source_options(args: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+    """The source's arguments checked as a module's are (types, then values), with defaults filled in; SourceError
+    naming the option when one is wrong, before any request, so that a typo never shows up as a node's health."""
+    validated = ArgumentSpecValidator(SOURCE_ARGUMENT_SPEC).validate(dict(args))
+    if validated.error_messages:
+        raise SourceError('; '.join(validated.error_messages))
+    options = validated.validated_parameters
+    if options['deadline'] is None:
+        options['deadline'] = options['interval']
+    problems = connection_problems(dict(options, url=None), url_options=()) + Networks.problems(options['networks'])
+    for option in ('urls', 'coordinator_url'):
+        for url in options[option] or []:
+            problems += url_problems(option, url)
+    if not options['urls'] and not options['coordinator_url']:
+        problems.append('set urls, coordinator_url, or both')
+    for option, low, high in (('interval', 0, 86400), ('max_interval', 0, 86400), ('watermark', 0, 1),
+                              ('hit_ratio_floor', 0, 1)):
+        value = options[option]
+        if value is not None and not (math.isfinite(value) and low < value <= high):
+            problems.append('%s must be greater than %s and at most %s, got %s' % (option, low, high, value))
+    if options['hit_ratio_min_tokens'] < 1:
+        problems.append('hit_ratio_min_tokens must be 1 or more, got %d' % options['hit_ratio_min_tokens'])
+    if not 1 <= options['concurrency'] <= MAX_CONCURRENCY:
+        problems.append('concurrency must be from 1 to %d, got %d' % (MAX_CONCURRENCY, options['concurrency']))
+    if problems:
+        raise SourceError('; '.join(problems))
+    return options
+
+
+class SourceError(ValueError):
+    """The source's options are wrong: it stops, saying which and why."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__('lmcache.kvcache.fleet: %s' % problem)

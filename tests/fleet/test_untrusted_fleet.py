@@ -370,7 +370,8 @@ def test_a_node_address_registered_with_a_path_never_gets_the_key(sim, ansible):
         token_ids: %s
 ''' % (sim.coordinator_url, json.dumps(tokens)), ansible.hosts(['node-0000']))
     assert run.returncode != 0
-    assert "the coordinator's instance evil.ip '127.0.0.1:1/steal?x=' is neither an IP address nor a host name" \
+    assert "instance_id 'evil' is left out, so nothing is sent to it: the coordinator %s, GET /instances: instance evil " \
+        "(instances[20]).ip '127.0.0.1:1/steal?x=' is neither an IP address nor a host name" % sim.coordinator_url \
         in run.result('Delete on the node')['msg']
     assert all('node-key-s3cr3t' not in node.credentials_seen for node in sim.nodes.values())
     assert [r for r in sim.by_name['node-0000'].requests if r[0] == 'DELETE'] == []

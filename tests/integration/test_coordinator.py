@@ -330,6 +330,29 @@ def test_pin_role_rejection_policy(fleet, ansible, unpinned, policy):
     assert pin_counts(fleet, SEQ1) == [0, 0, 0, 0]
 
 
+def registered(fleet):
+    return sorted(i['instance_id'] for i in http_json('GET', fleet.coordinator.url + '/instances')[1]['instances'])
+
+
+def test_a_stranger_is_taken_off_the_genuine_coordinator_and_the_fleets_node_is_kept(fleet, ansible):
+    # Anyone can register: the coordinator takes it without a key.
+    status, _answer = http_json('POST', fleet.coordinator.url + '/instances',
+                                {'instance_id': 'stranger', 'ip': '127.0.2.9', 'http_port': 8080})
+    assert status == 200 and registered(fleet) == ['node-a', 'node-b', 'stranger']
+    args = {'url': fleet.coordinator.url, 'instance_id': 'stranger', 'networks': ['127.0.0.1/32']}
+    check = ansible.adhoc('lmcache_coordinator_instance', args, '--check', '--diff')
+    assert check.result()['changed'] is True and registered(fleet) == ['node-a', 'node-b', 'stranger']
+    done = ansible.adhoc('lmcache_coordinator_instance', args, '--diff')
+    assert done.returncode == 0, done.output
+    assert done.result()['changed'] is True and done.result()['addresses'] == ['127.0.2.9:8080']
+    assert registered(fleet) == ['node-a', 'node-b']
+    again = ansible.adhoc('lmcache_coordinator_instance', args)
+    assert again.result()['changed'] is False and 'is not registered' in again.result()['msg']
+    kept = ansible.adhoc('lmcache_coordinator_instance', dict(args, instance_id='node-a'))
+    assert kept.result()['changed'] is False and kept.result()['kept_vouched'] is True
+    assert registered(fleet) == ['node-a', 'node-b']
+
+
 # Last: it changes SEQ1, which the tests above expect whole.
 def test_a_range_clear_on_the_node_deletes_exactly_the_range(fleet, ansible, unpinned):
     run = ansible.adhoc('lmcache_kvcache_clear', target(fleet, tokens=SEQ1, tier='l1', start=512))

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from ansible_collections.lmcache.kvcache.scripts.fleet import Fleet
+from ansible_collections.lmcache.kvcache.scripts.fleet import Fleet, http_json
 
 pytestmark = pytest.mark.skipif(shutil.which('java') is None or shutil.which('ansible-rulebook') is None,
                                 reason='ansible-rulebook and a Java runtime are needed (tests/stages.sh installs them)')
@@ -79,6 +79,51 @@ def test_a_watermark_breach_made_by_the_bench_client_fires_the_rulebook_which_cl
         output = log_path.read_text()
         assert output.count("'type': 'l1_usage_high'") == 1 and "'objects': 4" in output
         assert output.count('PLAY [Clear the LMCache node an event names]') == 1
+    finally:
+        rulebook.terminate()
+        try:
+            rulebook.wait(10)
+        except subprocess.TimeoutExpired:
+            rulebook.kill()
+
+
+@pytest.fixture(scope='module')
+def registry(tmp_path_factory):
+    """A genuine LMCache 0.5.6 coordinator, with no node of its own: registrations are made by hand, as anyone can."""
+    fleet = Fleet(str(tmp_path_factory.mktemp('registry')))
+    fleet.add_coordinator('0.5.6')
+    with fleet:
+        yield fleet.coordinator
+
+
+def registered(coordinator):
+    return sorted(i['instance_id'] for i in http_json('GET', coordinator.url + '/instances')[1]['instances'])
+
+
+def test_the_rulebook_takes_a_registration_outside_the_networks_off_the_coordinator_once(registry, tmp_path):
+    for instance, address in (('fleet-node', '127.0.0.1'), ('stranger', '127.0.2.9')):
+        assert http_json('POST', registry.url + '/instances', {'instance_id': instance, 'ip': address, 'http_port': 8080})[0] == 200
+    assert registered(registry) == ['fleet-node', 'stranger']
+    variables = tmp_path / 'vars.yml'
+    variables.write_text(json.dumps({'lmcache_coordinator_urls': [registry.url], 'lmcache_networks': ['127.0.0.1/32'],
+                                     'lmcache_interval': 1}))
+    inventory = tmp_path / 'inventory.yml'
+    inventory.write_text(json.dumps({'all': {'hosts': {'localhost': {
+        'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}}}}))
+    log_path = tmp_path / 'rulebook.log'
+    with open(str(log_path), 'w') as log:
+        rulebook = subprocess.Popen(
+            ['ansible-rulebook', '-r', 'lmcache.kvcache.deregister_outside', '-i', str(inventory), '--vars', str(variables),
+             '--print-events', '-v'], stdout=log, stderr=subprocess.STDOUT, cwd=str(tmp_path), env=dict(os.environ))
+    try:
+        assert wait_for(lambda: registered(registry) == ['fleet-node'], 60), log_path.read_text()
+        # The playbook's last line, then a few more polls: the stranger is gone, so no second event and no second run.
+        assert wait_for(lambda: 'Deregistered stranger at 127.0.2.9:8080' in log_path.read_text(), 30), log_path.read_text()
+        time.sleep(3)
+        output = log_path.read_text()
+        assert output.count("'type': 'registration_outside'") == 1 and "'instance_id': 'stranger'" in output
+        assert output.count('PLAY [Deregister the instance an event names]') == 1
+        assert registered(registry) == ['fleet-node']
     finally:
         rulebook.terminate()
         try:

@@ -284,3 +284,45 @@ def test_a_node_without_a_key_on_0_5_7_needs_none(keyed, ansible):
     run = ansible.adhoc('lmcache_kvcache_clear', {'url': node.url})
     assert run.returncode == 0, run.output
     assert run.result()['changed'] is True and node.l1_objects() == 0
+
+
+# -- a key goes only where the operator sent it (a stranger registered with the genuine coordinator) --------------------
+# Last in the file: the window clears the keyed fleet's nodes.
+
+@pytest.fixture
+def stranger(keyed):
+    """The attacker's server (it logs every credential it is sent), registered with the genuine 0.5.7rc3 coordinator,
+    which takes a registration from anyone, without a key."""
+    from ansible_collections.lmcache.kvcache.tests.sim.server import SimFleet
+    with SimFleet(nodes=1, coordinator=False, first_address='127.0.2.1', objects=4) as server:
+        node = next(iter(server.nodes.values()))
+        status, answer = http_json('POST', keyed.coordinator.url + '/instances',
+                                   {'instance_id': 'stranger', 'ip': node.address, 'http_port': server.port})
+        assert status == 200, answer
+        yield node
+        http_json('DELETE', keyed.coordinator.url + '/instances/stranger')
+
+
+@pytest.mark.parametrize('networks', [None, ['127.0.0.1/32']])
+def test_the_window_from_the_coordinator_sends_the_fleet_key_to_no_registered_stranger(keyed, stranger, ansible, tmp_path,
+                                                                                      networks):
+    inventory = tmp_path / 'genuine.lmcache.yml'
+    inventory.write_text(json.dumps(dict({'plugin': 'lmcache.kvcache.coordinator', 'coordinator_url': keyed.coordinator.url},
+                                         **({'networks': networks} if networks else {}))))
+    playbook = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'maintenance_window.yml')
+    before = keyed.nodes['k57'].l1_objects()
+    run = ansible._run(['ansible-playbook', '-i', str(inventory), playbook, '-e', 'lmcache_fanout=true',
+                        '-e', 'lmcache_report_dir=%s' % tmp_path], env={'LMCACHE_API_KEY': KEY})
+    assert run.returncode == 0, run.output
+    assert stranger.credentials_seen == set() and KEY not in run.output
+    report = json.loads((tmp_path / 'before' / 'lmcache-fleet-report.json').read_text())
+    rows = dict((row['host'], row) for row in report['hosts'])
+    if networks:
+        # The fleet's keyed node is read and cleared with the key; the stranger is not in the inventory, never asked.
+        assert sorted(rows) == ['k57', 'o57'] and rows['k57']['healthy'] is True and stranger.requests == []
+        assert keyed.nodes['k57'].l1_objects() == 0
+    else:
+        # Without the key: the keyed node is left out, saying which setting to set; the stranger is read, keyless.
+        assert sorted(rows) == ['k57', 'o57', 'stranger']
+        assert 'HTTP 401' in rows['k57']['error'] and 'url_vouched is false' in rows['k57']['error']
+        assert before >= 4 and keyed.nodes['k57'].l1_objects() == before

@@ -34,6 +34,7 @@ import resource
 import sys
 import threading
 import typing as t
+import urllib.parse
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -200,6 +201,8 @@ class Coordinator:
         # no key): appended, verbatim, to what the simulated nodes register.
         self.registrations: t.List[t.Any] = []
         self.usage_entries: t.List[t.Any] = []
+        # The instance ids DELETE /instances/{id} was asked for, in order.
+        self.deletes: t.List[str] = []
 
     def keys(self, body: t.Mapping[str, t.Any]) -> t.List[t.Dict[str, t.Any]]:
         tokens = body.get('token_ids') or []
@@ -263,7 +266,7 @@ class Response:
         self.headers.setdefault('content-type', content_type)
 
 
-REASONS = {200: 'OK', 202: 'Accepted', 301: 'Moved Permanently', 302: 'Found', 307: 'Temporary Redirect', 400: 'Bad Request',
+REASONS = {200: 'OK', 202: 'Accepted', 204: 'No Content', 301: 'Moved Permanently', 302: 'Found', 307: 'Temporary Redirect', 400: 'Bad Request',
            401: 'Unauthorized', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 422: 'Unprocessable Entity',
            429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable',
            504: 'Gateway Timeout'}
@@ -634,6 +637,13 @@ class SimFleet:
                 {'instance_id': node.name, 'ip': node.address, 'http_port': self.port, 'registration_time': 1795805837.7,
                  'metadata': {'model': 'test-model', 'rack': 'r%d' % (number % 4)}, 'p2p_advertised_url': '', 'mq_port': 0}
                 for number, node in enumerate(self._listed())] + coordinator.registrations})
+        if method == 'DELETE' and path.startswith('/instances/'):
+            # As LMCache's coordinator: 204 whether or not the instance was registered.
+            instance = urllib.parse.unquote(path[len('/instances/'):])
+            coordinator.registrations = [r for r in coordinator.registrations
+                                         if not (isinstance(r, dict) and r.get('instance_id') == instance)]
+            coordinator.deletes.append(instance)
+            return Response(204, raw=b'')
         if route == ('GET', '/instances/usage'):
             return Response(200, {'instances': [
                 {'instance_id': node.name, 'registered': True, 'declared_capacity': True, 'modules': [

@@ -188,7 +188,7 @@ class Worker:
 def run(name: str, params: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
     """One operation, the way its module runs it (options checked, then the skeleton)."""
     entry = OPERATIONS[name]
-    spec, kwargs = argument_spec(entry.operation)
+    spec, kwargs = argument_spec(entry.operation, entry.for_request)
     validated = ArgumentSpecValidator(spec, **kwargs).validate(params)
     if validated.error_messages:
         raise AssertionError('the soak built bad options: %s' % validated.error_messages)

@@ -59,7 +59,7 @@ def test_the_fan_outs_documented_choices_are_the_declared_operations() -> None:
     source = read('plugins', 'modules', 'lmcache_fanout.py')
     documentation = yaml.safe_load(source.split("DOCUMENTATION = r'''", 1)[1].split("'''", 1)[0])
     assert documentation['options']['operation']['choices'] == PER_ENDPOINT
-    assert set(OPERATIONS) - set(PER_ENDPOINT) == {'coordinator_info'}
+    assert set(OPERATIONS) - set(PER_ENDPOINT) == {'coordinator_info', 'coordinator_instance'}
 
 
 def test_only_operations_on_a_request_are_fleet_wide() -> None:

@@ -22,8 +22,11 @@ description:
   - Polls LMCache nodes (O(urls)) and the instances registered with coordinators (O(coordinator_url)) every
     O(interval) seconds, each read bounded by O(deadline), and puts one event on the queue per change, never one per
     poll. Each event is C(lmcache) with C(type), C(url) and C(instance_id) (where a coordinator names the node) and
-    the fields of its type.
+    the fields of its type; a node's events also say whether its URL is vouched for (C(vouched)), which the
+    collection's playbooks pass on as C(url_vouched).
   - C(registered), C(gone) - an instance appeared in or left a coordinator's list (not on the first poll).
+  - C(registration_outside) (with C(coordinator_url)) - a coordinator lists an instance at an address O(networks) does
+    not vouch for; it is not read. Once per registration. The rulebook C(deregister_outside) removes it.
   - C(unhealthy) (with C(reachable) and the server's C(reason)), C(healthy) - the node's health changed; a node that is
     unhealthy on the first poll is reported.
   - C(l1_usage_high), C(l1_usage_normal) - L1 usage reached O(watermark) (default each node's own eviction
@@ -38,58 +41,91 @@ description:
   - Events carry no server text Ansible could read as a template (ansible-rulebook hands them to playbooks as extra
     variables); ids and URLs are the checked ones, and texts have their braces replaced.
   - Needs ansible-core in the Python that runs ansible-rulebook (it needs it to run playbooks anyway).
+  - The options are checked when the source starts, as a module's are; a wrong one stops the source with a message
+    naming it (it is never reported as a node's health).
 options:
   urls:
-    description: Node URLs to watch.
+    description: Node URLs to watch. They are the operator's own, so the API key goes to them.
     type: list
     elements: str
   coordinator_url:
-    description: Coordinator URLs whose registered instances are watched too.
+    description:
+      - Coordinator URLs whose registered instances are watched too. A registered address gets the API key only where
+        O(networks) vouches for it; with O(networks) set, a registration outside it is not read at all, and a
+        C(registration_outside) event names it.
     type: list
     elements: str
   interval:
-    description: Seconds between polls.
+    description: Seconds between polls. More than 0 and at most 86400.
     type: float
     default: 30
   max_interval:
-    description: The longest wait between polls after coordinator failures.
+    description: The longest wait between polls after coordinator failures. More than 0 and at most 86400.
     type: float
     default: 300
   watermark:
-    description: L1 usage ratio (0 to 1) from which a node is reported; default, each node's eviction watermark.
+    description: L1 usage ratio (more than 0, at most 1) from which a node is reported; default, each node's eviction watermark.
     type: float
   hit_ratio_floor:
-    description: Hit ratio (0 to 1) under which a node is reported; none by default (the counters are then not read).
+    description: Hit ratio (more than 0, at most 1) under which a node is reported; none by default (the counters are then not read).
     type: float
   hit_ratio_min_tokens:
-    description: Tokens a node must have looked up since the last poll compared for its hit ratio to count.
+    description: Tokens a node must have looked up since the last poll compared for its hit ratio to count. 1 or more.
     type: int
     default: 1
   concurrency:
-    description: Nodes read at once.
+    description: Nodes read at once, from 1 to 1024.
     type: int
     default: 32
-  api_key:
-    description: API key for keyed servers (0.5.7 and later); default the E(LMCACHE_API_KEY) environment variable. Never in an event.
-    type: str
-  validate_certs:
-    description: Whether to verify TLS certificates.
-    type: bool
-    default: true
-  ca_path:
-    description: CA certificate(s) to verify them with.
-    type: str
-  timeout:
-    description: Seconds to wait for each answer.
-    type: float
-    default: 10
   retries:
-    description: Retries of a read.
+    description: Retries of a read, from 0 to 10 (the next poll comes soon anyway).
     type: int
     default: 1
   deadline:
     description: Seconds one node's (or coordinator's) read may take in all; default O(interval).
     type: float
+  # The options below are the modules' connection options and the registry's networks, as the collection's doc
+  # fragments (connection.plugins, registry.plugins) write them: tests/unit/test_event_source.py holds them equal.
+  api_key:
+    description:
+      - 'API key, sent as C(Authorization: Bearer <key>). Never shown in output or logs, neither as given nor as sent.'
+      - Surrounding whitespace is removed; a key with spaces inside, control or non-ASCII characters is refused.
+    type: str
+    env:
+      - name: LMCACHE_API_KEY
+  validate_certs:
+    description: Whether to verify the servers' TLS certificates for V(https://) URLs.
+    type: bool
+    default: true
+  ca_path:
+    description: CA certificate(s) to verify the servers' TLS certificates with, instead of the system's.
+    type: path
+  client_cert:
+    description: Client certificate (PEM) for servers that require mutual TLS. May hold the private key too.
+    type: path
+  client_key:
+    description: Private key (PEM) of O(client_cert), if that file does not hold it.
+    type: path
+  timeout:
+    description: Seconds to wait for a connection, and for each read of an answer. More than 0 and at most 3600.
+    type: float
+    default: 10
+  networks:
+    description:
+      - The addresses of the fleet's nodes, which the coordinators' registries may send the API key to. Anything that
+        reaches a coordinator can register an instance, at any address, so an address read from its registry is not
+        vouched for by being there.
+      - A list of CIDR blocks (V(10.0.0.0/8), V(fd00::/8)), single addresses, host names and name patterns. In a
+        pattern a leading C(*.) stands for one or more labels (V(*.gpu.example.com)) and any other C(*) for part of
+        one label (V(gpu-*.example.com)). Registered host names are compared as registered, never resolved.
+      - When set, a registration outside it is left out, and said so once, naming the coordinator, the instance and the
+        address; the key goes to the ones inside. When not set, every registration is used but none is sent the key
+        (see the collection's security guide).
+    type: list
+    elements: str
+    version_added: 0.2.0
+    env:
+      - name: LMCACHE_NETWORKS
 '''
 
 EXAMPLES = r'''
@@ -114,29 +150,29 @@ EXAMPLES = r'''
 
 
 def _importable() -> None:
-    """ansible-rulebook runs this file by path: make the collection it sits in importable as ansible_collections."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    root = os.path.abspath(os.path.join(here, *(['..'] * 7)))
-    if os.path.isdir(os.path.join(root, 'ansible_collections')) and root not in sys.path:
-        sys.path.append(root)
+    """ansible-rulebook runs this file by path: make the collection it sits in importable, from the directory that
+    holds its ansible_collections folder (a collections path)."""
+    parts = os.path.abspath(__file__).split(os.sep)
+    if 'ansible_collections' in parts:
+        root = os.sep.join(parts[:len(parts) - 1 - parts[::-1].index('ansible_collections')]) or os.sep
+        if root not in sys.path:
+            sys.path.append(root)
 
 
 async def main(queue: t.Any, args: t.Dict[str, t.Any]) -> None:
-    """Poll and put events on `queue` until cancelled."""
+    """Check the options, then poll and put events on `queue` until cancelled."""
     _importable()
-    from ansible_collections.lmcache.kvcache.plugins.plugin_utils._watch import FleetState, FleetWatch, WatchError, event
+    from ansible_collections.lmcache.kvcache.plugins.plugin_utils._watch import (
+        FleetState, FleetWatch, WatchError, event, source_options)
 
-    urls, coordinators = _list(args.get('urls')), _list(args.get('coordinator_url'))
-    if not urls and not coordinators:
-        raise ValueError('lmcache.kvcache.fleet: set urls, coordinator_url, or both')
-    interval = float(args.get('interval', 30))
-    max_interval = max(interval, float(args.get('max_interval', 300)))
-    floor = args.get('hit_ratio_floor')
-    state = FleetState(watermark=args.get('watermark'), hit_ratio_floor=floor,
-                       hit_ratio_min_tokens=int(args.get('hit_ratio_min_tokens', 1)))
-    # The key, where not given, comes from LMCACHE_API_KEY as for the modules (the same argument spec reads it).
-    options = dict(args, hits=floor is not None, retries=args.get('retries', 1), deadline=args.get('deadline') or interval)
-    watch = FleetWatch(options, urls, coordinators, state, int(args.get('concurrency', 32)))
+    options = source_options(args)
+    interval = options['interval']
+    max_interval = max(interval, options['max_interval'])
+    floor = options['hit_ratio_floor']
+    state = FleetState(watermark=options['watermark'], hit_ratio_floor=floor,
+                       hit_ratio_min_tokens=options['hit_ratio_min_tokens'])
+    watch = FleetWatch(dict(options, hits=floor is not None), options['urls'] or [], options['coordinator_url'] or [],
+                       state, options['concurrency'])
     loop = asyncio.get_running_loop()
     wait, failing = interval, None
     while True:
@@ -149,12 +185,6 @@ async def main(queue: t.Any, args: t.Dict[str, t.Any]) -> None:
         for item in events:
             await queue.put(item)
         await asyncio.sleep(wait)
-
-
-def _list(value: t.Any) -> t.List[str]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
 if __name__ == '__main__':

@@ -12,6 +12,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMC
 from ansible_collections.lmcache.kvcache.plugins.module_utils._kvcache import TokenSequenceCache
 from ansible_collections.lmcache.kvcache.plugins.module_utils._models import Rejected
 from ansible_collections.lmcache.kvcache.plugins.module_utils._target import Target
+from ansible_collections.lmcache.kvcache.plugins.module_utils._vouching import Networks
 from ansible_collections.lmcache.kvcache.tests.unit.fake_server import Answer
 
 
@@ -25,11 +26,12 @@ def lookup(chunks, ranks=1, placements=None):
         for c in range(chunks) for r in range(ranks)]}
 
 
-def cache_for(coordinator, node_url='http://127.0.0.1:8080', **params):
+def cache_for(coordinator, node_url='http://127.0.0.1:8080', networks=None, **params):
     base = dict(token_ids=[1] * 1025, model_name='m', world_size=1, cache_salt='', instance_id=None, start=None, end=None)
     base.update(params)
     return TokenSequenceCache(Target(**base), LMCacheClient(coordinator.url), LMCacheServer(LMCacheClient(node_url)),
-                              lambda url: LMCacheServer(LMCacheClient(url)))
+                              lambda url, withheld=None: LMCacheServer(LMCacheClient(url, key_withheld=withheld)),
+                              Networks(networks))
 
 
 def test_pin_list_is_read_page_by_page(fake_server):
