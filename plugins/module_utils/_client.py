@@ -773,6 +773,16 @@ def _header_fields(lines: t.List[str]) -> Headers:
             raise _NotHTTP('a header line is %r' % squash(line)[:100])
         name = name.lower()
         headers[name] = '%s, %s' % (headers[name], value) if name in headers else value
+    if 'content-length' in headers:
+        # Sent twice with the same value, it is that value (RFC 9110 8.6); otherwise it must be one number.
+        values = set(value.strip() for value in headers['content-length'].split(','))
+        text = values.pop() if len(values) == 1 else headers['content-length']
+        if not (text.isascii() and text.isdigit()):
+            raise _NotHTTP('its Content-Length is %r' % squash(text)[:100])
+        headers['content-length'] = text
+    # Only chunked: a body in any other coding would be handed on undecoded, as if it were the answer.
+    if 'transfer-encoding' in headers and headers['transfer-encoding'].lower() != 'chunked':
+        raise _NotHTTP('its Transfer-Encoding is %r; only chunked is read' % squash(headers['transfer-encoding'])[:100])
     return headers
 
 
@@ -802,18 +812,9 @@ def _receive(sock: socket.socket, method: str, url: str, max_bytes: int) -> _Ans
     if method == 'HEAD' or status in (204, 304):
         data = b''
     elif 'transfer-encoding' in headers:
-        # Only chunked: a body in any other coding would be handed on undecoded, as if it were the answer.
-        if [coding.strip().lower() for coding in headers['transfer-encoding'].split(',')] != ['chunked']:
-            raise _NotHTTP('its Transfer-Encoding is %r; only chunked is read' % squash(headers['transfer-encoding'])[:100])
         data = _chunked(stream, max_bytes, method, url)
     elif 'content-length' in headers:
-        # Sent twice with the same value, it is that value (RFC 9110 8.6); otherwise it must be one number.
-        values = set(value.strip() for value in headers['content-length'].split(','))
-        text = values.pop() if len(values) == 1 else headers['content-length']
-        if not (text.isascii() and text.isdigit()):
-            raise _NotHTTP('its Content-Length is %r' % squash(text)[:100])
-        headers['content-length'] = text
-        length = int(text)
+        length = int(headers['content-length'])
         if length > max_bytes:
             raise _TooLarge('%s %s: the answer is %d bytes, more than the %d this request accepts; not read'
                             % (method, url, length, max_bytes))

@@ -73,8 +73,8 @@ def window(ansible: t.Any, inventory: str, report_dir: t.Any, fanout: str) -> t.
 # -- the maintenance window, both ways ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize('fanout', ['true', 'false'])
-def test_without_networks_the_window_sends_the_fleet_key_to_no_registered_address(sim, stranger, keyed, ansible, tmp_path,
-                                                                                 fanout):
+def test_without_networks_the_window_sends_the_fleet_key_to_no_registered_address(
+        sim, stranger, keyed, ansible, tmp_path, fanout):
     run = window(ansible, ansible.coordinator_inventory(), tmp_path, fanout)
     assert 'window: 23 hosts: 21 cleared, 0 unchanged, 2 left out, 0 failed, 0 not run' in run.output
     assert all(KEY not in ' '.join(node.credentials_seen) for node in everyone(sim, stranger))
@@ -90,8 +90,8 @@ def test_without_networks_the_window_sends_the_fleet_key_to_no_registered_addres
 
 
 @pytest.mark.parametrize('fanout', ['true', 'false'])
-def test_with_networks_the_fleet_gets_the_key_and_the_stranger_no_request_at_all(sim, stranger, keyed, ansible, tmp_path,
-                                                                                fanout):
+def test_with_networks_the_fleet_gets_the_key_and_the_stranger_no_request_at_all(
+        sim, stranger, keyed, ansible, tmp_path, fanout):
     run = window(ansible, ansible.coordinator_inventory(networks=[FLEET]), tmp_path, fanout)
     assert run.returncode == 0, run.output
     assert 'window: 22 hosts: 22 cleared, 0 unchanged, 0 left out, 0 failed, 0 not run' in run.output

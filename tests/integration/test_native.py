@@ -304,8 +304,8 @@ def stranger(keyed):
 
 
 @pytest.mark.parametrize('networks', [None, ['127.0.0.1/32']])
-def test_the_window_from_the_coordinator_sends_the_fleet_key_to_no_registered_stranger(keyed, stranger, ansible, tmp_path,
-                                                                                      networks):
+def test_the_window_from_the_coordinator_sends_the_fleet_key_to_no_registered_stranger(
+        keyed, stranger, ansible, tmp_path, networks):
     inventory = tmp_path / 'genuine.lmcache.yml'
     inventory.write_text(json.dumps(dict({'plugin': 'lmcache.kvcache.coordinator', 'coordinator_url': keyed.coordinator.url},
                                          **({'networks': networks} if networks else {}))))

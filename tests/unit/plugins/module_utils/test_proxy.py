@@ -20,6 +20,7 @@ PROXY = 'http://127.0.0.1:3128'
 def port(server) -> int:
     return int(server.url.rsplit(':', 1)[1])
 
+
 # no_proxy, the URL's host and port, whether it goes directly (True) or through the proxy (False).
 TABLE = [
     # host names: the name and the names under it, never a name that only ends the same way

@@ -6,7 +6,10 @@
 generates answers, valid and broken (lengths, chunks, trailers, interim 1xx answers, header forms), and both read
 them. Where h11 reads an answer, ours must read the same status, header fields and body; where h11 refuses it, ours
 must fail with one of its own clean errors, never another exception and never a made-up body; and a server that stops
-sending half-way never holds a request past its deadline."""
+sending half-way never holds a request past its deadline.
+
+The examples are the same on every run (derandomize): a suite that fails must fail again. To search further, run it
+with more examples (max_examples=20000 found no divergence after the fixes of 2026-12-07)."""
 
 from __future__ import annotations
 
@@ -141,7 +144,7 @@ def chunks(draw: t.Any, body: bytes, broken: bool) -> bytes:
     return out
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(answers())
 def test_our_reader_reads_what_h11_reads_and_cleanly_refuses_what_it_refuses(data: bytes) -> None:
     try:
@@ -195,7 +198,7 @@ class _Dripping:
             conn.close()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(answers(), st.integers(0, 200))
 def test_an_answer_cut_short_on_an_open_connection_never_holds_a_request_past_its_deadline(data: bytes, cut: int) -> None:
     server = _Dripping(data[:max(0, len(data) - cut)] if cut else data)
