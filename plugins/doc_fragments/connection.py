@@ -35,7 +35,7 @@ options:
   url_vouched:
     description:
       - Whether O(url) is an address the operator vouches for. A URL written in a task or an inventory is; a node
-        address that came from a coordinator's registry is only when the O(networks) setting where it was read
+        address that came from a coordinator's registry is only when the C(networks) setting where it was read
         vouches for it, since anything that reaches a coordinator can register.
       - With V(false), no API key (neither O(api_key) nor E(LMCACHE_API_KEY)) is sent to O(url); a server that
         requires one answers 401, and the message says why and which setting to set.

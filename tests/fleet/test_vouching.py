@@ -40,13 +40,13 @@ def stranger() -> t.Iterator[SimFleet]:
 def keyed(sim: SimFleet, stranger: SimFleet) -> t.List[t.Any]:
     """Two keyed nodes in the fleet, and the stranger registered beside them."""
     nodes = [sim.add_node('keyed-%d' % n, objects=4, api_key=KEY) for n in range(2)]
-    sim.coordinator.registrations.append(dict(instance_id='stranger', ip=stranger.nodes[next(iter(stranger.nodes))].address,
+    sim.coordinator.registrations.append(dict(instance_id='stranger', ip=list(stranger.nodes.values())[0].address,
                                               http_port=stranger.port, registration_time=1.0, metadata={}))
     return nodes
 
 
 def the_stranger(stranger: SimFleet) -> t.Any:
-    return next(iter(stranger.nodes.values()))
+    return list(stranger.nodes.values())[0]
 
 
 def everyone(sim: SimFleet, stranger: SimFleet) -> t.List[t.Any]:
@@ -273,18 +273,18 @@ def proxy() -> t.Iterator[SimFleet]:
 def unspecified() -> t.Iterator[t.Tuple[str, t.Any]]:
     """A node reached as http://0.0.0.0:PORT: this machine, but not a loopback address, so that proxies apply to it."""
     with SimFleet(nodes=1, coordinator=False, first_address='127.0.0.1', objects=0) as fleet:
-        yield 'http://0.0.0.0:%d' % fleet.port, next(iter(fleet.nodes.values()))
+        yield 'http://0.0.0.0:%d' % fleet.port, list(fleet.nodes.values())[0]
 
 
 def through(proxy: SimFleet) -> t.List[t.Tuple[str, str]]:
-    return next(iter(proxy.nodes.values())).requests
+    return list(proxy.nodes.values())[0].requests
 
 
 @pytest.mark.parametrize('no_proxy, proxied', [('', True), ('localhost,0.0.0.0/8', False), ('0.0.0.0:1', True),
                                                ('*', False)])
 def test_the_tasks_environment_sends_the_fan_out_and_the_module_the_same_way(unspecified, proxy, ansible, no_proxy, proxied):
     url, node = unspecified
-    environment = json.dumps({'http_proxy': proxy.url(next(iter(proxy.nodes.values()))), 'no_proxy': no_proxy})
+    environment = json.dumps({'http_proxy': proxy.url(list(proxy.nodes.values())[0]), 'no_proxy': no_proxy})
     fanned = ansible.run(FANOUT % (json.dumps(dict(operation='server_info', endpoints=[url])), environment), {})
     assert fanned.returncode == 0, fanned.output
     by_fanout = (len(through(proxy)), len(node.requests))

@@ -295,7 +295,7 @@ def stranger(keyed):
     which takes a registration from anyone, without a key."""
     from ansible_collections.lmcache.kvcache.tests.sim.server import SimFleet
     with SimFleet(nodes=1, coordinator=False, first_address='127.0.2.1', objects=4) as server:
-        node = next(iter(server.nodes.values()))
+        node = list(server.nodes.values())[0]
         status, answer = http_json('POST', keyed.coordinator.url + '/instances',
                                    {'instance_id': 'stranger', 'ip': node.address, 'http_port': server.port})
         assert status == 200, answer
