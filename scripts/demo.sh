@@ -5,9 +5,10 @@
 # shellcheck disable=SC2154  # cache, build and collection are set by scripts/common.sh
 # The main job, on a fresh machine: ./scripts/demo.sh
 # Starts a local fleet of genuine LMCache servers (two 0.5.6, one 0.5.0, one 0.4.4: three API generations; and a
-# 0.5.7rc3 that requires an API key, which the inventory holds for it),
-# fills them with real KV data with LMCache's own bench client, runs playbooks/maintenance_window.yml against it,
-# shows the report, and stops the servers. Pass ansible-playbook options through, e.g. --check --diff.
+# 0.5.7rc3 that requires an API key, which the inventory holds for it) and a genuine LMCache 0.5.6 engine as vLLM
+# embeds it (LMCache's standalone starter, with its internal API server), fills them with real KV data (LMCache's own
+# bench client; the engine's own POST /cache/store), runs playbooks/maintenance_window.yml against it, shows the
+# report, and stops them. Pass ansible-playbook options through, e.g. --check --diff.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,7 +31,7 @@ trap stop_fleet EXIT
 
 log "starting a local LMCache fleet (genuine servers, CPU-only, loopback, telemetry off)"
 "$venv/bin/python" "$root/scripts/fleet.py" up --state "$state" --inventory "$inventory" --fill 2 \
-  --api-key gpu-e gpu-a=0.5.6 gpu-b=0.5.6 gpu-c=0.5.0 gpu-d=0.4.4 gpu-e=0.5.7rc3
+  --api-key gpu-e gpu-a=0.5.6 gpu-b=0.5.6 gpu-c=0.5.0 gpu-d=0.4.4 gpu-e=0.5.7rc3 vllm-f=0.5.6:engine
 
 reports="$build/demo-reports"
 rm -rf "$reports"
@@ -38,7 +39,12 @@ log "running the maintenance window: ansible-playbook -i $inventory playbooks/ma
 ANSIBLE_COLLECTIONS_PATH="$build" ANSIBLE_LOCALHOST_WARNING=false "$venv/bin/ansible-playbook" \
   -i "$inventory" "$root/playbooks/maintenance_window.yml" -e lmcache_report_dir="$reports" "$@"
 
-log "fleet report after the window ($reports/after: .json, .md, .png)"
-cat "$reports/after/lmcache-fleet-report.md"
+if [ -f "$reports/after/lmcache-fleet-report.md" ]; then
+  log "fleet report after the window ($reports/after: .json, .md, .png)"
+  cat "$reports/after/lmcache-fleet-report.md"
+else
+  # Check mode writes no report: the window's summary above says what it would clear and free.
+  log "no fleet report: in check mode the window writes none (its summary above says what a real run would do)"
+fi
 
 log "done in $((SECONDS - started)) s; stopping the fleet"

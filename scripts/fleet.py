@@ -201,13 +201,21 @@ def is_g1(version: str) -> bool:
     return version.startswith('0.4.') and int(version.split('.')[2].split('rc')[0]) <= 4
 
 
+# The standalone LMCache engine's KV layout (layers, K and V, chunk tokens, heads, head size): one chunk is 128 KiB.
+ENGINE_KV_SHAPE = '2,2,256,4,16'
+ENGINE_MODEL = 'engine-model'
+
+
 @dataclass
 class Node:
-    """One genuine LMCache MP server."""
+    """One genuine LMCache MP server, or (kind engine) one LMCache engine as vLLM embeds it, run CPU-only by LMCache's
+    own standalone starter (python -m lmcache.v1.standalone) with its internal API server: worker 0 of a pod whose
+    port start is http_port - 1."""
 
     name: str
     version: str
     workdir: str
+    kind: str = 'server'
     http_port: int = 0
     zmq_port: int = 0
     l1_size_gb: float = 0.1
@@ -232,6 +240,10 @@ class Node:
         return '/api' if is_g1(self.version) else ''
 
     @property
+    def health_path(self) -> str:
+        return '/periodic-threads-health' if self.kind == 'engine' else self.api_prefix + '/healthcheck'
+
+    @property
     def log_path(self) -> str:
         return os.path.join(self.workdir, '%s.log' % self.name)
 
@@ -240,6 +252,8 @@ class Node:
         return os.path.join(self.workdir, '%s-l2' % self.name)
 
     def command(self, venv: str) -> t.List[str]:
+        if self.kind == 'engine':
+            return self._engine_command(venv)
         common = ['--host', LOOPBACK, '--port', str(self.zmq_port), '--http-host', LOOPBACK,
                   '--http-port', str(self.http_port), '--l1-size-gb', str(self.l1_size_gb), '--eviction-policy', 'LRU']
         if self.coordinator_url:
@@ -264,6 +278,15 @@ class Node:
                 '--no-l1-use-lazy', '--disable-metrics'] + self.extra_args
         return [os.path.join(venv, 'bin', 'lmcache'), 'server'] + common + self.extra_args
 
+    def _engine_command(self, venv: str) -> t.List[str]:
+        config = os.path.join(self.workdir, '%s.yaml' % self.name)
+        with open(config, 'w') as handle:
+            handle.write('chunk_size: 256\nlocal_cpu: true\nmax_local_cpu_size: %s\ninternal_api_server_enabled: true\n'
+                         'internal_api_server_host: %s\ninternal_api_server_port_start: %d\n'
+                         % (self.l1_size_gb, LOOPBACK, self.http_port - 1))
+        return [os.path.join(venv, 'bin', 'python'), os.path.join(HERE, 'engine_launcher.py'), '--config', config,
+                '--model-name', ENGINE_MODEL, '--kv-shape', ENGINE_KV_SHAPE] + self.extra_args
+
     def start(self) -> None:
         venv = ensure_venv(self.version)
         self.ports_picked = not (self.http_port and self.zmq_port)
@@ -273,7 +296,7 @@ class Node:
 
     def wait_healthy(self, timeout: float = 120.0, port_retries: int = 2) -> None:
         try:
-            wait_until_healthy(self.url + self.api_prefix + '/healthcheck', self.pid,
+            wait_until_healthy(self.url + self.health_path, self.pid,
                                'LMCache %s (%s)' % (self.version, self.name), self.log_path, timeout)
         except RuntimeError as error:
             # free_port() lets go of the port it found: another process of the machine (a test stage running at the
@@ -291,7 +314,22 @@ class Node:
         return body
 
     def l1_objects(self) -> int:
+        if self.kind == 'engine':
+            status, text = http_json('GET', self.url + '/metrics')
+            counts = [line.rsplit(None, 1)[1] for line in str(text).splitlines()
+                      if line.startswith('lmcache:local_cpu_hot_cache_count')]
+            if status != 200 or len(counts) != 1:
+                raise RuntimeError('GET %s/metrics: HTTP %s, no local_cpu_hot_cache_count' % (self.url, status))
+            return int(float(counts[0]))
         return int(self.status()['storage_manager']['l1_manager']['total_object_count'])
+
+    def store(self, sequences: int = 2, first: int = 0) -> None:
+        """An engine: store `sequences` sequences of 512 mock tokens each (2 chunks) through its own POST /cache/store."""
+        for sequence in range(first, first + sequences):
+            start = sequence * 1000
+            status, body = http_json('POST', self.url + '/cache/store?tokens_mock=%d,%d' % (start, start + BENCH_TOKENS))
+            if status != 200 or not isinstance(body, dict) or body.get('status') != 'success':
+                raise RuntimeError('POST %s/cache/store: HTTP %s %s' % (self.url, status, body))
 
     def _bench(self, first: int, last: t.Optional[int], num_tokens: int, interval: float) -> t.List[str]:
         if is_g1(self.version):
@@ -304,7 +342,11 @@ class Node:
         return command + (['--end', str(last)] if last is not None else [])
 
     def fill(self, sequences: int = 2, first: int = 0, num_tokens: int = BENCH_TOKENS, timeout: float = 300.0) -> None:
-        """Store real KV data with LMCache's own bench client: `sequences` x num_tokens // 256 chunks."""
+        """Store real KV data with LMCache's own bench client: `sequences` x num_tokens // 256 chunks (an engine
+        stores them itself)."""
+        if self.kind == 'engine':
+            self.store(sequences, first)
+            return
         handle, log_path = tempfile.mkstemp(prefix='%s-fill-' % self.name, suffix='.log', dir=self.workdir)
         os.close(handle)
         status_path = log_path + '.status'
@@ -469,7 +511,7 @@ class Fleet:
         return self.coordinator
 
     def add(self, name: str, version: str, **options: t.Any) -> Node:
-        if self.coordinator is not None:
+        if self.coordinator is not None and options.get('kind', 'server') == 'server':
             options.setdefault('coordinator_url', self.coordinator.url)
         node = Node(name=name, version=version, workdir=self.workdir, **options)
         self.nodes[name] = node
@@ -572,7 +614,8 @@ def main(argv: t.Optional[t.List[str]] = None) -> int:
                     help='register this node with the coordinator (event reporting, fs L2); repeatable')
     up.add_argument('--api-key', action='append', default=[], metavar='NAME',
                     help='start this node (0.5.7 and later) with a random API key, written to the inventory; repeatable')
-    up.add_argument('nodes', nargs='+', metavar='NAME=VERSION')
+    up.add_argument('nodes', nargs='+', metavar='NAME=VERSION[:engine]',
+                    help='a node of that LMCache release; with :engine, an engine as vLLM embeds it (0.5.6)')
     down = commands.add_parser('down', help='stop the nodes of a state file')
     down.add_argument('--state', required=True)
     fill = commands.add_parser('fill', help='store bench sequences on the running nodes that can take data')
@@ -600,8 +643,10 @@ def main(argv: t.Optional[t.List[str]] = None) -> int:
         fleet.add_coordinator()
     for spec in args.nodes:
         name, _sep, version = spec.partition('=')
+        version, _colon, kind = version.partition(':')
         # Only the nodes named with --register take part in the coordinator's fleet.
-        fleet.add(name, version, coordinator_url=fleet.coordinator.url if name in args.register and fleet.coordinator else '',
+        fleet.add(name, version, kind=kind or 'server',
+                  coordinator_url=fleet.coordinator.url if name in args.register and fleet.coordinator else '',
                   api_key=secrets.token_urlsafe(24) if name in args.api_key else '')
     try:
         fleet.start()
@@ -616,7 +661,8 @@ def main(argv: t.Optional[t.List[str]] = None) -> int:
     if fleet.coordinator:
         print('coordinator %s' % fleet.coordinator.url)
     for node in fleet.nodes.values():
-        print('%s LMCache %s %s%s' % (node.name, node.version, node.url, ' (API key required)' if node.api_key else ''))
+        print('%s LMCache %s%s %s%s' % (node.name, node.version, ' engine' if node.kind == 'engine' else '', node.url,
+                                         ' (API key required)' if node.api_key else ''))
     return 0
 
 

@@ -38,7 +38,8 @@ def _module_utils() -> t.Tuple[t.Any, t.Any]:
 
 def cell(api: t.Any, generation: t.Any, needs: t.Sequence[str]) -> str:
     if 'coordinator' in needs:
-        return 'with a coordinator'
+        # The engine inside vLLM registers with no lmcache coordinator.
+        return 'with a coordinator' if generation.kind == api.SERVER else 'no'
     if 'force_honoured' in needs:
         return 'from 0.5.6' if generation.clear_takes_body else 'no (always forced)'
     if all(need in generation.offers for need in needs):
@@ -50,7 +51,8 @@ def cell(api: t.Any, generation: t.Any, needs: t.Sequence[str]) -> str:
 
 def render() -> str:
     api, registry = _module_utils()
-    generations = list(reversed(api.GENERATIONS))
+    generations = [g for g in reversed(api.GENERATIONS) if g.kind == api.SERVER] + \
+        [g for g in api.GENERATIONS if g.kind != api.SERVER]
     header = ['Module', 'What'] + ['%s (%s)' % (g.name, g.releases) for g in generations]
     rows = [[':ansplugin:`lmcache.kvcache.%s#module`' % module, what] + [cell(api, g, needs) for g in generations]
             for module, what, needs in registry.operation_needs()]
@@ -64,9 +66,11 @@ def render() -> str:
     table = [line('-'), text(header), line('=')]
     for row in rows:
         table += [text(row), line('-')]
-    routes = ['- **%s** (%s): health ``GET %s``, status ``GET %s``, clear ``POST %s``%s.' % (
-        g.name, g.releases, g.health, g.status, g.clear, ' with a body ``{"tier": "l1", "force": ...}``' if g.clear_takes_body
-        else ', no body, always forced') for g in generations]
+    routes = ['- **%s** (%s): health ``GET %s``, status ``GET %s``%s, clear ``%s %s``%s.' % (
+        g.name, g.releases, g.health, g.status, ' with ``GET /conf`` and ``GET /meta``' if g.kind != api.SERVER else '',
+        g.clear_method, g.clear, ' with a body ``{"tier": "l1", "force": ...}``' if g.clear_takes_body
+        else ', no body, always forced' + (', stores frozen during it' if g.kind != api.SERVER else ''))
+        for g in generations]
     return '\n'.join([
         '..',
         '  Copyright (c) 2026, lmcache.kvcache contributors',
@@ -82,8 +86,10 @@ def render() -> str:
         'What each module can do on each LMCache API generation',
         '=======================================================',
         '',
-        'LMCache servers of three API generations are in use, often in one fleet. The modules read each server\'s own',
-        '``/openapi.json`` and use the routes it has; this table shows what the latest releases of each generation offer.',
+        'LMCache servers of three API generations are in use, often in one fleet, beside LMCache engines inside vLLM,',
+        'whose internal API server is an API of its own (``engine``). The modules read each endpoint\'s own',
+        '``/openapi.json``, tell a server from an engine by its routes, and use the routes it has; this table shows what',
+        'the latest releases of each generation offer.',
         '"When advertised" means the server must publish the ``lmcache kvcache`` design\'s per-request endpoints, which',
         'no LMCache release has yet (see :ref:`ansible_collections.lmcache.kvcache.docsite.per_request_api`). "With a',
         'coordinator" means through an LMCache coordinator (0.5.3 and later; pin counts from 0.5.5), whatever the node.',

@@ -90,7 +90,7 @@ def window_summary(results: t.Mapping[str, t.Any], check_mode: bool = False,
         raise AnsibleFilterError('window_summary expects a dict of clear results by host, got %s' % type(results).__name__)
     left_out = dict((row['host'], row.get('error') or 'not healthy: %s' % row.get('health_reason'))
                     for row in (preflight or {}).get('hosts', []) if isinstance(row, dict) and not row.get('healthy'))
-    line = '%-12s %-24s %-4s %7s %6s %11s'
+    line = '%-12s %-24s %-6s %7s %6s %11s'
     counts = dict(cleared=0, unchanged=0, left_out=0, failed=0, not_run=0)
     table = []  # (whether the window did what it was asked on the host, its line)
     for host in sorted(set(results) | set(left_out)):
@@ -119,6 +119,12 @@ def window_summary(results: t.Mapping[str, t.Any], check_mode: bool = False,
                      % (counts['cleared'] + counts['unchanged'], host_lines))
     if check_mode:
         lines.append("check mode: nothing was cleared; 'after' is what a real run would leave, 'freed' what it would free")
+    engines = [r for r in results.values() if isinstance(r, dict) and r.get('kind') == 'engine' and 'before' in r]
+    if engines:
+        frozen = sum(1 for r in engines if r.get('froze_stores'))
+        lines.append('engines: %d; stores %s frozen by the window for the clear, and unfrozen after it, on %d (the others '
+                     'had nothing to clear, or were frozen already and stay so)'
+                     % (len(engines), 'would be' if check_mode else 'were', frozen))
     if postflight:
         lines.append(_hit_ratios(preflight or {}, postflight))
     lines.append('window: %d hosts: %d %s, %d unchanged, %d left out, %d failed, %d not run' % (

@@ -15,30 +15,45 @@ import threading
 import typing as t
 
 
+SERVER = 'server'
+ENGINE = 'engine'
+
+
 class Generation:
-    """The routes of one generation of the LMCache MP server HTTP API."""
+    """The routes of one generation of an LMCache HTTP API: the `lmcache server` node's (kind server), or the internal
+    API server of the LMCache engine inside vLLM (kind engine), which has no /healthcheck and no /status."""
 
     def __init__(self, name: str, releases: str, health: str, status: str, clear: str, clear_takes_body: bool,
-                 offers: t.Iterable[str] = ()) -> None:
+                 offers: t.Iterable[str] = (), kind: str = SERVER, clear_method: str = 'POST') -> None:
         self.name = name
         self.releases = releases
         self.health = health
         self.status = status
         self.clear = clear
+        self.clear_method = clear_method
         # Only G3 takes a body on clear; G1 and G2 always force-clear.
         self.clear_takes_body = clear_takes_body
         # The optional capabilities the generation's latest releases publish (for the docs: the modules themselves
         # read every server's own /openapi.json).
         self.offers = frozenset(offers)
+        self.kind = kind
 
 
-# One table of routes per generation. Everything that differs between generations is here.
+# One table of routes per generation. Everything that differs between generations is here. The engine's status is
+# its /metrics (L1 objects and bytes) with its /conf (the L1 size); its health, its periodic threads' health.
+ENGINE_GENERATION = Generation(
+    'engine', '0.5.x, inside vLLM', health='/periodic-threads-health', status='/metrics', clear='/cache/clear',
+    clear_takes_body=False, kind=ENGINE, clear_method='DELETE',
+    offers=('version', 'config', 'metrics', 'engine_meta', 'freeze', 'hot_cache', 'bypass', 'backends',
+            'runtime_config', 'periodic_threads'))
+# The servers' generations, newest first; then the engine's.
 GENERATIONS = (
     Generation('G3', '0.5.1 and later', health='/healthcheck', status='/status', clear='/cache/clear', clear_takes_body=True,
                offers=('version', 'config', 'metrics', 'l2_objects', 'object_delete', 'l2_adapters', 'quota', 'prefetch')),
     Generation('G2', '0.4.5 - 0.5.0', health='/healthcheck', status='/status', clear='/clear-cache', clear_takes_body=False,
                offers=('version', 'config', 'metrics', 'l2_objects', 'l2_adapters', 'quota')),
     Generation('G1', '0.4.1 - 0.4.4', health='/api/healthcheck', status='/api/status', clear='/api/clear-cache', clear_takes_body=False),
+    ENGINE_GENERATION,
 )
 
 
@@ -61,6 +76,14 @@ CAPABILITY_ROUTES: t.Dict[str, t.Tuple[t.Tuple[str, str], ...]] = {
     'pin': (('post', '/pin'), ('post', '/api/pin')),
     'compress': (('post', '/compress'), ('post', '/api/compress')),
     'kvcache_clear': (('post', '/kvcache-clear'), ('post', '/api/kvcache-clear')),
+    # The engine's (LMCache inside vLLM): its model and place in the pod, and the state an operator may declare.
+    'engine_meta': (('get', '/meta'),),
+    'freeze': (('put', '/freeze/enable'),),
+    'hot_cache': (('put', '/hot_cache/enable'),),
+    'bypass': (('put', '/bypass/add'),),
+    'backends': (('get', '/backends'),),
+    'runtime_config': (('post', '/conf'),),
+    'periodic_threads': (('get', '/periodic-threads-health'),),
 }
 
 
@@ -75,6 +98,10 @@ ADMIN_ROUTES: t.Tuple[t.Tuple[str, str], ...] = (
     ('POST', '/reconfigure/{backend}/{operation}'), ('POST', '/reconfigure/{backend}/l2/{operation}'),
     ('POST', '/reconfigure/dax/l1/add'), ('POST', '/reconfigure/dax/l1/remove'),
     ('POST', '/pin'), ('DELETE', '/pin'), ('POST', '/compress'), ('POST', '/kvcache-clear'),
+    # The engine's: drop or store cache, stop stores, change its backends and its configuration.
+    ('DELETE', '/cache/clear'), ('POST', '/cache/store'), ('POST', '/cache/load-fs-chunks'), ('PUT', '/freeze/enable'),
+    ('PUT', '/freeze/disable'), ('PUT', '/hot_cache/disable'), ('PUT', '/bypass/add'), ('POST', '/conf'),
+    ('POST', '/backends'), ('DELETE', '/backends/{backend_name}'), ('POST', '/backends/{backend_name}/recreate'),
 )
 # The method of the audit's probe: one no LMCache route takes, so no handler runs. A node that checks keys before
 # routing (0.5.7 with a key) answers 401; one that does not answers 405, which says the route is there for anyone.
@@ -121,8 +148,9 @@ def routes_from_openapi(paths: t.Mapping[str, t.Any]) -> t.Dict[str, t.FrozenSet
 
 
 def generation_from_routes(routes: t.Mapping[str, t.FrozenSet[str]]) -> t.Optional[Generation]:
+    """The generation whose clear route, with its method, the route list has (the engine's and G3's share a path)."""
     for generation in GENERATIONS:
-        if generation.clear in routes:
+        if generation.clear_method.lower() in routes.get(generation.clear, ()):
             return generation
     return None
 

@@ -38,6 +38,15 @@ COUNTERS = (
     # Cycles of the L1 eviction loop in which usage was at the watermark and the policy ran (not objects evicted).
     ('eviction_runs', 'lmcache_mp_l1_eviction_loop_triggered_total'),
 )
+# The engine's (LMCache inside vLLM, `lmcache:` counters of prometheus_client), for the same names: a lookup's tokens
+# and hits, stores and retrieves. It counts no hits per tier, no chunk traffic and no eviction runs: those are null.
+ENGINE_COUNTERS: t.Tuple[t.Tuple[str, t.Optional[str]], ...] = tuple((name, dict((
+    ('lookups', 'lmcache:num_lookup_requests_total'),
+    ('requested_tokens', 'lmcache:num_lookup_tokens_total'),
+    ('hit_tokens', 'lmcache:num_lookup_hits_total'),
+    ('stores', 'lmcache:num_store_requests_total'),
+    ('retrieves', 'lmcache:num_retrieve_requests_total'),
+)).get(name)) for name, _metric in COUNTERS)
 # LMCache's multiprocess server exports its counters through OpenTelemetry, which shows a counter from its first
 # increment on: on a fresh node none of the above is there. From this release on (measured) a counter that is not
 # there has not counted anything yet; before it, or without a version, it is not known, and reported as null.
@@ -121,38 +130,40 @@ def ratios(counters: t.Mapping[str, t.Any]) -> t.Dict[str, t.Optional[float]]:
                 l2_hit_share=_ratio(counters.get('hit_tokens_l2'), counters.get('hit_tokens')))
 
 
-def cache_hits(text: str, counts_from_zero: bool, per_tenant: bool = False
+def cache_hits(text: str, counts_from_zero: bool, per_tenant: bool = False,
+               counters: t.Sequence[t.Tuple[str, t.Optional[str]]] = COUNTERS
                ) -> t.Tuple[t.Dict[str, t.Any], t.Dict[str, str]]:
-    """(the counters and ratios of a node's /metrics text, why a counter is null) - see COUNTERS.
+    """(the counters and ratios of a node's /metrics text, why a counter is null) - see COUNTERS (ENGINE_COUNTERS for
+    an engine, where a counter named None is one it does not count).
 
     `counts_from_zero`: the node's release exports each counter from its first increment (COUNTED_FROM_ZERO_SINCE),
     so one not there is 0. Otherwise a counter not there is None, with the reason, never 0: a release that does not
     count something has not counted nothing.
     """
-    samples = parse(text, set(metric for _name, metric in COUNTERS))
+    samples = parse(text, set(metric for _name, metric in counters if metric))
     hits: t.Dict[str, t.Any] = {}
     missing: t.Dict[str, str] = {}
-    for name, metric in COUNTERS:
+    for name, metric in counters:
         if metric in samples:
             hits[name] = _whole(math.fsum(value for _labels, value in samples[metric]))
-        elif counts_from_zero:
+        elif counts_from_zero and metric:
             hits[name] = 0
         else:
             hits[name] = None
-            missing[name] = 'the node exports no %s' % metric
+            missing[name] = 'the node exports no %s' % metric if metric else 'an LMCache engine does not count it'
     hits.update(ratios(hits))
     if per_tenant:
-        hits['tenants'] = _tenants(samples, counts_from_zero)
+        hits['tenants'] = _tenants(samples, counts_from_zero, counters)
     return hits, missing
 
 
-def _tenants(samples: t.Mapping[str, t.List[t.Tuple[t.Dict[str, str], float]]], counts_from_zero: bool
-             ) -> t.List[t.Dict[str, t.Any]]:
+def _tenants(samples: t.Mapping[str, t.List[t.Tuple[t.Dict[str, str], float]]], counts_from_zero: bool,
+             counters: t.Sequence[t.Tuple[str, t.Optional[str]]] = COUNTERS) -> t.List[t.Dict[str, t.Any]]:
     """One entry per (model_name, cache_salt) label pair, sorted: the labels are values, never keys."""
-    metric_of = dict(COUNTERS)
+    metric_of = dict(counters)
     tenants: t.Dict[t.Tuple[str, str], t.Dict[str, t.Any]] = {}
     for name in TENANT_COUNTERS:
-        for labels, value in samples.get(metric_of[name], []):
+        for labels, value in samples.get(metric_of[name] or '', []):
             key = (labels.get('model_name', ''), labels.get('cache_salt', ''))
             if key not in tenants and len(tenants) >= MAX_TENANTS:
                 raise Untrusted('more than %d tenants (model_name, cache_salt) in the counters' % MAX_TENANTS)

@@ -15,6 +15,8 @@ import typing as t
 
 from ansible.module_utils.common.text.formatters import bytes_to_human
 
+from ansible_collections.lmcache.kvcache.plugins.module_utils import _engine
+from ansible_collections.lmcache.kvcache.plugins.module_utils._generations import ENGINE
 from ansible_collections.lmcache.kvcache.plugins.module_utils._models import L1Usage, Quota
 from ansible_collections.lmcache.kvcache.plugins.module_utils._server import CoordinatorQuotas, LMCacheServer
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import (
@@ -29,6 +31,8 @@ MAX_QUOTA_GB = 1024.0 * 1024.0
 class ServerInfo(Operation):
     """Health, version, generation, capabilities, L1 usage, L2 adapters, quotas, cache hits, exposure."""
 
+    per_worker = True
+
     argument_spec = dict(
         hits=dict(type='bool', default=True),
         hits_per_tenant=dict(type='bool', default=False),
@@ -42,7 +46,10 @@ class ServerInfo(Operation):
             healthy=health.healthy, health_reason=health.reason, health_status=health.status,
             version=node.version, capabilities=node.discovery.capabilities, chunk_size=None, l1=None,
             eviction_watermark=None, above_eviction_watermark=False, l2_adapters=[], active_sessions=None,
-            quotas=None, prefetch_supported=node.discovery.has('prefetch'), hits=None, exposure=None, unavailable={})
+            quotas=None, prefetch_supported=node.discovery.has('prefetch'), hits=None, exposure=None, unavailable={},
+            kind=node.kind, engine=None)
+        if node.kind == ENGINE:
+            info['engine'] = self._optional(info, 'engine', self._read_engine)
         if health.healthy:
             # A starting server has no engine yet and so no status to read. Health comes from the health and status
             # routes only: an informational route that fails costs its own field, never the host's health.
@@ -53,6 +60,13 @@ class ServerInfo(Operation):
             keyless = self.ctx.connector.client(node.client.base_url, keyless=True)
             info['exposure'] = self._optional(info, 'exposure', lambda: node.exposure(keyless))
         return info
+
+    def _read_engine(self) -> t.Dict[str, t.Any]:
+        """An engine's model and place in its pod (/meta), and the state an operator declares with lmcache_engine."""
+        client = self.node.client
+        bypassed, backends = _engine.bypass(client)
+        return dict(_engine.meta(client), freeze=_engine.flag(client, 'freeze'), hot_cache=_engine.flag(client, 'hot_cache'),
+                    bypassed_backends=bypassed, backends=backends)
 
     def _read_status(self, info: t.Dict[str, t.Any]) -> None:
         node = self.node
@@ -113,6 +127,8 @@ def _status_adapter(adapter: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
 class ClearInstance(Operation):
     """Clear a node's whole L1."""
 
+    per_worker = True
+
     argument_spec = dict(
         force=dict(type='bool', default=False),
     )
@@ -141,7 +157,24 @@ class ClearInstance(Operation):
         return Plan(['clear'], after=L1Usage(kept, kept_bytes, before.bytes_total, None, kept))
 
     def apply(self, plan: Plan) -> None:
-        self.node.clear_l1(self.params['force'])
+        if self.node.kind != ENGINE:
+            self.node.clear_l1(self.params['force'])
+            return
+        # An engine's stores go on while it is cleared: freeze them first (the local CPU backend still serves), and
+        # put them back after, whatever happened, unless the operator had frozen them.
+        client = self.node.client
+        self.froze = not _engine.flag(client, 'freeze')
+        if self.froze:
+            _engine.set_flag(client, 'freeze', True)
+        try:
+            self.node.clear_l1(self.params['force'])
+        finally:
+            if self.froze:
+                try:
+                    _engine.set_flag(client, 'freeze', False)
+                except LMCacheError as exc:
+                    raise LMCacheError('%s; stores are still frozen on %s: unfreeze them with '
+                                       'lmcache.kvcache.lmcache_engine (freeze: false)' % (exc, self.node.url))
 
     def read_after(self, plan: Plan, before: L1Usage) -> L1Usage:
         after = self.node.status().l1
@@ -159,8 +192,12 @@ class ClearInstance(Operation):
 
     def report(self, before: L1Usage, after: L1Usage, plan: Plan) -> t.Dict[str, t.Any]:
         objects, byte_count = self._cleared(before, after, plan)
+        if self.ctx.check_mode and plan.changes and self.node.kind == ENGINE:
+            # What the clear would do: freeze the engine's stores, unless they are frozen already.
+            self.froze = not _engine.flag(self.node.client, 'freeze')
         return dict(tier='l1', forced=self.forced, before=before.counts(), after=after.counts(),
-                    objects_cleared=objects, bytes_cleared=byte_count)
+                    objects_cleared=objects, bytes_cleared=byte_count, kind=self.node.kind,
+                    froze_stores=getattr(self, 'froze', False))
 
     def _cleared(self, before: L1Usage, after: L1Usage, plan: Plan) -> t.Tuple[int, int]:
         """What left L1: the server's counts before less after (LMCache lists no L1 keys, and its clear answers no
@@ -185,8 +222,11 @@ class ClearInstance(Operation):
             if after.objects:
                 msg += (' %d objects (%s) are in L1 after it: in use by in-flight requests, or stored since (the count '
                         'is the server\'s total before less after).' % (after.objects, bytes_to_human(after.bytes_used)))
+        if getattr(self, 'froze', False):
+            msg += (' Stores would be frozen during the clear, and unfrozen after it.' if self.ctx.check_mode
+                    else ' Stores were frozen during the clear, and unfrozen after it.')
         if self.forced and not self.params['force']:
-            msg += ' This server always force-clears: objects in use by in-flight requests are dropped too.'
+            msg += ' This %s always force-clears: objects in use by in-flight requests are dropped too.' % self.node.kind
         return msg
 
     def diff(self, before: L1Usage, after: L1Usage) -> t.Dict[str, t.Any]:

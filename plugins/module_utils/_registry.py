@@ -13,6 +13,7 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_coordinator import CoordinatorInstances, Deregistration
+from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_engine import EngineState
 from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_node import ClearInstance, ServerInfo, TenantQuota
 from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_request import (
     ClearRequest,
@@ -52,7 +53,8 @@ OPERATIONS: t.Dict[str, Entry] = {
         ('L2 adapters (from /status, or /config/adapters)', ()),
         ('quotas', ('quota',)),
         ('cache hits and hit ratios (hits)', ('metrics',)),
-        ('exposure audit (audit)', ()))),
+        ('exposure audit (audit)', ()),
+        ('model, KV shape, place in the pod, freeze, hot cache, backends (engine)', ('engine_meta',)))),
     'info': Entry('lmcache_kvcache_info', Info, writes=False, fleet_wide=True, needs=(
         ('by token sequence', ('coordinator',)),
         ('by request id (design API)', ('kvcache_info',)))),
@@ -70,6 +72,8 @@ OPERATIONS: t.Dict[str, Entry] = {
         ('prefetch from L2 into L1', ('prefetch',)),)),
     'quota': Entry('lmcache_quota', TenantQuota, needs=(
         ('node quotas', ('quota',)),)),
+    'engine': Entry('lmcache_engine', EngineState, needs=(
+        ('freeze, hot cache, bypassed backends, runtime configuration', ('freeze',)),)),
     'coordinator_info': Entry('lmcache_coordinator_info', CoordinatorInstances, writes=False, on_coordinator=True, needs=(
         ('registered instances and their usage', ('coordinator',)),)),
     'coordinator_instance': Entry('lmcache_coordinator_instance', Deregistration, on_coordinator=True, needs=(

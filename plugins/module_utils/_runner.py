@@ -37,6 +37,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import
     url_secrets,
 )
 from ansible_collections.lmcache.kvcache.plugins.module_utils._models import Rejected
+from ansible_collections.lmcache.kvcache.plugins.module_utils._pod import summary, worker_urls
 from ansible_collections.lmcache.kvcache.plugins.module_utils._proxy import Proxies
 from ansible_collections.lmcache.kvcache.plugins.module_utils._target import (
     TARGET_ARGUMENT_SPEC,
@@ -115,6 +116,8 @@ class Operation:
     required_if: t.List[t.Sequence[t.Any]] = []
     # The option that says whether a rejected operation fails the task; None: the operation is never rejected.
     rejection_option: t.Optional[str] = None
+    # Whether, given the scheduler of a vLLM pod, it runs on each of the pod's workers (_pod.py).
+    per_worker = False
 
     def __init__(self, params: t.Mapping[str, t.Any], ctx: Context, request: t.Optional[Target]) -> None:
         self.params = params
@@ -274,6 +277,9 @@ def execute(op: Operation) -> t.Dict[str, t.Any]:
     before: t.Any = None
     applying = False
     try:
+        workers = worker_urls(op.node) if op.per_worker else []
+        if workers:
+            return _on_workers(op, workers)
         before = op.read()
         plan = op.plan(before)
         if plan.changes and not op.ctx.check_mode:
@@ -314,6 +320,18 @@ def execute(op: Operation) -> t.Dict[str, t.Any]:
         return failure(op, message, getattr(exc, 'status', None), **extra)
     finally:
         op.ctx.close()
+
+
+def _on_workers(op: Operation, workers: t.List[str]) -> t.Dict[str, t.Any]:
+    """The operation on each worker of the pod whose scheduler op's url is, one after another, with the task's options,
+    deadline and proxies; one result for the pod (_pod.summary)."""
+    results: t.Dict[str, t.Dict[str, t.Any]] = {}
+    for url in workers:
+        params = dict(op.params, url=url)
+        ctx = Context(params, check_mode=op.ctx.check_mode, diff=op.ctx.diff, warn=op.ctx.warn,
+                      deadline=op.ctx.connector.deadline, discoveries=op.ctx.discoveries, proxies=op.ctx.connector.proxies)
+        results[ctx.node.url] = execute(type(op)(params, ctx, op.request))
+    return summary(op.node.url, results)
 
 
 def _apply(op: Operation, plan: Plan) -> Plan:

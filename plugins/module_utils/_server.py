@@ -23,18 +23,23 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._answers import (
     read_string,
     unreadable,
 )
+from ansible_collections.lmcache.kvcache.plugins.module_utils import _engine
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import (
     LMCacheClient,
     LMCacheError,
+    LMCacheHTTPError,
     Reply,
     http_error,
     server_error_text,
 )
 from ansible_collections.lmcache.kvcache.plugins.module_utils._generations import (
     CAPABILITY_ROUTES,
+    ENGINE,
+    ENGINE_GENERATION,
     FORCE_HONOURED_SINCE,
     ADMIN_ROUTES,
     GENERATIONS,
+    SERVER,
     PROBE_METHOD,
     Discovery,
     DiscoveryCache,
@@ -44,7 +49,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._generations impor
     routes_from_openapi,
 )
 from ansible_collections.lmcache.kvcache.plugins.module_utils._models import Health, Quota, ServerStatus, parse_status, read_quota
-from ansible_collections.lmcache.kvcache.plugins.module_utils._metrics import COUNTED_FROM_ZERO_SINCE, cache_hits
+from ansible_collections.lmcache.kvcache.plugins.module_utils._metrics import COUNTED_FROM_ZERO_SINCE, ENGINE_COUNTERS, cache_hits
 from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import Untrusted, path_segment
 
 
@@ -56,6 +61,9 @@ class LMCacheServer:
         self._discovery: t.Optional[Discovery] = None
         self._version: t.Any = MISSING
         self._discoveries = discoveries
+        # Whether the discovery came from the fan-out's cache (another endpoint of the same version): an engine and a
+        # server of one release report one version, so a route the cached one names that answers 404 discovers anew.
+        self._cached = False
 
     @property
     def url(self) -> str:
@@ -90,6 +98,7 @@ class LMCacheServer:
                 raise unreadable(reply, 'the version', reply.body if reply.is_json else reply.text, 'a version string')
             version = reply.body
         cached = self._discoveries.get(version) if version and self._discoveries is not None else None
+        self._cached = cached is not None
         discovery = cached or self._discover()
         self._version = version if discovery.has('version') else None
         if version and self._discoveries is not None and cached is None and discovery.has('version'):
@@ -105,20 +114,28 @@ class LMCacheServer:
             generation = generation_from_routes(routes)
             if generation is None:
                 raise LMCacheError(
-                    '%s does not look like an LMCache server: its /openapi.json lists none of the clear routes %s'
-                    % (self.url, ', '.join(g.clear for g in GENERATIONS)))
+                    '%s does not look like an LMCache server or engine: its /openapi.json lists none of the clear '
+                    'routes %s' % (self.url, _clear_routes()))
             return Discovery(generation, routes, 'openapi')
-        # No usable route list (docs turned off, a proxy in front): ask each generation's clear route with a GET.
-        # FastAPI answers 405 for a route that exists with another method, 404 for one that does not.
+        # No usable route list (docs turned off, a proxy in front). An engine answers its /meta; a server's clear route
+        # exists when a GET to it is answered 405 (FastAPI: the route is there with another method), not 404.
+        if self.client.request('GET', ENGINE_GENERATION.health, accept=(404, 405)).status == 200 \
+                and self.client.request('GET', '/meta', accept=(404, 405)).status == 200:
+            routes = {ENGINE_GENERATION.health: frozenset(['get']), '/meta': frozenset(['get']),
+                      '/metrics': frozenset(['get']), '/conf': frozenset(['get']),
+                      ENGINE_GENERATION.clear: frozenset(['delete'])}
+            return Discovery(ENGINE_GENERATION, routes, 'probe')
         for generation in GENERATIONS:
+            if generation.kind != SERVER:
+                continue
             probe = self.client.request('GET', generation.clear, accept=(404, 405))
             if probe.status == 405:
                 routes = {generation.health: frozenset(['get']), generation.status: frozenset(['get']),
                           generation.clear: frozenset(['post'])}
                 return Discovery(generation, routes, 'probe')
         raise LMCacheError(
-            '%s does not look like an LMCache server: GET %s answered HTTP %d%s, and none of %s exists there'
-            % (self.url, reply.url, reply.status, _gist(reply), ', '.join(g.clear for g in GENERATIONS)))
+            '%s does not look like an LMCache server or engine: GET %s answered HTTP %d%s, and none of %s exists there'
+            % (self.url, reply.url, reply.status, _gist(reply), _clear_routes()))
 
     @property
     def version(self) -> t.Optional[str]:
@@ -127,8 +144,27 @@ class LMCacheServer:
         return self._version
 
     def describe(self) -> str:
-        """'http://h:8080 (LMCache 0.5.6-g3e11e108, API G3)', for messages."""
+        """'http://h:8080 (LMCache 0.5.6-g3e11e108, API G3)', for messages; an engine is said to be one."""
+        if self.kind == ENGINE:
+            return '%s (LMCache engine %s, inside vLLM)' % (self.url, self.version or self.generation.releases)
         return '%s (LMCache %s, API %s)' % (self.url, self.version or self.generation.releases, self.generation.name)
+
+    @property
+    def kind(self) -> str:
+        """'server' (lmcache server) or 'engine' (LMCache inside vLLM, its internal API server)."""
+        return self.generation.kind
+
+    def _fresh(self, attempt: t.Callable[[], t.Any]) -> t.Any:
+        """attempt(), once more after a full discovery when a route of a discovery taken from the fan-out's cache is
+        not there (HTTP 404: nothing was done), and so the endpoint is another kind of the same release."""
+        try:
+            return attempt()
+        except LMCacheHTTPError as exc:
+            if exc.status != 404 or not self._cached:
+                raise
+        self._cached = False
+        self._discovery = self._discover()
+        return attempt()
 
     @property
     def force_honoured(self) -> bool:
@@ -145,8 +181,17 @@ class LMCacheServer:
                 ' or '.join('%s %s' % (m.upper(), p) for m, p in CAPABILITY_ROUTES[capability])))
         return path
 
+    def engine_meta(self) -> t.Optional[t.Dict[str, t.Any]]:
+        """An engine's /meta (its model and place in the pod); None for a server."""
+        return t.cast(t.Optional[t.Dict[str, t.Any]], self._fresh(lambda: _engine.meta(self.client) if self.kind == ENGINE else None))
+
     def health(self) -> Health:
-        """A starting server's 503 is an answer here, not a failure."""
+        """A starting server's 503 is an answer here, not a failure. An engine's health is its periodic threads'."""
+        return t.cast(Health, self._fresh(self._health))
+
+    def _health(self) -> Health:
+        if self.kind == ENGINE:
+            return _engine.threads_health(self.client)
         reply = self.client.request('GET', self.generation.health, accept=(503,))
         if reply.status == 200:
             return Health(True, None, reply.status)
@@ -155,10 +200,18 @@ class LMCacheServer:
         return Health(False, str(reason) if reason else 'HTTP 503 %s' % reply.reason, reply.status)
 
     def status(self) -> ServerStatus:
+        return t.cast(ServerStatus, self._fresh(self._status))
+
+    def _status(self) -> ServerStatus:
+        if self.kind == ENGINE:
+            return _engine.status(self.client)
         return parse_status(self.client.request('GET', self.generation.status))
 
     def clear_l1(self, force: bool) -> None:
         generation = self.generation
+        if self.kind == ENGINE:
+            _engine.clear(self.client)
+            return
         body = {'tier': 'l1', 'force': force} if generation.clear_takes_body else None
         reply = self.client.request('POST', generation.clear, json_body=body)
         answer = reply.body if isinstance(reply.body, dict) else {}
@@ -183,6 +236,9 @@ class LMCacheServer:
         reply = self.client.request('GET', path)
         version = parse_version(self.version)
         try:
+            if self.kind == ENGINE:
+                # The engine's counters (prometheus_client) are there from its start: one not there is not counted.
+                return cache_hits(reply.text, False, per_tenant, ENGINE_COUNTERS)
             return cache_hits(reply.text, version is not None and version >= COUNTED_FROM_ZERO_SINCE, per_tenant)
         except Untrusted as exc:
             raise LMCacheError('GET %s: cannot read the counters: %s' % (reply.url, exc))
@@ -299,6 +355,10 @@ def put_quota(client: LMCacheClient, salt: str, limit_gb: float, who: str) -> No
 def delete_quota(client: LMCacheClient, salt: str) -> None:
     """DELETE /quota/{salt}; a quota already gone (404) is what was asked for."""
     client.request('DELETE', '/quota/%s' % path_segment(salt, 'cache_salt'), accept=(404,))
+
+
+def _clear_routes() -> str:
+    return ', '.join('%s %s' % (g.clear_method, g.clear) for g in GENERATIONS)
 
 
 def _gist(reply: Reply) -> str:

@@ -166,3 +166,33 @@ def _kind(value: t.Any) -> str:
     if value is None or isinstance(value, (list, dict)) or not isinstance(value, (bool, int, float, str)):
         return json_type(value)
     return '%s (%s)' % (json_type(value), shown(value))
+
+
+# The words of a configuration key that make its value a secret, whatever it holds (an API key, a token, a password, a
+# credential): whole words of the key (min_retrieve_tokens counts tokens; auth_token is one).
+SECRET_WORDS = frozenset(('key', 'apikey', 'token', 'secret', 'password', 'passwd', 'pwd', 'credential', 'credentials',
+                          'auth', 'authorization', 'cookie', 'signature', 'private'))
+# Not secrets although a word matches: where the keys are, not the keys (0.5.7 lists its key files' paths).
+NOT_SECRET_KEYS = frozenset(('api_key_files', 'key_format'))
+MASKED = '********'
+
+
+def _secret_key(key: str) -> bool:
+    words = re.split(r'[^a-z0-9]+', re.sub(r'([a-z0-9])([A-Z])', r'\1_\2', key).lower())
+    return key.lower() not in NOT_SECRET_KEYS and any(word in SECRET_WORDS for word in words)
+_URL_CREDENTIALS = re.compile(r'([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#@\s]*@')
+
+
+def masked_config(value: t.Any, key: str = '') -> t.Any:
+    """A node's or an engine's configuration with every value that may hold a secret masked: the value of a key named
+    like one (key, token, secret, password, credential, auth), and the user:password of any URL in a string, at any
+    depth (the same rule as every other output of this collection: a secret is never shown)."""
+    if isinstance(value, dict):
+        return dict((k, masked_config(v, str(k))) for k, v in value.items())
+    if isinstance(value, list):
+        return [masked_config(item, key) for item in value]
+    if value is not None and value != '' and _secret_key(key):
+        return MASKED
+    if isinstance(value, str):
+        return _URL_CREDENTIALS.sub(lambda m: m.group(1) + '***@', value)
+    return value

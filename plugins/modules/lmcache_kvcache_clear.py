@@ -23,6 +23,11 @@ description:
     nothing left L1. Objects stored by requests while the clear runs make the count smaller, never larger (they show in
     RV(after), and RV(msg) says how many are there after the clear). In check mode it is what the clear would remove.
   - L2 data (for example an C(fs) adapter's files) is not touched by an instance-wide clear.
+  - B(LMCache inside vLLM.) On an engine's internal API server (C(DELETE /cache/clear), which clears every backend of
+    the engine), the engine's stores are frozen for the clear (C(PUT /freeze/enable)) so that it does not race new
+    stores, and unfrozen after it, also when the clear fails (RV(froze_stores)); an engine the operator froze stays
+    frozen. RV(objects_cleared) is what left the engine's L1 by its C(/metrics), before less after. Given the scheduler
+    of a vLLM pod, every worker of the pod is cleared, each in turn, and the result sums them up (RV(workers)).
   - B(Targeted clear.) With O(token_ids) (or O(request_id)), only that request's chunks in the range O(start) to
     O(end) are deleted, from the tiers O(tier) of one instance (O(instance_id), or the node at O(url)), through the
     node itself (C(DELETE /cache/objects) with the chunk keys the coordinator's directory gives) or through the LMCache
@@ -129,7 +134,7 @@ status:
   type: int
   sample: 200
 api_generation:
-  description: The node's HTTP API generation, V(G1), V(G2) or V(G3); V(null) if the task failed before finding it out.
+  description: The node's HTTP API generation, V(G1), V(G2) or V(G3), or V(engine); V(null) if the task failed before finding it out.
   returned: always
   type: str
   sample: G3
@@ -338,6 +343,28 @@ after:
       type: int
       sample: 0
   sample: {objects: 0, bytes_used: 0}
+kind:
+  description: V(server) for an C(lmcache server) node, V(engine) for the LMCache engine inside vLLM.
+  returned: success, instance-wide
+  type: str
+  sample: server
+  version_added: 0.2.0
+froze_stores:
+  description: Whether the module froze an engine's stores for the clear (in check mode, would); V(false) on a server.
+  returned: success, instance-wide
+  type: bool
+  sample: false
+  version_added: 0.2.0
+workers:
+  description: Given a pod's scheduler, each worker's result, by its URL; RV(before), RV(after) and the counts sum them.
+  returned: when O(url) is the scheduler of a vLLM pod
+  type: dict
+  version_added: 0.2.0
+pod:
+  description: Given a pod's scheduler, its URL and its workers' URLs.
+  returned: when O(url) is the scheduler of a vLLM pod
+  type: dict
+  version_added: 0.2.0
 objects_cleared:
   description:
     - Objects that left L1 in an instance-wide clear, by the server's counts before and after (in check mode, would

@@ -27,7 +27,14 @@ description:
     key, in RV(exposure). Nothing is run to find out. Each route the server lists is asked with C(PATCH), a method no
     LMCache route takes, and without a key. A server that checks keys before routing (0.5.7 and later with a key)
     answers 401; one that does not answers 405, which says the route is there for anyone.
-  - Works on every LMCache API generation (0.4.1 and later).
+  - Works on every LMCache API generation (0.4.1 and later), and on the LMCache engine inside vLLM, through its
+    internal API server (RV(kind=engine)). An engine's health is its periodic threads' (C(GET
+    /periodic-threads-health)); its L1 is its local CPU backend, whose objects its C(/metrics) count, each one chunk of
+    the KV shape its C(/meta) gives, in the size its C(/conf) gives; its model, KV shape, place in the pod, freeze, hot
+    cache and backends are in RV(engine); its hit counters are its C(lmcache:) counters.
+  - Given the scheduler of a vLLM pod (its internal API server's port start, whose C(/meta) says C(role=scheduler)),
+    reads every worker of the pod (port start + 1 + I(i)) and reports the pod - its workers in RV(pod) and each one's
+    result in RV(workers), the L1 summed, healthy only when every worker is.
   - A server that is still starting (its health check answers HTTP 503) is reported with RV(healthy=false) and the
     server's reason; the task does not fail. An unreachable server, or one that is not an LMCache server, fails the task.
 author:
@@ -130,7 +137,8 @@ health_reason:
 api_generation:
   description:
     - The server's HTTP API generation. V(G1) (C(/api/*), 0.4.1 - 0.4.4), V(G2) (top-level routes, 0.4.5 - 0.5.0) or
-      V(G3) (C(/cache/*), 0.5.1 and later); V(null) if the task failed before finding it out.
+      V(G3) (C(/cache/*), 0.5.1 and later); V(engine) for an LMCache engine inside vLLM; V(null) if the task failed
+      before finding it out.
   returned: always
   type: str
   sample: G3
@@ -139,11 +147,68 @@ version:
   returned: always
   type: str
   sample: 0.5.6-g3e11e108
+kind:
+  description: V(server) for an C(lmcache server) node, V(engine) for the LMCache engine inside vLLM.
+  returned: success
+  type: str
+  sample: server
+  version_added: 0.2.0
+engine:
+  description: An engine's model and state; V(null) on a server.
+  returned: success
+  type: dict
+  version_added: 0.2.0
+  sample: {model_name: meta-llama/Llama-3.1-8B-Instruct, role: worker, worker_id: 0, world_size: 8, local_world_size: 8,
+           kv_shape: [32, 2, 256, 8, 128], kv_dtype: torch.bfloat16, freeze: false, hot_cache: true,
+           bypassed_backends: [], backends: [LocalCPUBackend]}
+  contains:
+    model_name:
+      description: The model the engine serves.
+      type: str
+    role:
+      description: V(worker) or V(scheduler).
+      type: str
+    worker_id:
+      description: Its worker id in the pod.
+      type: int
+    world_size:
+      description: The pod's tensor-parallel world size.
+      type: int
+    kv_shape:
+      description: The KV cache shape of one chunk (layers, K and V, chunk tokens, heads, head size).
+      type: list
+      elements: int
+    freeze:
+      description: Whether stores are frozen (see M(lmcache.kvcache.lmcache_engine)).
+      type: bool
+    hot_cache:
+      description: Whether the local CPU backend keeps what is stored.
+      type: bool
+    bypassed_backends:
+      description: The backends the engine bypasses.
+      type: list
+      elements: str
+    backends:
+      description: Every storage backend of the engine.
+      type: list
+      elements: str
+pod:
+  description: Given a pod's scheduler, its URL and its workers' URLs.
+  returned: when O(url) is the scheduler of a vLLM pod
+  type: dict
+  version_added: 0.2.0
+  sample: {scheduler: 'http://10.0.0.11:8000', workers: ['http://10.0.0.11:8001', 'http://10.0.0.11:8002']}
+workers:
+  description: Given a pod's scheduler, each worker's result, by its URL.
+  returned: when O(url) is the scheduler of a vLLM pod
+  type: dict
+  version_added: 0.2.0
 capabilities:
   description:
     - Optional endpoints the server offers, by name. Known names are V(version), V(config), V(metrics), V(l2_objects),
       V(object_delete), V(l2_adapters), V(quota), V(prefetch), and the per-request V(kvcache_info), V(pin), V(compress)
-      and V(kvcache_clear).
+      and V(kvcache_clear); on an engine V(engine_meta), V(freeze), V(hot_cache), V(bypass), V(backends),
+      V(runtime_config) and V(periodic_threads).
     - Empty when the server does not publish its routes (no C(/openapi.json)).
   returned: success
   type: list

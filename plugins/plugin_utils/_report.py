@@ -18,7 +18,7 @@ import typing as t
 
 from ansible.module_utils.common.text.formatters import bytes_to_human
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._generations import GENERATIONS, GENERATION_BY_NAME
+from ansible_collections.lmcache.kvcache.plugins.module_utils._generations import GENERATIONS, GENERATION_BY_NAME, SERVER
 from ansible_collections.lmcache.kvcache.plugins.module_utils._metrics import interval, ratios
 
 CURRENT_GENERATION = GENERATIONS[0].name
@@ -140,7 +140,8 @@ def _outlier_reasons(row: t.Dict[str, t.Any], info: t.Mapping[str, t.Any], usage
         reasons.append('L1 at %.0f%%, at or above the eviction watermark (%.0f%%)' % (ratio * 100, watermark * 100))
     elif ratio is not None and ratio >= usage_warn:
         reasons.append('L1 at %.0f%%, above %.0f%%' % (ratio * 100, usage_warn * 100))
-    if row['api_generation'] and row['api_generation'] != CURRENT_GENERATION:
+    generation = GENERATION_BY_NAME.get(row['api_generation'] or '')
+    if generation is not None and generation.kind == SERVER and generation.name != CURRENT_GENERATION:
         reasons.append('old API generation %s (LMCache %s)' % (row['api_generation'], row['release']))
     reasons += _hit_reasons(row, hit_ratio_warn)
     if row['exposed']:

@@ -112,17 +112,18 @@ def test_an_api_without_lmcache_routes_is_named(fake_server):
     fake_server.on('GET', '/openapi.json', Answer(200, {'paths': {'/users': {}, '/items': {}}}))
     with pytest.raises(LMCacheError) as caught:
         server_for(fake_server).generation
-    assert str(caught.value) == ('%s does not look like an LMCache server: its /openapi.json lists none of the clear routes '
-                                 '/cache/clear, /clear-cache, /api/clear-cache' % fake_server.url)
+    assert str(caught.value) == ('%s does not look like an LMCache server or engine: its /openapi.json lists none of the '
+                                 'clear routes POST /cache/clear, POST /clear-cache, POST /api/clear-cache, DELETE /cache/clear'
+                                 % fake_server.url)
 
 
 def test_a_non_lmcache_server_is_named(fake_server):
     fake_server.on('GET', '/openapi.json', Answer(404, text='<html><title>Error response</title></html>', content_type='text/html'))
     with pytest.raises(LMCacheError) as caught:
         server_for(fake_server).generation
-    assert str(caught.value) == ('%s does not look like an LMCache server: GET %s/openapi.json answered HTTP 404 '
-                                 '(Error response), and none of /cache/clear, /clear-cache, /api/clear-cache exists there'
-                                 % (fake_server.url, fake_server.url))
+    assert str(caught.value) == ('%s does not look like an LMCache server or engine: GET %s/openapi.json answered HTTP 404 '
+                                 '(Error response), and none of POST /cache/clear, POST /clear-cache, POST /api/clear-cache, '
+                                 'DELETE /cache/clear exists there' % (fake_server.url, fake_server.url))
 
 
 def test_unhealthy_server_is_an_answer(fake_server):
