@@ -661,8 +661,8 @@ def main(argv: t.Optional[t.List[str]] = None) -> int:
     if fleet.coordinator:
         print('coordinator %s' % fleet.coordinator.url)
     for node in fleet.nodes.values():
-        print('%s LMCache %s%s %s%s' % (node.name, node.version, ' engine' if node.kind == 'engine' else '', node.url,
-                                         ' (API key required)' if node.api_key else ''))
+        kind = ' engine' if node.kind == 'engine' else ''
+        print('%s LMCache %s%s %s%s' % (node.name, node.version, kind, node.url, ' (API key required)' if node.api_key else ''))
     return 0
 
 

@@ -195,8 +195,8 @@ def set_config(client: LMCacheClient, values: t.Mapping[str, t.Any]) -> t.Dict[s
     body = reply.json_object()
     errors = field(body, 'errors')
     if reply.status == 400 or (isinstance(errors, dict) and errors):
-        raise LMCacheError('POST %s: the engine refused %s' % (reply.url, server_error_text(errors, reply.text)
-                                                                if isinstance(errors, dict) else server_error_text(body, reply.text)))
+        refused = server_error_text(errors if isinstance(errors, dict) else body, reply.text)
+        raise LMCacheError('POST %s: the engine refused %s' % (reply.url, refused))
     updated = field(body, 'updated')
     return updated if isinstance(updated, dict) else {}
 
@@ -232,4 +232,3 @@ def _succeeded(reply: Reply) -> None:
     if status not in (MISSING, 'success'):
         raise LMCacheError('%s %s: the engine answered status %r: %s'
                            % (reply.method, reply.url, status, server_error_text(reply.body, reply.text)))
-

@@ -31,7 +31,7 @@ def worker_urls(node: LMCacheServer) -> t.List[str]:
     count = meta.get('local_world_size') or meta.get('world_size')
     if not isinstance(count, int) or not 1 <= count <= MAX_WORKERS:
         raise LMCacheError('%s/meta: the scheduler of a pod says it has %r workers; expected 1 to %d'
-                                   % (node.url, count, MAX_WORKERS))
+                           % (node.url, count, MAX_WORKERS))
     parts = urlsplit(node.client.base_url)
     port = parts.port or (443 if parts.scheme == 'https' else 80)
     host = parts.netloc.rsplit('@', 1)[-1].rsplit(':', 1)[0] if parts.port else parts.netloc.rsplit('@', 1)[-1]

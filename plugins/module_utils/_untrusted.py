@@ -180,6 +180,8 @@ MASKED = '********'
 def _secret_key(key: str) -> bool:
     words = re.split(r'[^a-z0-9]+', re.sub(r'([a-z0-9])([A-Z])', r'\1_\2', key).lower())
     return key.lower() not in NOT_SECRET_KEYS and any(word in SECRET_WORDS for word in words)
+
+
 _URL_CREDENTIALS = re.compile(r'([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#@\s]*@')
 
 
