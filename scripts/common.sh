@@ -26,6 +26,9 @@ find_python() {
 # uv builds every venv (it links packages from one cache: the second venv of a set costs little disk and seconds).
 # Bootstrapped from PyPI into a venv of its own, at a pinned version, so a fresh machine needs nothing by hand.
 uv_version=0.13.9
+# uv's cache as this user's uv finds it, fixed, so that a process run with another HOME still shares it.
+uv_cache_dir() { echo "${UV_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/uv}"; }
+
 ensure_uv() {
   local home="$cache/uv-$uv_version"
   if [ ! -x "$home/bin/uv" ]; then

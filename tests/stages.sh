@@ -192,8 +192,10 @@ run_fleet_next() { fleet_on "$newest"; }
 run_lint() {
   local venv left
   venv=$(tool_venv "${publishing%%:*}" "${publishing##*:}")
-  log "ansible-lint from the collection root (.config/ansible-lint.yml)"
-  (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" ansible-lint --nocolor)
+  log "ansible-lint from the collection root, as a user runs it (.config/ansible-lint.yml)"
+  # No collections path of ours: ansible-lint installs the collection it is run in itself (offline: false, with no
+  # requirements to fetch), so a plain ansible-lint in a clone resolves the collection's own modules and roles.
+  (cd "$collection" && env -u ANSIBLE_COLLECTIONS_PATH PATH="$venv/bin:$PATH" ansible-lint --nocolor)
   # What it leaves behind (.ansible/) must be ignored by git and by the build, or the next tarball ships it.
   left=$(git -C "$collection" status --porcelain --untracked-files=all | grep -v '^A ' || true)
   if [ -n "$left" ]; then
@@ -292,7 +294,10 @@ run_molecule() {
   ensure_lmcache_venvs
   state=$(mktemp -d "${TMPDIR:-/tmp}/lmcache-molecule.XXXXXX")
   log "molecule test --all: the roles on a local fleet of genuine LMCache servers"
-  (cd "$collection" && PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" LMCACHE_MOLECULE_DIR="$state" \
+  # A home of its own: Molecule installs the collection under test into ~/.ansible/collections, where it would shadow
+  # the collection for every later Ansible run of this user (ansible-lint in the other lane, a newer clone's tests).
+  (cd "$collection" && HOME="$state/home" LMCACHE_KVCACHE_CACHE="$cache" UV_CACHE_DIR="$(uv_cache_dir)" \
+    PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$build" LMCACHE_MOLECULE_DIR="$state" \
     LMCACHE_KVCACHE_ROOT="$collection" ANSIBLE_FORCE_COLOR=0 NO_COLOR=1 molecule test --all) || status=$?
   # Whatever happened in Molecule, no server it started outlives the stage.
   "$venv/bin/python" "$root/scripts/fleet.py" down --state "$state/fleet.json"
