@@ -33,6 +33,7 @@ SPEC = dict(
     previous=dict(type='path'),
     chart=dict(type='bool', default=True),
     details=dict(type='str', default='all', choices=['all', 'exceptions']),
+    expected_config=dict(type='dict'),
 )
 
 
@@ -67,7 +68,7 @@ class ActionModule(ActionBase):
         warnings = []
         if params['previous'] and previous is None:
             warnings.append('lmcache_report: no report at %s yet: no hits over an interval in this one' % params['previous'])
-        report = build_report(results, params['usage_warn'], params['hit_ratio_warn'], previous)
+        report = build_report(results, params['usage_warn'], params['hit_ratio_warn'], previous, params['expected_config'])
         files, note = report_files(report, params['chart'])
         try:
             changed = write_files(params['dest'], files, bool(self._play_context.check_mode))

@@ -31,7 +31,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._answers import (
 )
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheClient, LMCacheError, Reply, server_error_text
 from ansible_collections.lmcache.kvcache.plugins.module_utils._metrics import parse
-from ansible_collections.lmcache.kvcache.plugins.module_utils._models import Health, L1Usage, ServerStatus
+from ansible_collections.lmcache.kvcache.plugins.module_utils._models import L1Usage, ServerStatus
 from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import Untrusted, path_segment, plain_json
 
 GIB = 1024 ** 3
@@ -49,18 +49,22 @@ META_FIELDS = ('model_name', 'served_model_name', 'role', 'worker_id', 'local_wo
 FLAGS = {'freeze': 'freeze', 'hot_cache': 'hot_cache'}
 
 
-def threads_health(client: LMCacheClient) -> Health:
-    """GET /periodic-threads-health: healthy unless a critical or high-level periodic thread that runs is not active
-    (its loop died or is stuck), named in the reason."""
+def periodic_threads(client: LMCacheClient) -> t.Dict[str, t.Any]:
+    """GET /periodic-threads-health (an engine, and LMCache servers from 0.5.0): {healthy, unhealthy: [names]}, healthy
+    unless a critical or high-level periodic thread that runs is not active (its loop died or is stuck)."""
     reply = client.request('GET', '/periodic-threads-health')
     body = reply.json_object()
     healthy = field(body, 'healthy')
     if not isinstance(healthy, bool):
         raise unreadable(reply, 'healthy', healthy, 'true or false')
-    if healthy:
-        return Health(True, None, reply.status)
-    return Health(False, 'periodic threads not active: %s' % (', '.join(_thread_names(reply, body)) or 'none named'),
-                  reply.status)
+    return dict(healthy=healthy, unhealthy=_thread_names(reply, body))
+
+
+def threads_reason(threads: t.Mapping[str, t.Any]) -> t.Optional[str]:
+    """Why periodic threads make a node unhealthy, naming them; None when they are healthy."""
+    if threads['healthy']:
+        return None
+    return 'periodic threads not active: %s' % (', '.join(threads['unhealthy']) or 'none named')
 
 
 def _thread_names(reply: Reply, body: t.Any) -> t.List[str]:
@@ -177,10 +181,11 @@ def backends(client: LMCacheClient) -> t.List[str]:
     return sorted(str(name) for name in body)
 
 
-def config(client: LMCacheClient, names: t.Optional[t.Sequence[str]] = None) -> t.Dict[str, t.Any]:
-    """The engine's running configuration (GET /conf, all keys or `names`), as plain data."""
+def config(client: LMCacheClient, names: t.Optional[t.Sequence[str]] = None, path: str = '/conf') -> t.Dict[str, t.Any]:
+    """The running configuration (an engine's GET /conf, all keys or `names`; a server's GET /config or /conf), as
+    plain data."""
     query = '?names=%s' % ','.join(path_segment(name, 'configuration key') for name in names) if names else ''
-    reply = client.request('GET', '/conf' + query)
+    reply = client.request('GET', path + query)
     body = reply.json_object()
     try:
         return dict((str(key), plain_json(_finite(value), 'configuration %s' % key)) for key, value in body.items())

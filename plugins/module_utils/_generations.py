@@ -45,13 +45,14 @@ ENGINE_GENERATION = Generation(
     'engine', '0.5.x, inside vLLM', health='/periodic-threads-health', status='/metrics', clear='/cache/clear',
     clear_takes_body=False, kind=ENGINE, clear_method='DELETE',
     offers=('version', 'config', 'metrics', 'engine_meta', 'freeze', 'hot_cache', 'bypass', 'backends',
-            'runtime_config', 'periodic_threads'))
+            'runtime_config', 'periodic_threads', 'loglevel'))
 # The servers' generations, newest first; then the engine's.
 GENERATIONS = (
     Generation('G3', '0.5.1 and later', health='/healthcheck', status='/status', clear='/cache/clear', clear_takes_body=True,
-               offers=('version', 'config', 'metrics', 'l2_objects', 'object_delete', 'l2_adapters', 'quota', 'prefetch')),
+               offers=('version', 'config', 'metrics', 'l2_objects', 'object_delete', 'l2_adapters', 'quota', 'prefetch',
+                       'periodic_threads', 'loglevel')),
     Generation('G2', '0.4.5 - 0.5.0', health='/healthcheck', status='/status', clear='/clear-cache', clear_takes_body=False,
-               offers=('version', 'config', 'metrics', 'l2_objects', 'l2_adapters', 'quota')),
+               offers=('version', 'config', 'metrics', 'l2_objects', 'l2_adapters', 'quota', 'periodic_threads', 'loglevel')),
     Generation('G1', '0.4.1 - 0.4.4', health='/api/healthcheck', status='/api/status', clear='/api/clear-cache', clear_takes_body=False),
     ENGINE_GENERATION,
 )
@@ -84,6 +85,8 @@ CAPABILITY_ROUTES: t.Dict[str, t.Tuple[t.Tuple[str, str], ...]] = {
     'backends': (('get', '/backends'),),
     'runtime_config': (('post', '/conf'),),
     'periodic_threads': (('get', '/periodic-threads-health'),),
+    # Servers (0.5.0 and later) and engines: a logger's level, read and set at runtime.
+    'loglevel': (('get', '/loglevel'),),
 }
 
 

@@ -31,7 +31,8 @@ class EngineState(Operation):
     argument_spec = dict(
         freeze=dict(type='bool'),
         hot_cache=dict(type='bool'),
-        bypassed_backends=dict(type='list', elements='str'),
+        # Backend names (validate-modules reads "pass" in the name as a password's).
+        bypassed_backends=dict(type='list', elements='str', no_log=False),
         config=dict(type='dict'),
     )
 

@@ -11,7 +11,9 @@ Private to this collection: the API may change without notice.
 from __future__ import annotations
 
 import math
+import re
 import typing as t
+from urllib.parse import urlencode
 
 from ansible.module_utils.common.text.formatters import bytes_to_human
 
@@ -20,9 +22,10 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._generations impor
 from ansible_collections.lmcache.kvcache.plugins.module_utils._models import L1Usage, Quota
 from ansible_collections.lmcache.kvcache.plugins.module_utils._server import CoordinatorQuotas, LMCacheServer
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import (
-    DeadlineExceeded, LMCacheClient, LMCacheError, plain_number)
+    DeadlineExceeded, LMCacheClient, LMCacheError, plain_number, squash)
 from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Context, Operation, Plan
 from ansible_collections.lmcache.kvcache.plugins.module_utils._target import Target
+from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import masked_config
 
 # A quota larger than this is not a quota (LMCache's own CLI takes GB; no host has a petabyte of cache).
 MAX_QUOTA_GB = 1024.0 * 1024.0
@@ -37,6 +40,7 @@ class ServerInfo(Operation):
         hits=dict(type='bool', default=True),
         hits_per_tenant=dict(type='bool', default=False),
         audit=dict(type='bool', default=False),
+        config=dict(type='bool', default=False),
     )
 
     def read(self) -> t.Dict[str, t.Any]:
@@ -47,9 +51,12 @@ class ServerInfo(Operation):
             version=node.version, capabilities=node.discovery.capabilities, chunk_size=None, l1=None,
             eviction_watermark=None, above_eviction_watermark=False, l2_adapters=[], active_sessions=None,
             quotas=None, prefetch_supported=node.discovery.has('prefetch'), hits=None, exposure=None, unavailable={},
-            kind=node.kind, engine=None)
+            kind=node.kind, engine=None, threads=None, config=None)
+        self._read_threads(info)
         if node.kind == ENGINE:
             info['engine'] = self._optional(info, 'engine', self._read_engine)
+        if self.params.get('config'):
+            info['config'] = self._read_config(info)
         if health.healthy:
             # A starting server has no engine yet and so no status to read. Health comes from the health and status
             # routes only: an informational route that fails costs its own field, never the host's health.
@@ -60,6 +67,28 @@ class ServerInfo(Operation):
             keyless = self.ctx.connector.client(node.client.base_url, keyless=True)
             info['exposure'] = self._optional(info, 'exposure', lambda: node.exposure(keyless))
         return info
+
+    def _read_threads(self, info: t.Dict[str, t.Any]) -> None:
+        """The periodic threads' health (0.5.0 and later, engines): a node whose eviction loop or L2 store thread died
+        still answers its health check, but is not healthy."""
+        node = self.node
+        if not node.discovery.has('periodic_threads'):
+            info['unavailable']['threads'] = '%s has no GET /periodic-threads-health (LMCache 0.5.0 and later)' % node.describe()
+            return
+        info['threads'] = self._optional(info, 'threads', node.periodic_threads)
+        reason = _engine.threads_reason(info['threads']) if info['threads'] else None
+        if reason and info['healthy']:
+            info.update(healthy=False, health_reason=reason)
+
+    def _read_config(self, info: t.Dict[str, t.Any]) -> t.Optional[t.Dict[str, t.Any]]:
+        """The configuration the node runs with (GET /config, /conf on 0.4.5 - 0.5.0 and engines), every value that may
+        hold a secret masked; null with the reason where the node has no such route."""
+        node = self.node
+        path = node.discovery.route('config')
+        if path is None:
+            info['unavailable']['config'] = '%s has no GET /config or /conf (LMCache 0.4.5 and later)' % node.describe()
+            return None
+        return self._optional(info, 'config', lambda: masked_config(_engine.config(node.client, path=path)))
 
     def _read_engine(self) -> t.Dict[str, t.Any]:
         """An engine's model and place in its pod (/meta), and the state an operator declares with lmcache_engine."""
@@ -344,3 +373,69 @@ def _quota_text(quota: t.Optional[Quota]) -> str:
     if quota is None:
         return 'not set'
     return '%s GB' % plain_number(quota.limit_gb) if quota.limit_gb is not None else 'set, with no limit reported'
+
+
+LOG_LEVELS = ('CRITICAL', 'ERROR', 'WARNING', 'INFO', 'DEBUG', 'NOTSET')
+# A logger's name: what Python's logging takes, without the characters a query string or a message would mangle.
+LOGGER_NAME = re.compile(r'^[A-Za-z0-9_.:-]{1,200}$')
+
+
+class LogLevels(Operation):
+    """The log levels of named loggers on a node, at runtime (GET /loglevel?logger_name=&level=, 0.5.0 and later, and
+    engines): read first, set only where they differ."""
+
+    argument_spec = dict(
+        levels=dict(type='dict', required=True),
+    )
+    per_worker = True
+
+    @classmethod
+    def option_problems(cls, params: t.Mapping[str, t.Any], request: t.Optional[Target]) -> t.List[str]:
+        levels = params['levels']
+        problems = [] if levels else ['levels must name at least one logger']
+        for name, level in sorted(levels.items(), key=lambda item: str(item[0])):
+            if not isinstance(name, str) or not LOGGER_NAME.match(name):
+                problems.append('levels: %r is not a logger name (letters, digits, ".", "_", ":", "-")' % (name,))
+            if not isinstance(level, str) or level.upper() not in LOG_LEVELS:
+                problems.append('levels: the level of %s must be one of %s, got %r' % (name, ', '.join(LOG_LEVELS), level))
+        return problems
+
+    def read(self) -> t.Dict[str, str]:
+        self.node.require('loglevel', 'read and set log levels')
+        return dict((name, self._level(name)) for name in sorted(self.params['levels']))
+
+    def _level(self, name: str) -> str:
+        """GET /loglevel?logger_name=NAME answers 'NAME: LEVEL' (text)."""
+        reply = self.node.client.request('GET', '/loglevel?' + urlencode(dict(logger_name=name)))
+        prefix = '%s: ' % name
+        level = reply.text.strip()[len(prefix):] if reply.text.strip().startswith(prefix) else None
+        if level not in LOG_LEVELS:
+            raise LMCacheError('GET %s: cannot read the level of %s from the answer: %s, expected "%sLEVEL"'
+                               % (reply.url, name, squash(reply.text)[:100] or '(empty)', prefix))
+        return t.cast(str, level)
+
+    def plan(self, before: t.Dict[str, str]) -> Plan:
+        wanted = dict((name, level.upper()) for name, level in self.params['levels'].items())
+        changes = sorted(name for name in wanted if before[name] != wanted[name])
+        return Plan(changes, after=dict(before, **dict((name, wanted[name]) for name in changes)))
+
+    def apply(self, plan: Plan) -> None:
+        for name in plan.changes:
+            level = plan.after[name]
+            # Setting a level twice sets it once: a GET the client may retry like any read.
+            reply = self.node.client.request('GET', '/loglevel?' + urlencode(dict(logger_name=name, level=level)))
+            if not reply.text.strip().startswith('Set %s level to %s' % (name, level)):
+                raise LMCacheError('GET %s: the node did not say it set %s to %s: %s'
+                                   % (reply.url, name, level, squash(reply.text)[:200] or '(empty)'))
+
+    def report(self, before: t.Dict[str, str], after: t.Dict[str, str], plan: Plan) -> t.Dict[str, t.Any]:
+        return dict(before=before, after=after, kind=self.node.kind)
+
+    def diff(self, before: t.Dict[str, str], after: t.Dict[str, str]) -> t.Dict[str, t.Any]:
+        return dict(before=before, after=after)
+
+    def message(self, before: t.Any, after: t.Any, plan: t.Optional[Plan]) -> str:
+        if plan is None or not plan.changes:
+            return 'The log levels of %s are as asked on %s.' % (', '.join(sorted(self.params['levels'])), self.node.describe())
+        return '%s %s on %s.' % ('Would set' if self.ctx.check_mode else 'Set', ', '.join(
+            '%s %s -> %s' % (name, before[name], plan.after[name]) for name in plan.changes), self.node.describe())

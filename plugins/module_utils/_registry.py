@@ -14,7 +14,7 @@ import typing as t
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_coordinator import CoordinatorInstances, Deregistration
 from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_engine import EngineState
-from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_node import ClearInstance, ServerInfo, TenantQuota
+from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_node import ClearInstance, LogLevels, ServerInfo, TenantQuota
 from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_request import (
     ClearRequest,
     Compress,
@@ -54,7 +54,9 @@ OPERATIONS: t.Dict[str, Entry] = {
         ('quotas', ('quota',)),
         ('cache hits and hit ratios (hits)', ('metrics',)),
         ('exposure audit (audit)', ()),
-        ('model, KV shape, place in the pod, freeze, hot cache, backends (engine)', ('engine_meta',)))),
+        ('model, KV shape, place in the pod, freeze, hot cache, backends (engine)', ('engine_meta',)),
+        ('periodic threads\' health (threads)', ('periodic_threads',)),
+        ('running configuration (config)', ('config',)))),
     'info': Entry('lmcache_kvcache_info', Info, writes=False, fleet_wide=True, needs=(
         ('by token sequence', ('coordinator',)),
         ('by request id (design API)', ('kvcache_info',)))),
@@ -72,6 +74,8 @@ OPERATIONS: t.Dict[str, Entry] = {
         ('prefetch from L2 into L1', ('prefetch',)),)),
     'quota': Entry('lmcache_quota', TenantQuota, needs=(
         ('node quotas', ('quota',)),)),
+    'loglevel': Entry('lmcache_loglevel', LogLevels, needs=(
+        ('log levels of named loggers, at runtime', ('loglevel',)),)),
     'engine': Entry('lmcache_engine', EngineState, needs=(
         ('freeze, hot cache, bypassed backends, runtime configuration', ('freeze',)),)),
     'coordinator_info': Entry('lmcache_coordinator_info', CoordinatorInstances, writes=False, on_coordinator=True, needs=(

@@ -61,6 +61,7 @@ class LMCacheServer:
         self._discovery: t.Optional[Discovery] = None
         self._version: t.Any = MISSING
         self._discoveries = discoveries
+        self._threads: t.Optional[t.Dict[str, t.Any]] = None
         # Whether the discovery came from the fan-out's cache (another endpoint of the same version): an engine and a
         # server of one release report one version, so a route the cached one names that answers 404 discovers anew.
         self._cached = False
@@ -189,9 +190,18 @@ class LMCacheServer:
         """A starting server's 503 is an answer here, not a failure. An engine's health is its periodic threads'."""
         return t.cast(Health, self._fresh(self._health))
 
+    def periodic_threads(self) -> t.Dict[str, t.Any]:
+        """The node's periodic threads' health (read once per task): {healthy, unhealthy: [names]}."""
+        if self._threads is None:
+            self.require('periodic_threads', 'report its periodic threads\' health')
+            self._threads = _engine.periodic_threads(self.client)
+        return self._threads
+
     def _health(self) -> Health:
         if self.kind == ENGINE:
-            return _engine.threads_health(self.client)
+            # An engine has no health route of its own: its health is its periodic threads'.
+            threads = self.periodic_threads()
+            return Health(threads['healthy'], _engine.threads_reason(threads), 200)
         reply = self.client.request('GET', self.generation.health, accept=(503,))
         if reply.status == 200:
             return Health(True, None, reply.status)

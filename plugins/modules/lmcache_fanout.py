@@ -33,13 +33,13 @@ options:
       - What to run on each endpoint, by module. V(server_info) is M(lmcache.kvcache.lmcache_server_info),
         V(clear) M(lmcache.kvcache.lmcache_kvcache_clear), V(quota) M(lmcache.kvcache.lmcache_quota), V(prefetch)
         M(lmcache.kvcache.lmcache_kvcache_prefetch), V(info) M(lmcache.kvcache.lmcache_kvcache_info), V(pin)
-        M(lmcache.kvcache.lmcache_kvcache_pin), V(compress) M(lmcache.kvcache.lmcache_kvcache_compress) and V(engine)
-        M(lmcache.kvcache.lmcache_engine) (on engines inside vLLM).
+        M(lmcache.kvcache.lmcache_kvcache_pin), V(compress) M(lmcache.kvcache.lmcache_kvcache_compress), V(loglevel)
+        M(lmcache.kvcache.lmcache_loglevel) and V(engine) M(lmcache.kvcache.lmcache_engine) (on engines inside vLLM).
       - V(info) and V(pin) by C(token_ids) in O(args) go through the coordinator and cover the whole fleet in one call, so run
         their modules once instead. By C(request_id) they act on each endpoint.
     type: str
     required: true
-    choices: [clear, compress, engine, info, pin, prefetch, quota, server_info]
+    choices: [clear, compress, engine, info, loglevel, pin, prefetch, quota, server_info]
   args:
     description:
       - 'The options of the module named by O(operation), except O(url), for example V({force: true}) for V(clear) or

@@ -79,6 +79,14 @@ options:
     choices: [all, exceptions]
     default: all
     version_added: 0.2.0
+  expected_config:
+    description:
+      - The configuration values the operator expects every node to run with, in the nodes' configuration's shape
+        (for example a C(chunk_size) of 256 under C(mp)); a node whose configuration (read with
+        O(lmcache.kvcache.lmcache_server_info#module:config=true)) differs is listed in RV(report.config_drift) and is
+        an outlier.
+    type: dict
+    version_added: 0.2.0
 extends_documentation_fragment:
   - lmcache.kvcache.attributes
 attributes:
@@ -295,6 +303,28 @@ report:
       elements: str
       sample: [gpu-a]
       version_added: 0.2.0
+    config_drift:
+      description:
+        - Where the results hold the nodes' configuration (O(lmcache.kvcache.lmcache_server_info#module:config=true)),
+          or O(expected_config) is set, the configuration drift among the healthy nodes; V(null) otherwise.
+        - A field is compared among the nodes that have it (a field one release does not have is not drift), and the
+          fields that name the node itself (its host, ports, instance id, shared memory, its API key files) never are.
+      type: dict
+      version_added: 0.2.0
+      sample: {nodes: 3, fields: [{field: mp.chunk_size, value: 256, nodes: 3, differing_count: 1,
+                                   differing: [{host: gpu-c, value: 512}]}], expected: []}
+      contains:
+        nodes:
+          description: How many nodes' configurations were compared.
+          type: int
+        fields:
+          description: Each field not the same on every node that has it, with the fleet's most common value and the nodes that differ.
+          type: list
+          elements: dict
+        expected:
+          description: Each declared value some node does not have (or no node has the field), with those nodes.
+          type: list
+          elements: dict
     outliers:
       description: The outliers, each with C(host) and C(reason).
       type: list

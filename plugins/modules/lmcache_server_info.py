@@ -36,7 +36,11 @@ description:
     reads every worker of the pod (port start + 1 + I(i)) and reports the pod - its workers in RV(pod) and each one's
     result in RV(workers), the L1 summed, healthy only when every worker is.
   - A server that is still starting (its health check answers HTTP 503) is reported with RV(healthy=false) and the
-    server's reason; the task does not fail. An unreachable server, or one that is not an LMCache server, fails the task.
+    server's reason; the task does not fail.
+  - A node whose periodic threads are not all active (C(GET /periodic-threads-health), LMCache 0.5.0 and later) is
+    reported with RV(healthy=false) too, the threads named in RV(health_reason) and RV(threads). Its health check still
+    answers 200 while its eviction loop or L2 store thread is dead, until its L1 fills and stops taking stores.
+  - An unreachable server, or one that is not an LMCache server, fails the task.
 author:
   - LMCache maintainers (@LMCache)
 options:
@@ -56,6 +60,14 @@ options:
     description:
       - Find which administrative routes answer without an API key, into RV(exposure) (one request per route the server
         lists, none of which can change anything).
+    type: bool
+    default: false
+    version_added: 0.2.0
+  config:
+    description:
+      - Also read the configuration the node runs with into RV(config) (C(GET /config) on 0.5.1 and later, C(GET
+        /conf) on 0.4.5 - 0.5.0 and on engines), every value that may hold a secret masked. The fleet report compares
+        it across the fleet (configuration drift).
     type: bool
     default: false
     version_added: 0.2.0
@@ -397,9 +409,35 @@ exposure:
       description: The routes the probe could not tell about, each with why (another status, or a route that takes C(PATCH)).
       type: list
       elements: str
+threads:
+  description:
+    - The node's periodic threads' health, V(null) where the node has no C(GET /periodic-threads-health) (before
+      0.5.0), with the reason in RV(unavailable).
+  returned: success
+  type: dict
+  version_added: 0.2.0
+  sample: {healthy: false, unhealthy: [L1-eviction-thread]}
+  contains:
+    healthy:
+      description: Whether every critical and high-level periodic thread that runs is active.
+      type: bool
+    unhealthy:
+      description: The names of those that are not.
+      type: list
+      elements: str
+config:
+  description:
+    - With O(config=true), the configuration the node runs with, as the node gives it (nested), every value that may
+      hold a secret masked (a key whose words name one - key, token, secret, password, credential, auth - and the
+      user:password of any URL). V(null) without O(config), or where the node has no route for it.
+  returned: success
+  type: dict
+  version_added: 0.2.0
+  sample: {mp: {chunk_size: 256, host: 10.0.0.11, port: 5555}, storage_manager: {eviction_config: {eviction_policy: LRU}}}
 unavailable:
   description:
-    - The informational fields (V(l2_adapters), V(quotas), V(hits), V(exposure), and counters as V(hits.<counter>))
+    - The informational fields (V(l2_adapters), V(quotas), V(hits), V(exposure), V(threads), V(config), V(engine),
+      and counters as V(hits.<counter>))
       that could not be read, each with the reason (method, URL, HTTP status and the server's text). Each is V(null)
       in the result; the task warns where the server lists the route but it failed. Health comes from the health and
       status routes only, so such a host stays healthy.

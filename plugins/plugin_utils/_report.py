@@ -20,6 +20,7 @@ from ansible.module_utils.common.text.formatters import bytes_to_human
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._generations import GENERATIONS, GENERATION_BY_NAME, SERVER
 from ansible_collections.lmcache.kvcache.plugins.module_utils._metrics import interval, ratios
+from ansible_collections.lmcache.kvcache.plugins.plugin_utils._drift import drift, reasons_by_host
 
 CURRENT_GENERATION = GENERATIONS[0].name
 # Up to this many hosts the chart has a bar per host; above, a histogram of L1 usage.
@@ -36,7 +37,8 @@ def release(info: t.Mapping[str, t.Any]) -> t.Optional[str]:
 
 
 def build_report(results: t.Mapping[str, t.Any], usage_warn: float = 0.7, hit_ratio_warn: float = 0.1,
-                 previous: t.Optional[t.Mapping[str, t.Any]] = None) -> t.Dict[str, t.Any]:
+                 previous: t.Optional[t.Mapping[str, t.Any]] = None,
+                 expected_config: t.Optional[t.Mapping[str, t.Any]] = None) -> t.Dict[str, t.Any]:
     """{'hosts': [one row per host], 'outliers': [{'host', 'reason'}], 'hits': fleet totals} from server_info results
     by host; with `previous` (an earlier report of this fleet), each row's and the fleet's hits over the interval too.
 
@@ -55,9 +57,17 @@ def build_report(results: t.Mapping[str, t.Any], usage_warn: float = 0.7, hit_ra
         rows.append(row)
         outliers += [dict(host=host, reason=reason) for reason in _outlier_reasons(row, info, usage_warn, hit_ratio_warn)]
     report = dict(hosts=rows, outliers=outliers, hits=_totals(rows, 'hits'), host_count=len(rows),
-                  healthy_hosts=[row['host'] for row in rows if row['healthy']])
+                  healthy_hosts=[row['host'] for row in rows if row['healthy']], config_drift=None)
     if previous is not None:
         report['hits_interval'] = _totals(rows, 'hits_interval')
+    # Configuration drift among the healthy nodes whose configuration was read (server_info's config=true).
+    configs = dict((host, info['config']) for host, info in results.items()
+                   if isinstance(info, dict) and info.get('healthy') and not info.get('duplicate_of')
+                   and isinstance(info.get('config'), dict))
+    if configs or expected_config:
+        report['config_drift'] = drift(configs, expected_config)
+        for host, reasons in sorted(reasons_by_host(report['config_drift']).items()):
+            outliers.append(dict(host=host, reason='configuration differs: %s' % _some(reasons)))
     return report
 
 
@@ -192,11 +202,30 @@ def markdown(report: t.Mapping[str, t.Any], chart: bool) -> str:
             literal(', '.join(str(a) for a in row['l2_adapters'])), row['quotas'],
             _percent(hits.get('hit_ratio')), _split(hits)))
     lines += ['', '## Cache hits', ''] + _hits_lines(report)
+    if report.get('config_drift'):
+        lines += ['', '## Configuration drift', ''] + _drift_lines(report['config_drift'])
     lines += ['', '## Outliers', '']
     lines += ['- **%s**: %s' % (literal(o['host']), literal(o['reason'])) for o in report['outliers']] or ['None.']
     if chart:
         lines += ['', '![L1 usage](lmcache-fleet-report.png)']
     return '\n'.join(lines) + '\n'
+
+
+def _drift_lines(found: t.Mapping[str, t.Any]) -> t.List[str]:
+    """Each field not the same on every node compared, and each declared value some node does not have."""
+    lines = ['Compared over %d healthy nodes; fields that name the node itself (its address, ports, ids, shared memory, '
+             'key files) and fields a node\'s release does not have are not drift.' % found['nodes'], '']
+    for entry in found['fields']:
+        lines.append('- %s: the fleet\'s value %s; %d of %d differ: %s' % (
+            literal(entry['field']), literal(json.dumps(entry['value'])), entry['differing_count'], entry['nodes'],
+            literal(', '.join('%s (%s)' % (d['host'], json.dumps(d['value'])) for d in entry['differing']))))
+    for entry in found['expected']:
+        lines.append('- %s: declared %s; %s' % (
+            literal(entry['field']), literal(json.dumps(entry['expected'])),
+            literal('%d of %d differ: %s' % (entry['differing_count'], entry['nodes'], ', '.join(
+                '%s (%s)' % (d['host'], json.dumps(d['value'])) for d in entry['differing'])))
+            if entry['nodes'] else 'no node has this field'))
+    return lines if len(lines) > 2 else lines + ['None: every field is the same on every node, and as declared.']
 
 
 def _split(hits: t.Mapping[str, t.Any]) -> str:

@@ -28,10 +28,13 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import
 from ansible_collections.lmcache.kvcache.plugins.module_utils._metrics import interval
 from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import BY_MODULE
 from ansible_collections.lmcache.kvcache.plugins.module_utils._vouching import NETWORKS_ARGUMENT_SPEC, Networks
+from ansible_collections.lmcache.kvcache.plugins.plugin_utils._drift import drift
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._local import run_on
 
 VERSION = re.compile(r'^[A-Za-z0-9][A-Za-z0-9.+_-]{0,63}$')
 TEXT_MAX_CHARS = 300
+# At most this many thread names in an event.
+MAX_NAMES = 20
 
 
 def inert(text: t.Any) -> t.Optional[str]:
@@ -56,6 +59,8 @@ class Node:
         self.version: t.Optional[str] = None
         self.generation: t.Optional[str] = None
         self.hits: t.Optional[t.Dict[str, t.Any]] = None
+        # The names of the periodic threads last read as not active (None: never read).
+        self.dead_threads: t.Optional[t.List[str]] = None
 
 
 class FleetState:
@@ -63,9 +68,12 @@ class FleetState:
     the watermark, hit ratio against the floor, version or generation, and of the fleet's set of versions."""
 
     def __init__(self, watermark: t.Optional[float] = None, hit_ratio_floor: t.Optional[float] = None,
-                 hit_ratio_min_tokens: int = 1) -> None:
+                 hit_ratio_min_tokens: int = 1, expected_config: t.Optional[t.Mapping[str, t.Any]] = None) -> None:
         # None: each node's own eviction watermark.
         self.watermark = watermark
+        self.expected_config = expected_config
+        # The configuration drift last reported, as the set of (field, differing URLs) it was made of.
+        self.config_drift: t.FrozenSet[t.Tuple[str, t.Tuple[str, ...]]] = frozenset()
         self.hit_ratio_floor = hit_ratio_floor
         self.hit_ratio_min_tokens = hit_ratio_min_tokens
         self.nodes: t.Dict[str, Node] = {}
@@ -93,12 +101,12 @@ class FleetState:
                        for e in self._node_events(node, results[url])]
         for url in set(self.nodes) - set(results):
             del self.nodes[url]
-        return events + self._drift(results)
+        return events + self._drift(results) + self._config_drift(results)
 
     def _node_events(self, node: Node, result: t.Mapping[str, t.Any]) -> t.List[t.Dict[str, t.Any]]:
         read = 'healthy' in result and not result.get('failed')
         healthy = bool(read and result.get('healthy'))
-        events = []
+        events = self._thread_events(node, result.get('threads') if read else None)
         if healthy != node.healthy and (node.healthy is not None or not healthy):
             events.append(event('healthy') if healthy else event(
                 'unhealthy', reachable=read,
@@ -114,6 +122,19 @@ class FleetState:
                                 previous_version=node.version, previous_api_generation=node.generation))
         node.version, node.generation = version, generation
         return events
+
+    def _thread_events(self, node: Node, threads: t.Any) -> t.List[t.Dict[str, t.Any]]:
+        """threads_unhealthy when a node's periodic threads stop being active (or others stop), threads_healthy when
+        they are all active again; nothing where they cannot be read."""
+        if not isinstance(threads, dict) or not isinstance(threads.get('unhealthy'), list):
+            return []
+        dead = sorted(t.cast(str, inert(name)) for name in threads['unhealthy'][:MAX_NAMES])
+        before, node.dead_threads = node.dead_threads, dead
+        if dead and dead != before:
+            return [event('threads_unhealthy', threads=dead)]
+        if not dead and before:
+            return [event('threads_healthy', previous_threads=before)]
+        return []
 
     def _usage_events(self, node: Node, result: t.Mapping[str, t.Any]) -> t.List[t.Dict[str, t.Any]]:
         l1 = result.get('l1') if isinstance(result.get('l1'), dict) else {}
@@ -160,6 +181,33 @@ class FleetState:
         drifted = len(versions) > 1 and kinds != [(v['version'], v['api_generation']) for v in self.versions]
         self.versions = versions
         return [event('version_drift', versions=versions)] if drifted else []
+
+    def _config_drift(self, results: t.Mapping[str, t.Mapping[str, t.Any]]) -> t.List[t.Dict[str, t.Any]]:
+        """One event when the configuration drift among the healthy nodes (and from expected_config) changes and is
+        not none: each field, the fleet's value, the nodes that differ and their values, every node text inert."""
+        configs = dict((url, result['config']) for url, result in results.items()
+                       if result.get('healthy') and not result.get('failed') and isinstance(result.get('config'), dict))
+        if not configs and not self.expected_config:
+            return []
+        found = drift(configs, self.expected_config)
+        entries = [dict(field=inert(e['field']), value=_inert_value(e.get('value', e.get('expected'))),
+                        expected='expected' in e, differing=[dict(url=d['host'], value=_inert_value(d['value']))
+                                                             for d in e['differing']])
+                   for e in found['fields'] + found['expected']]
+        key = frozenset((e['field'], tuple(d['url'] for d in e['differing'])) for e in entries)
+        changed, self.config_drift = key != self.config_drift, key
+        return [event('config_drift', fields=entries, nodes=found['nodes'])] if changed and entries else []
+
+
+def _inert_value(value: t.Any) -> t.Any:
+    """A configuration value a node sent, as an event may carry it: every string in it inert."""
+    if isinstance(value, str):
+        return inert(value)
+    if isinstance(value, list):
+        return [_inert_value(item) for item in value]
+    if isinstance(value, dict):
+        return dict((inert(str(k)), _inert_value(v)) for k, v in value.items())
+    return value
 
 
 def event(kind: str, **fields: t.Any) -> t.Dict[str, t.Any]:
@@ -236,6 +284,8 @@ SOURCE_OPTIONS: t.Dict[str, t.Dict[str, t.Any]] = dict(
     # One poll's reads are bounded by the interval by default, and retried once: the next poll comes soon anyway.
     retries=dict(type='int', default=1),
     deadline=dict(type='float'),
+    config_drift=dict(type='bool', default=False),
+    expected_config=dict(type='dict'),
 )
 SOURCE_ARGUMENT_SPEC = dict(
     [(name, spec) for name, spec in CONNECTION_ARGUMENT_SPEC.items() if name not in ('url', 'url_vouched')],

@@ -53,7 +53,7 @@ OPENAPI_057 = _load('openapi-0.5.7rc3.json')
 STATUS_056 = _load('status-0.5.6.json')
 VERSIONS = {'0.5.6': '0.5.6-g3e11e108', '0.5.7': '0.5.7rc3.dev0-gbf85b41fa', '0.5.0': '0.5.0-g389b9cfc', '0.4.4': None}
 G2_ROUTES = ['/', '/clear-cache', '/conf', '/healthcheck', '/kvcache/check', '/quota', '/quota/{cache_salt}', '/status',
-             '/version', '/l2/adapters', '/l2/keys']
+             '/version', '/l2/adapters', '/l2/keys', '/loglevel', '/periodic-threads-health']
 G1_ROUTES = ['/', '/api/clear-cache', '/api/healthcheck', '/api/status']
 
 
@@ -142,6 +142,14 @@ class Node:
         self.counters: t.Dict[str, float] = {}
         # Every credential a client sent (Authorization or X-LMCache-API-Key), to check where keys went.
         self.credentials_seen: t.Set[str] = set()
+        # Periodic threads that have died (GET /periodic-threads-health names them), loggers' levels, and the
+        # configuration GET /config (/conf on 0.5.0) answers, as a 0.5.6 node's is shaped.
+        self.dead_threads: t.List[str] = []
+        self.log_levels: t.Dict[str, str] = {'lmcache': 'INFO'}
+        self.config: t.Dict[str, t.Any] = {
+            'mp': {'host': address, 'port': 5555, 'chunk_size': 256, 'hash_algorithm': 'blake3', 'instance_id': name},
+            'storage_manager': {'l1_manager_config': {'memory_config': {'size_in_bytes': L1_TOTAL}},
+                                'eviction_config': {'eviction_policy': 'LRU', 'trigger_watermark': 0.8}}}
 
     @property
     def generation(self) -> str:
@@ -547,6 +555,10 @@ class SimFleet:
             # No LMCache route takes PATCH: FastAPI's answer for a route that exists is 405.
             listed = any(pattern.match(path) for pattern in ROUTE_PATTERNS[node.version])
             return Response(405, {'detail': 'Method Not Allowed'}) if listed else Response(404, {'detail': 'Not Found'})
+        if node.generation != 'G1':
+            answer = self._runtime(node, route, query)
+            if answer is not None:
+                return answer
         clear_path = {'G1': '/clear-cache', 'G2': '/clear-cache', 'G3': '/cache/clear'}[node.generation]
         if route[1] == clear_path:
             if method != 'POST':
@@ -593,6 +605,29 @@ class SimFleet:
                         deleted += 1
             return Response(200, {'deleted': deleted, 'skipped': 0, 'ok': True})
         return Response(404, {'detail': 'Not Found'})
+
+    def _runtime(self, node: Node, route: t.Tuple[str, str], query: str) -> t.Optional[Response]:
+        """What a node runs (0.5.0 and later): its periodic threads' health, its configuration, its loggers' levels."""
+        if route == ('GET', '/periodic-threads-health'):
+            return Response(200, {'healthy': not node.dead_threads, 'unhealthy_count': len(node.dead_threads),
+                                  'unhealthy_threads': [{'name': name, 'level': 'high', 'last_run_ago': 600.0, 'interval': 1.0}
+                                                        for name in node.dead_threads]})
+        if route == ('GET', '/config' if node.generation == 'G3' else '/conf'):
+            return Response(200, node.config)
+        if route == ('GET', '/loglevel'):
+            params = dict(urllib.parse.parse_qsl(query))
+            name, level = params.get('logger_name'), params.get('level')
+            if name and level:
+                if level.upper() not in ('DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL', 'NOTSET'):
+                    return Response(400, raw=('Invalid log level: %s' % level).encode(), content_type='text/plain')
+                node.log_levels[name] = level.upper()
+                return Response(200, raw=('Set %s level to %s (including all handlers)' % (name, level.upper())).encode(),
+                                content_type='text/plain')
+            if name:
+                return Response(200, raw=('%s: %s' % (name, node.log_levels.get(name, 'NOTSET'))).encode(), content_type='text/plain')
+            return Response(200, raw=('=== Loggers and Levels ===\n' + ''.join(
+                '%s: %s\n' % item for item in sorted(node.log_levels.items()))).encode(), content_type='text/plain')
+        return None
 
     def _prefetch(self, node: Node, body: t.Mapping[str, t.Any]) -> Response:
         model = body.get('model_name')

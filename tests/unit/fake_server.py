@@ -22,9 +22,9 @@ _sleep = time.sleep
 ROUTES = {
     'G1': ['/', '/api/healthcheck', '/api/status', '/api/clear-cache'],
     'G2': ['/', '/healthcheck', '/status', '/clear-cache', '/version', '/conf', '/metrics', '/l2/adapters', '/l2/keys',
-           '/quota'],
+           '/quota', '/periodic-threads-health', '/loglevel'],
     'G3': ['/', '/healthcheck', '/status', '/cache/clear', '/cache/objects', '/cache/prefetches', '/version', '/config',
-           '/config/adapters', '/metrics', '/quota'],
+           '/config/adapters', '/metrics', '/quota', '/periodic-threads-health', '/loglevel'],
 }
 
 
@@ -129,6 +129,7 @@ class FakeServer:
         if generation != 'G1':
             self.on('GET', '/version', Answer(body=version))
             self.on('GET', '/quota', Answer(body={'users': {}}))
+            self.on('GET', '/periodic-threads-health', Answer(body={'healthy': True, 'unhealthy_count': 0, 'unhealthy_threads': []}))
         if generation == 'G3':
             self.on('GET', '/config/adapters', Answer(body={'adapters': []}))
         if '/metrics' in ROUTES[generation]:

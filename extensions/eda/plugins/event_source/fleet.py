@@ -36,6 +36,11 @@ description:
     the counters went down.
   - C(version_changed) - a node's version or API generation changed; C(version_drift) - the healthy nodes run more than
     one version, listed with their URLs.
+  - C(threads_unhealthy) (with C(threads), their names), C(threads_healthy) - a node's periodic threads (its eviction
+    loop, its L2 store thread; LMCache 0.5.0 and later, and engines) stopped being active, or are all active again.
+    The node is reported C(unhealthy) too.
+  - C(config_drift) (with C(fields) - each field, the fleet's or the declared C(value), and the C(differing) nodes'
+    URLs and values) - with O(config_drift) or O(expected_config), when the set of fields that differ changes.
   - When a coordinator cannot be read the poll is skipped, a C(coordinator_unreachable) event says why (once), and the
     next poll waits twice as long, up to O(max_interval).
   - Events carry no server text Ansible could read as a template (ansible-rulebook hands them to playbooks as extra
@@ -84,6 +89,19 @@ options:
   deadline:
     description: Seconds one node's (or coordinator's) read may take in all; default O(interval).
     type: float
+  config_drift:
+    description:
+      - Read every node's running configuration too, and emit C(config_drift) when the fields that differ across the
+        healthy nodes change (see the fleet report's drift for what is compared).
+    type: bool
+    default: false
+    version_added: 0.2.0
+  expected_config:
+    description:
+      - The configuration values every node should run with, in the nodes' configuration's shape; a node that differs
+        is in C(config_drift). Setting it reads the configuration too.
+    type: dict
+    version_added: 0.2.0
   # The options below are the modules' connection options and the registry's networks, as the collection's doc
   # fragments (connection.plugins, registry.plugins) write them: tests/unit/test_event_source.py holds them equal.
   api_key:
@@ -170,8 +188,10 @@ async def main(queue: t.Any, args: t.Dict[str, t.Any]) -> None:
     max_interval = max(interval, options['max_interval'])
     floor = options['hit_ratio_floor']
     state = FleetState(watermark=options['watermark'], hit_ratio_floor=floor,
-                       hit_ratio_min_tokens=options['hit_ratio_min_tokens'])
-    watch = FleetWatch(dict(options, hits=floor is not None), options['urls'] or [], options['coordinator_url'] or [],
+                       hit_ratio_min_tokens=options['hit_ratio_min_tokens'], expected_config=options['expected_config'])
+    # The counters and the configuration are read only where an event needs them.
+    read = dict(hits=floor is not None, config=options['config_drift'] or bool(options['expected_config']))
+    watch = FleetWatch(dict(options, **read), options['urls'] or [], options['coordinator_url'] or [],
                        state, options['concurrency'])
     loop = asyncio.get_running_loop()
     wait, failing = interval, None

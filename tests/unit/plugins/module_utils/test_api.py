@@ -48,8 +48,9 @@ def test_discovery_happens_once_per_run(fake_server):
 def test_capabilities_come_from_the_route_list(fake_server):
     fake_server.lmcache('G3', extra_routes=['/kvcache-info', '/pin', '/compress'])
     server = server_for(fake_server)
-    assert server.discovery.capabilities == ['compress', 'config', 'kvcache_info', 'l2_adapters', 'l2_objects', 'metrics',
-                                             'object_delete', 'pin', 'prefetch', 'quota', 'version']
+    assert server.discovery.capabilities == ['compress', 'config', 'kvcache_info', 'l2_adapters', 'l2_objects', 'loglevel',
+                                             'metrics', 'object_delete', 'periodic_threads', 'pin', 'prefetch', 'quota',
+                                             'version']
 
 
 def test_a_capability_needs_its_method_not_only_its_path(fake_server):

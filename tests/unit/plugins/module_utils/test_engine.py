@@ -82,8 +82,9 @@ def test_a_meta_that_cannot_be_read_is_an_error_naming_the_field(fake_server, me
 def test_a_periodic_thread_that_died_makes_the_engine_unhealthy_by_name(fake_server):
     fake_server.on('GET', '/periodic-threads-health', Answer(body={'healthy': False, 'unhealthy_count': 2, 'unhealthy_threads': [
         {'name': 'L2-store-thread', 'level': 'high'}, {'name': 'eviction', 'level': 'critical'}]}))
-    health = _engine.threads_health(LMCacheClient(fake_server.url))
-    assert (health.healthy, health.reason) == (False, 'periodic threads not active: L2-store-thread, eviction')
+    threads = _engine.periodic_threads(LMCacheClient(fake_server.url))
+    assert threads == {'healthy': False, 'unhealthy': ['L2-store-thread', 'eviction']}
+    assert _engine.threads_reason(threads) == 'periodic threads not active: L2-store-thread, eviction'
 
 
 def test_a_clear_freezes_the_stores_and_unfreezes_them_after(fake_server):

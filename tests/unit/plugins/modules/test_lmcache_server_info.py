@@ -137,13 +137,15 @@ def test_unreadable_counters_cost_the_hits_field_only(fake_server, run_module):
 
 def test_the_audit_probes_each_listed_admin_route_once_without_the_key(fake_server, run_module):
     fake_server.lmcache('G3', extra_routes=['/run_script', '/env'])
-    for path in ('/run_script', '/env', '/cache/clear'):
+    for path in ('/run_script', '/env', '/cache/clear', '/loglevel'):
         fake_server.on('PATCH', path, Answer(405, {'detail': 'Method Not Allowed'}))
     fake_server.on('PATCH', '/cache/objects', Answer(401, {'detail': 'Invalid or missing API key'}))
     result = run_module(lmcache_server_info, {'url': fake_server.url, 'audit': True, 'api_key': 'k3y-for-the-task'})
-    assert result['exposure'] == dict(exposed=['POST /run_script', 'GET /env', 'POST /cache/clear'], protected=['DELETE /cache/objects'],
+    assert result['exposure'] == dict(exposed=['POST /run_script', 'GET /env', 'GET /loglevel', 'POST /cache/clear'],
+                                      protected=['DELETE /cache/objects'],
                                       unclear=['POST /cache/prefetches (HTTP 404 to the probe)'])
     probes = [r for r in fake_server.requests if r['method'] == 'PATCH']
-    assert sorted(r['path'] for r in probes) == ['/cache/clear', '/cache/objects', '/cache/prefetches', '/env', '/run_script']
+    assert sorted(r['path'] for r in probes) == ['/cache/clear', '/cache/objects', '/cache/prefetches', '/env', '/loglevel',
+                                                 '/run_script']
     assert all('authorization' not in dict((k.lower(), v) for k, v in r['headers'].items()) for r in probes)
     assert [r['method'] for r in fake_server.requests if r['method'] not in ('GET', 'PATCH')] == []
