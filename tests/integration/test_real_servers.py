@@ -180,8 +180,9 @@ def test_wrong_path_fails_naming_the_url(fleet, ansible):
     url = node.url + '/v1'
     run = ansible.adhoc('lmcache_kvcache_clear', {'url': url})
     message = assert_clean_failure(run, url)
-    assert message == ('%s does not look like an LMCache server: GET %s/openapi.json answered HTTP 404 (Not Found), '
-                       'and none of /cache/clear, /clear-cache, /api/clear-cache exists there' % (url, url))
+    assert message == ('%s does not look like an LMCache server or engine: GET %s/openapi.json answered HTTP 404 '
+                       '(Not Found), and none of POST /cache/clear, POST /clear-cache, POST /api/clear-cache, '
+                       'DELETE /cache/clear exists there' % (url, url))
     assert node.l1_objects() == 4
 
 
