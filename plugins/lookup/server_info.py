@@ -37,6 +37,13 @@ options:
     description: Find which administrative routes answer without an API key.
     type: bool
     default: false
+  config:
+    description:
+      - Also read the configuration the node runs with into C(config), every value that may hold a secret masked (see
+        M(lmcache.kvcache.lmcache_server_info)).
+    type: bool
+    default: false
+    version_added: 0.2.0
 extends_documentation_fragment:
   - lmcache.kvcache.connection.plugins
 seealso:
@@ -56,6 +63,10 @@ EXAMPLES = r'''
   ansible.builtin.assert:
     that: (lookup('lmcache.kvcache.server_info', lmcache_url, audit=true).exposure.exposed | length) == 0
     fail_msg: "{{ lmcache_url }} lets anyone run code or read its environment: set an API key"
+
+- name: Show the chunk size the node runs with
+  ansible.builtin.debug:
+    msg: "{{ lookup('lmcache.kvcache.server_info', lmcache_url, config=true).config.chunk_size }}"
 '''
 
 RETURN = r'''
