@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextvars
-import copy
 import hashlib
 import ipaddress
 import itertools
@@ -164,16 +163,20 @@ class Node:
         self.anonymous_objects = value - len(self.tiers['L1'])
 
     def status(self) -> t.Dict[str, t.Any]:
-        body = copy.deepcopy(STATUS_056)
-        storage = body['storage_manager']
+        # Copies of the recorded answer along the path that changes only, the rest shared and never written: a deep
+        # copy of the whole was most of the simulator's time per request (a benchmark's fleet is bound by it).
         used = self.objects * OBJECT_BYTES
-        for l1 in (storage['l1_manager'], storage['l1_managers']['_default']):
-            l1.update(total_object_count=self.objects, memory_used_bytes=used, memory_total_bytes=L1_TOTAL,
-                      memory_usage_ratio=used / L1_TOTAL, read_locked_count=self.locked_objects)
-        storage['l1_usage'] = [used, L1_TOTAL]
-        if self.generation != 'G3':
+        recorded = STATUS_056['storage_manager']
+        l1 = dict(recorded['l1_manager'], total_object_count=self.objects, memory_used_bytes=used,
+                  memory_total_bytes=L1_TOTAL, memory_usage_ratio=used / L1_TOTAL, read_locked_count=self.locked_objects)
+        storage = dict(recorded, l1_manager=l1, l1_usage=[used, L1_TOTAL])
+        if self.generation == 'G3':
+            storage['l1_managers'] = dict(recorded['l1_managers'], _default=dict(recorded['l1_managers']['_default'], **dict(
+                (key, l1[key]) for key in ('total_object_count', 'memory_used_bytes', 'memory_total_bytes',
+                                           'memory_usage_ratio', 'read_locked_count'))))
+        else:
             del storage['l1_managers']
-        return body
+        return dict(STATUS_056, storage_manager=storage)
 
     def metrics(self) -> bytes:
         """/metrics as a 0.5.6 node writes it: a counter appears from its first increment (OpenTelemetry)."""
