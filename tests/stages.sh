@@ -73,7 +73,8 @@ ansible_test_venv() {  # Python version, what runs in it: units, integration or 
 }
 
 # The tests of the compatibility shims (the private ansible-core names the collection reads): on every line.
-compat_tests=(tests/unit/plugins/module_utils/test_compat.py tests/unit/plugins/plugin_utils/test_action_compat.py)
+compat_tests=(tests/unit/plugins/module_utils/test_compat.py tests/unit/plugins/plugin_utils/test_action_compat.py
+              tests/unit/plugins/plugin_utils/test_hostvars.py)
 
 run_unit() {
   local spec line python_version venv junit tests

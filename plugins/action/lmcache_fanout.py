@@ -29,6 +29,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._proxy import Prox
 from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import FLEET_WIDE, OPERATIONS, PER_ENDPOINT
 from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Context, execute, failure, prepare_args
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._compat import task_environment
+from ansible_collections.lmcache.kvcache.plugins.plugin_utils._hostvars import host_variables
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._local import VOUCHED_VAR, Environment, masked
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._report import write_files
 
@@ -168,12 +169,12 @@ class ActionModule(ActionBase):
                     raise FanoutError('endpoints[%d] must be a URL or a dict with url (and name, api_key), not %s'
                                       % (number, type(item).__name__ if isinstance(item, dict) else repr(item)))
         else:
-            hostvars = task_vars.get('hostvars') or {}
-            for name in self._host_names(own['hosts'], task_vars):
-                variables = hostvars.get(name) if hasattr(hostvars, 'get') else None
-                url = variables.get(own['url_var']) if variables is not None else None
-                key = variables.get(own['api_key_var']) if variables is not None else None
-                vouched = variables.get(VOUCHED_VAR, True) if variables is not None else True
+            names = self._host_names(own['hosts'], task_vars)
+            # Read from the inventory, not through hostvars (a variable manager lookup per host), where that is the same.
+            found = host_variables(task_vars, names, (own['url_var'], own['api_key_var'], VOUCHED_VAR))
+            for name in names:
+                variables = found[name]
+                url, key, vouched = variables.get(own['url_var']), variables.get(own['api_key_var']), variables.get(VOUCHED_VAR, True)
                 endpoints.append(Endpoint(name, url if url else _NotRun('host %s has no %s: set it in the inventory, or '
                                                                         'url_var' % (name, own['url_var'])),
                                           _own_key(key, 'host %s: %s' % (name, own['api_key_var'])), vouched is not False))

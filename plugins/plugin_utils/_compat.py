@@ -14,6 +14,7 @@ from __future__ import annotations
 import typing as t
 
 from ansible.plugins.action import ActionBase
+from ansible.plugins.loader import vars_loader
 
 
 def task_environment(action: ActionBase) -> t.Dict[str, t.Any]:
@@ -27,3 +28,31 @@ def base_result(action: ActionBase, tmp: t.Any, task_vars: t.Optional[t.Dict[str
     """ActionBase.run's result (the common keys, check mode and async refusals) for an action that runs its module
     itself, in this process, instead of through NormalAction.run."""
     return ActionBase.run(action, tmp, task_vars)
+
+
+def inventory_of(hostvars: t.Any) -> t.Any:
+    """The inventory behind task_vars['hostvars'] (HostVars keeps it in _inventory), or None."""
+    return getattr(hostvars, '_inventory', None)
+
+
+def variable_manager_of(hostvars: t.Any) -> t.Any:
+    """The variable manager behind task_vars['hostvars'] (HostVars keeps it in _variable_manager), or None."""
+    return getattr(hostvars, '_variable_manager', None)
+
+
+def host_facts(manager: t.Any, name: str) -> bool:
+    """Whether the host has facts (set_fact's, in _nonpersistent_fact_cache, or gathered, in _fact_cache): variables
+    only the variable manager combines."""
+    if getattr(manager, '_nonpersistent_fact_cache', {}).get(name):
+        return True
+    try:
+        return bool(manager._fact_cache.get(name))  # pylint: disable=protected-access
+    except KeyError:
+        return False
+
+
+def loaded_vars_plugins() -> t.Optional[t.List[str]]:
+    """The names of the vars plugins ansible-core runs (vars_loader's instance cache, filled once it has run them),
+    or None where that cannot be read."""
+    cache = getattr(vars_loader, '_plugin_instance_cache', None)
+    return list(cache) if isinstance(cache, dict) else None
