@@ -14,9 +14,12 @@ description:
     per node, named by its instance id.
   - Every host is in the group O(group) (C(lmcache) by default, the group this collection's playbooks run on) and in
     one group per coordinator, C(lmcache_coordinator_<host>_<port>).
-  - Each host gets C(lmcache_url) (C(http://<ip>:<http_port>)), C(lmcache_instance_id), C(lmcache_coordinator_url),
-    C(lmcache_registration_time) and C(lmcache_metadata) (what the node registered with), and with O(usage=true)
-    C(lmcache_usage), its L1 and L2 usage from C(GET /instances/usage).
+  - Each host gets C(lmcache_url) (C(http://<ip>:<http_port>)), and with O(usage=true) C(lmcache_usage), its L1 and
+    L2 usage from C(GET /instances/usage). The rest of its registration, C(lmcache_instance_id),
+    C(lmcache_registration_time) and C(lmcache_metadata) (what the node registered with), become host variables only
+    when named in O(host_variables), because Ansible checks and tags every variable of every host, on every run, and
+    the collection needs none of them. O(compose), O(groups) and O(keyed_groups) see them all whatever O(host_variables)
+    says. A host named C(<id>@<coordinator>) (below) always gets C(lmcache_instance_id).
   - The nodes' APIs are reached from the controller, as the coordinator reaches them, so hosts get
     C(ansible_connection=local) (see O(connection)), so the playbooks and the fan-out need no SSH to them.
   - What every node of a coordinator shares, C(lmcache_coordinator_url) and C(ansible_connection) (with
@@ -69,6 +72,19 @@ options:
     type: str
     choices: [http, https]
     default: http
+  host_variables:
+    description:
+      - Which fields of each node's registration also become host variables, besides C(lmcache_url) (and
+        C(lmcache_usage) with O(usage=true)).
+      - V(instance_id) (C(lmcache_instance_id), the host's name unless renamed), V(registration_time)
+        (C(lmcache_registration_time)), V(metadata) (C(lmcache_metadata)).
+      - O(compose), O(groups) and O(keyed_groups) see every field, whether or not it is listed here; to keep one field
+        of the metadata as a variable, compose it (O(compose) C(lmcache_model) from C(lmcache_metadata.model)).
+    type: list
+    elements: str
+    choices: [instance_id, registration_time, metadata]
+    default: []
+    version_added: 0.2.0
   connection:
     description:
       - The C(ansible_connection) of the discovered hosts. V(local) runs their tasks on the controller, which reaches
@@ -86,6 +102,8 @@ networks:
   - 10.20.0.0/16
   - "*.gpu.example.com"
 usage: true
+# The nodes' metadata as a host variable too (keyed_groups and groups see it anyway)
+host_variables: [metadata]
 keyed_groups:
   - key: lmcache_metadata.model | default('unknown')
     prefix: model
@@ -260,14 +278,19 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         # Registered values are data, never templates: they are plain values of our own making (checked, with no
         # __ansible* key), which ansible-core 2.19 and later never trust as templates, and the inventory manager takes
         # any trust off what a plugin sets (trusted_by_default is false). tests/fleet checks it.
-        own = dict(lmcache_url=instance['url'], lmcache_instance_id=instance['instance_id'],
-                   lmcache_registration_time=instance['registration_time'], lmcache_metadata=instance['metadata'])
+        registration = dict(lmcache_url=instance['url'], lmcache_instance_id=instance['instance_id'],
+                            lmcache_registration_time=instance['registration_time'], lmcache_metadata=instance['metadata'])
         if self.get_option('usage'):
-            own['lmcache_usage'] = instance['usage']
-        for key, value in own.items():
-            self.inventory.set_variable(host, key, value)
-        # compose, groups and keyed_groups see every variable the plugin gives the host.
-        variables = dict(shared, **own)
+            registration['lmcache_usage'] = instance['usage']
+        # Only what was asked for is set on the host: each variable costs Ansible a check and a tag per host and run.
+        kept = set(['lmcache_url', 'lmcache_usage'] + ['lmcache_' + field for field in self.get_option('host_variables')])
+        if name != instance['instance_id']:
+            kept.add('lmcache_instance_id')
+        for key, value in registration.items():
+            if key in kept:
+                self.inventory.set_variable(host, key, value)
+        # compose, groups and keyed_groups see every field of the registration.
+        variables = dict(shared, **registration)
         self._set_composite_vars(self.get_option('compose'), variables, host, strict=strict)
         self._add_host_to_composed_groups(self.get_option('groups'), variables, host, strict=strict)
         self._add_host_to_keyed_groups(self.get_option('keyed_groups'), variables, host, strict=strict)

@@ -33,6 +33,7 @@ def inventory_json(ansible, path, *options):
 
 
 def test_every_registered_node_is_a_host_with_its_url_and_groups(sim, ansible):
+    sim.by_name['node-0012'].objects = 200  # 800 MiB of its 1 GiB L1
     path = ansible.coordinator_inventory(usage=True, keyed_groups=[{'key': 'lmcache_metadata.rack', 'prefix': 'rack'}],
                                          groups={'busy': "lmcache_usage.l1.usage_ratio > 0.5"},
                                          compose={'lmcache_rack': 'lmcache_metadata.rack'})
@@ -41,14 +42,30 @@ def test_every_registered_node_is_a_host_with_its_url_and_groups(sim, ansible):
     inventory = json.loads(done.stdout)
     assert sorted(inventory['lmcache']['hosts']) == sorted(sim.by_name)
     host = plain(inventory['_meta']['hostvars']['node-0005'])
-    assert host['lmcache_url'] == sim.url('node-0005') and host['lmcache_instance_id'] == 'node-0005'
+    assert host['lmcache_url'] == sim.url('node-0005')
     assert host['lmcache_coordinator_url'] == sim.coordinator_url and host['ansible_connection'] == 'local'
     assert host['lmcache_usage']['l1']['used_bytes'] == 4 * 4194304 and host['lmcache_rack'] == 'r1'
-    assert 'node-0005' in inventory['rack_r1']['hosts']
+    assert 'node-0005' in inventory['rack_r1']['hosts'] and 'node-0012' in inventory['busy']['hosts']
+    # The rest of the registration is no host variable unless asked for: Ansible pays for each one on every host.
+    assert not set(host) & {'lmcache_instance_id', 'lmcache_registration_time', 'lmcache_metadata'}
+    # Each host's own variables are the URL and the usage; what a coordinator's nodes share is on its group.
+    exported = json.loads(inventory_json(ansible, path, '--list', '--export').stdout)
+    assert sorted(exported['_meta']['hostvars']['node-0005']) == ['lmcache_rack', 'lmcache_url', 'lmcache_usage']
     coordinator_group = [g for g in inventory if g.startswith('lmcache_coordinator_127_0_0_1_')]
     assert len(coordinator_group) == 1
     graph = inventory_json(ansible, path, '--graph')
     assert '@lmcache:' in graph.stdout and 'node-0019' in graph.stdout
+
+
+def test_host_variables_brings_the_registration_fields_asked_for(sim, ansible):
+    path = ansible.coordinator_inventory(host_variables=['instance_id', 'metadata'])
+    done = inventory_json(ansible, path, '--list', '--export')
+    assert done.returncode == 0, done.stdout
+    host = plain(json.loads(done.stdout)['_meta']['hostvars']['node-0005'])
+    assert host == {'lmcache_url': sim.url('node-0005'), 'lmcache_instance_id': 'node-0005',
+                    'lmcache_metadata': {'model': 'test-model', 'rack': 'r1'}}
+    refused = inventory_json(ansible, ansible.coordinator_inventory(host_variables=['ip']), '--list')
+    assert 'node-0005' not in refused.stdout and 'host_variables' in refused.stdout and 'ip' in refused.stdout
 
 
 def test_modules_run_on_the_discovered_hosts_without_ssh(sim, ansible):

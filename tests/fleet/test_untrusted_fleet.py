@@ -117,6 +117,16 @@ def test_a_node_named_like_a_keyed_group_is_not_a_host(sim, ansible):
     assert 'the instance id rack_r1 is also the name of a group of this inventory' in said
 
 
+SHOW_MODEL = '''
+- hosts: plain
+  gather_facts: false
+  tasks:
+    - name: Show the registered model
+      ansible.builtin.debug:
+        msg: "{{ lmcache_metadata.model }}"
+'''
+
+
 def test_a_template_in_registered_metadata_never_runs_even_from_the_cache(sim, ansible, tmp_path):
     marker = tmp_path / ATTACK_FILE
     template = "{{ lookup('pipe', 'touch %s') }}" % marker
@@ -126,13 +136,19 @@ def test_a_template_in_registered_metadata_never_runs_even_from_the_cache(sim, a
     cache = tmp_path / 'cache'
     path = ansible.coordinator_inventory(cache=True, cache_plugin='ansible.builtin.jsonfile', cache_connection=str(cache),
                                          cache_timeout=600, compose={'lmcache_model': 'lmcache_metadata.model'},
-                                         keyed_groups=[{'key': 'lmcache_metadata.model', 'prefix': 'model'}])
+                                         keyed_groups=[{'key': 'lmcache_metadata.model', 'prefix': 'model'}],
+                                         host_variables=['metadata'])
     for _parse in ('from the coordinator', 'from the cache'):
         code, listed, said = inventory(ansible, path)
         assert code == 0, said
         assert 'tagged' not in hosts_of(listed) and 'plain' in hosts_of(listed)
         assert listed['_meta']['hostvars']['plain']['lmcache_model'] in (template, {'__ansible_unsafe': template})
         assert not marker.exists()
+    # Used in a play, the host variable is the text, never run.
+    run = ansible.run(SHOW_MODEL, {}, '-i', path)
+    assert run.returncode == 0, run.output
+    assert run.result('Show the registered model', host='plain')['msg'] == template
+    assert not marker.exists()
     (name,) = os.listdir(cache)
     with open(os.path.join(cache, name)) as handle:
         raw = handle.read()
