@@ -20,8 +20,9 @@ measures each case --runs times (median, min, max) and prints one table of times
      and the HTTP round trips of one clear
   T  ten thousand endpoints (a fleet of its own: 10,000 nodes behind 10 coordinators of 1,000): the floor (a no-op
      ansible-playbook start plus the clear's requests sent by a lean asyncio client, benchmarks/floor.py, at the same
-     concurrency), the fan-out clear (whole run), xargs -P 64 curl, the coordinator inventory cold and warm, the
-     maintenance window, the size of the ad-hoc task's output, and the largest process's peak memory
+     concurrency), the fan-out clear (whole run), xargs -P 64 curl, the coordinator inventory cold and warm against a
+     static inventory of the same hosts (ansible-inventory --list, a no-op play over them), the maintenance window,
+     the size of the ad-hoc task's output, and the largest process's peak memory
 """
 
 from __future__ import annotations
@@ -265,7 +266,7 @@ class Bench:
                                env=self.env(), cwd=self.work, check=False)
         self.output_bytes = len(adhoc.stdout)
         self.row('T', 'ad-hoc clear of 10,000 endpoints: output on the terminal', None, '%d bytes' % self.output_bytes)
-        found.update(self.case_t_inventory())
+        found.update(self.case_t_inventory(inventory))
         reports = os.path.join(self.work, 'reports-10k')
         window = ['ansible-playbook', '-i', self.coordinator_inventory_10k, os.path.join(ROOT, 'playbooks', 'maintenance_window.yml'),
                   '-e', 'lmcache_fanout=true', '-e', 'lmcache_report_dir=%s' % reports]
@@ -305,23 +306,68 @@ class Bench:
             raise RuntimeError('%d hosts were not cleared exactly once by the slices, e.g. %s' % (len(wrong), wrong[:3]))
         return [took]
 
-    def case_t_inventory(self) -> t.Dict[str, t.List[float]]:
+    def case_t_inventory(self, static: str) -> t.Dict[str, t.List[float]]:
+        """The coordinator inventory of the 10,000 (usage read), cold and from its warm cache, against a static
+        inventory of the same hosts: ansible-inventory --list, and a no-op play over every host."""
         path = os.path.join(self.work, 'fleet-10k.lmcache.yml')
         cache = os.path.join(self.work, 'inventory-cache')
         with open(path, 'w') as handle:
             json.dump({'plugin': 'lmcache.kvcache.coordinator', 'coordinator_url': self.coordinators, 'usage': True,
                        'cache': True, 'cache_plugin': 'ansible.builtin.jsonfile', 'cache_connection': cache}, handle)
         self.coordinator_inventory_10k = path
-        listing = ['ansible-inventory', '-i', path, '--list', '--output', os.path.join(self.work, 'inventory-10k.json')]
-        cold = self.timed(listing, lambda: shutil.rmtree(cache, ignore_errors=True))
-        self.row('T', 'ansible-inventory --list, 10 coordinators x 1,000, usage, cold', cold)
-        warm = self.timed(listing)
-        self.row('T', 'the same with its cache warm', warm)
-        with open(os.path.join(self.work, 'inventory-10k.json')) as handle:
+        listed = os.path.join(self.work, 'inventory-10k.json')
+        play = self.playbook('t-noop-hosts.yml', NOOP_ON_HOSTS)
+
+        def cold_cache() -> None:
+            shutil.rmtree(cache, ignore_errors=True)
+
+        found = {}
+        found['list_static'] = self.timed(['ansible-inventory', '-i', static, '--list', '--output', listed])
+        self.row('T', 'ansible-inventory --list, static: the hosts, lmcache_url, ansible_connection', found['list_static'])
+        found['list_cold'] = self.timed(['ansible-inventory', '-i', path, '--list', '--output', listed], cold_cache)
+        self.row('T', 'ansible-inventory --list, 10 coordinators x 1,000, usage, cold', found['list_cold'])
+        found['list_warm'] = self.timed(['ansible-inventory', '-i', path, '--list', '--output', listed])
+        self.row('T', 'the same with its cache warm', found['list_warm'])
+        with open(listed) as handle:
             hosts = len(json.load(handle)['lmcache']['hosts'])
         if hosts != len(self.fleet['nodes']):
             raise RuntimeError('the inventory of 10 coordinators has %d hosts, not %d' % (hosts, len(self.fleet['nodes'])))
-        return dict(inventory_cold=cold, inventory_warm=warm)
+        same = self.static_copy(path)
+        found['list_same'] = self.timed(['ansible-inventory', '-i', same, '--list', '--output', listed])
+        self.row('T', 'ansible-inventory --list, static: the coordinator inventory exported', found['list_same'])
+        found['play_static'] = self.timed(['ansible-playbook', '-i', static, play])
+        self.row('T', 'no-op play on the 10,000 hosts, static: lmcache_url, ansible_connection', found['play_static'])
+        found['play_same'] = self.timed(['ansible-playbook', '-i', same, play])
+        self.row('T', 'the same, static: the coordinator inventory exported', found['play_same'])
+        found['play_cold'] = self.timed(['ansible-playbook', '-i', path, play], cold_cache)
+        self.row('T', 'the same over the coordinator inventory, cold', found['play_cold'])
+        found['play_warm'] = self.timed(['ansible-playbook', '-i', path, play])
+        self.row('T', 'the same, its cache warm', found['play_warm'])
+        return found
+
+    def static_copy(self, path: str) -> str:
+        """The coordinator inventory written as a static one: the same hosts, groups and variables (its
+        `ansible-inventory --list --export`, as the JSON the yaml inventory plugin reads)."""
+        exported = os.path.join(self.work, 'inventory-10k-export.json')
+        self.timed(['ansible-inventory', '-i', path, '--list', '--export', '--output', exported], runs=1)
+        with open(exported) as handle:
+            listing = json.load(handle)
+
+        def plain(value: t.Any) -> t.Any:
+            if isinstance(value, dict):
+                if list(value) == ['__ansible_unsafe']:
+                    return value['__ansible_unsafe']
+                return dict((key, plain(item)) for key, item in value.items())
+            return value
+
+        hostvars = listing.pop('_meta')['hostvars']
+        groups = dict((name, dict(vars=plain(group.get('vars', {})), children=dict((c, {}) for c in group.get('children', [])),
+                                  hosts=dict((h, plain(hostvars.get(h, {}))) for h in group.get('hosts', []))))
+                      for name, group in listing.items())
+        static = os.path.join(self.work, 'static-copy-10k.json')
+        with open(static, 'w') as handle:
+            json.dump(dict(groups), handle)
+        return static
 
     def case_c(self) -> None:
         path = os.path.join(self.work, 'coordinator.lmcache.yml')
@@ -451,6 +497,11 @@ NOOP = '''
   gather_facts: false
   tasks: []
 '''
+NOOP_ON_HOSTS = '''
+- hosts: lmcache
+  gather_facts: false
+  tasks: []
+'''
 FANOUT_CLEAR = '''
 - hosts: localhost
   gather_facts: false
@@ -533,10 +584,14 @@ def ten_thousand(bench: Bench, work: str) -> int:
           % (median(found['fanout']) / (median(found['floor']) + median(found['start_inventory']) - median(found['start']))))
     print('  T  fan-out clear, whole run:                          %.2f s  [<= 10 s]' % median(found['fanout']))
     print('  T  fan-out / xargs -P 64 curl:                        %.2fx  [< 1x]' % (median(found['fanout']) / median(found['curl'])))
-    print('  T  window over 10,000:                                %.2f s  [<= 45 s]' % median(found['window']))
+    print('  T  window over 10,000:                                %.2f s  [<= 30 s]' % median(found['window']))
+    print('  T  window / floor:                                    %.2fx  [<= 5x]' % (median(found['window']) / median(found['floor'])))
     print('  T  window sliced over 4 runners / one controller:     %.2fx' % (median(found['sliced']) / median(found['window'])))
-    print('  T  inventory, 10 x 1,000, cold / warm:                %.2f s / %.2f s  [<= 3 s / <= 1.5 s]'
-          % (median(found['inventory_cold']), median(found['inventory_warm'])))
+    for what, key in (('ansible-inventory --list', 'list'), ('no-op play on the hosts', 'play')):
+        for static_kind, static_key in (('the same exported', '_same'), ('url and connection', '_static')):
+            static = median(found[key + static_key])
+            print('  T  coordinator inventory / static (%s), %s: cold %.2fx [<= 1.5x], warm %.2fx [<= 1.2x]; static %.2f s'
+                  % (static_kind, what, median(found[key + '_cold']) / static, median(found[key + '_warm']) / static, static))
     print('  T  peak memory, output of the ad-hoc clear:           %.0f MB, %d bytes  [<= 1 GB, bounded]'
           % (bench.peak_mb, bench.output_bytes))
     shutil.rmtree(work, ignore_errors=True)
