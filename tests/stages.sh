@@ -120,6 +120,8 @@ run_sanity() {
     [ "$line" != 2.22 ] || skip=(--skip-test pylint)
     log "ansible-test sanity: ansible-core $line, Python $python_version ${skip[*]}"
     ansible_test_venv "$python_version" sanity
+    # Its sanity tests' venvs, built with uv where missing (pip took most of a cold suite's time).
+    "$venv/bin/python" "$root/tests/helpers/sanity_venvs.py" "$(ensure_uv)" "$python_version" "$(find_python "$python_version")"
     (cd "$collection" && PATH="$venv/bin:$PATH" ansible-test sanity --venv --python "$python_version" --color no ${skip[@]+"${skip[@]}"})
   done
   venv=$(tool_venv "${oldest%%:*}" "${oldest##*:}")

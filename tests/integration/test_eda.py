@@ -8,6 +8,7 @@ client fills past the watermark."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -34,6 +35,29 @@ def watched(tmp_path_factory):
         yield fleet.nodes['w56']
 
 
+@contextlib.contextmanager
+def running_rulebook(tmp_path, rulebook, variables):
+    """ansible-rulebook running the collection's `rulebook` with these variables on a local inventory; its log's path.
+    Stopped on the way out."""
+    (tmp_path / 'vars.yml').write_text(json.dumps(variables))
+    (tmp_path / 'inventory.yml').write_text(json.dumps({'all': {'hosts': {'localhost': {
+        'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}}}}))
+    log_path = tmp_path / 'rulebook.log'
+    with open(str(log_path), 'w') as log:
+        process = subprocess.Popen(
+            ['ansible-rulebook', '-r', 'lmcache.kvcache.%s' % rulebook, '-i', str(tmp_path / 'inventory.yml'),
+             '--vars', str(tmp_path / 'vars.yml'), '--print-events', '-v'],
+            stdout=log, stderr=subprocess.STDOUT, cwd=str(tmp_path), env=dict(os.environ))
+    try:
+        yield process, log_path
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def wait_for(condition, timeout):
     deadline = time.monotonic() + timeout
     while not condition():
@@ -45,18 +69,8 @@ def wait_for(condition, timeout):
 
 def test_a_watermark_breach_made_by_the_bench_client_fires_the_rulebook_which_clears_the_node(watched, tmp_path):
     assert watched.l1_objects() == 0
-    variables = tmp_path / 'vars.yml'
-    variables.write_text(json.dumps({'lmcache_urls': [watched.url], 'lmcache_interval': 1, 'lmcache_watermark': 0.1}))
-    inventory = tmp_path / 'inventory.yml'
-    inventory.write_text(json.dumps({'all': {'hosts': {'localhost': {
-        'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}}}}))
-    log_path = tmp_path / 'rulebook.log'
-    with open(str(log_path), 'w') as log:
-        rulebook = subprocess.Popen(
-            ['ansible-rulebook', '-r', 'lmcache.kvcache.clear_on_watermark', '-i', str(inventory), '--vars', str(variables),
-             '--print-events', '-v'], stdout=log, stderr=subprocess.STDOUT, cwd=str(tmp_path), env=dict(os.environ))
-    try:
-        # The source has read the empty node once: nothing to report, nothing run.
+    variables = {'lmcache_urls': [watched.url], 'lmcache_interval': 1, 'lmcache_watermark': 0.1}
+    with running_rulebook(tmp_path, 'clear_on_watermark', variables) as (rulebook, log_path):
         assert wait_for(lambda: 'Waiting for events' in log_path.read_text() or rulebook.poll() is not None, 60), log_path.read_text()
         time.sleep(3)
         assert rulebook.poll() is None, log_path.read_text()
@@ -79,12 +93,6 @@ def test_a_watermark_breach_made_by_the_bench_client_fires_the_rulebook_which_cl
         output = log_path.read_text()
         assert output.count("'type': 'l1_usage_high'") == 1 and "'objects': 4" in output
         assert output.count('PLAY [Clear the LMCache node an event names]') == 1
-    finally:
-        rulebook.terminate()
-        try:
-            rulebook.wait(10)
-        except subprocess.TimeoutExpired:
-            rulebook.kill()
 
 
 @pytest.fixture(scope='module')
@@ -104,18 +112,8 @@ def test_the_rulebook_takes_a_registration_outside_the_networks_off_the_coordina
     for instance, address in (('fleet-node', '127.0.0.1'), ('stranger', '127.0.2.9')):
         assert http_json('POST', registry.url + '/instances', {'instance_id': instance, 'ip': address, 'http_port': 8080})[0] == 200
     assert registered(registry) == ['fleet-node', 'stranger']
-    variables = tmp_path / 'vars.yml'
-    variables.write_text(json.dumps({'lmcache_coordinator_urls': [registry.url], 'lmcache_networks': ['127.0.0.1/32'],
-                                     'lmcache_interval': 1}))
-    inventory = tmp_path / 'inventory.yml'
-    inventory.write_text(json.dumps({'all': {'hosts': {'localhost': {
-        'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}}}}))
-    log_path = tmp_path / 'rulebook.log'
-    with open(str(log_path), 'w') as log:
-        rulebook = subprocess.Popen(
-            ['ansible-rulebook', '-r', 'lmcache.kvcache.deregister_outside', '-i', str(inventory), '--vars', str(variables),
-             '--print-events', '-v'], stdout=log, stderr=subprocess.STDOUT, cwd=str(tmp_path), env=dict(os.environ))
-    try:
+    variables = {'lmcache_coordinator_urls': [registry.url], 'lmcache_networks': ['127.0.0.1/32'], 'lmcache_interval': 1}
+    with running_rulebook(tmp_path, 'deregister_outside', variables) as (_rulebook, log_path):
         assert wait_for(lambda: registered(registry) == ['fleet-node'], 60), log_path.read_text()
         # The playbook's last line, then a few more polls: the stranger is gone, so no second event and no second run.
         assert wait_for(lambda: 'Deregistered stranger at 127.0.2.9:8080' in log_path.read_text(), 30), log_path.read_text()
@@ -124,9 +122,3 @@ def test_the_rulebook_takes_a_registration_outside_the_networks_off_the_coordina
         assert output.count("'type': 'registration_outside'") == 1 and "'instance_id': 'stranger'" in output
         assert output.count('PLAY [Deregister the instance an event names]') == 1
         assert registered(registry) == ['fleet-node']
-    finally:
-        rulebook.terminate()
-        try:
-            rulebook.wait(10)
-        except subprocess.TimeoutExpired:
-            rulebook.kill()
