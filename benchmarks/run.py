@@ -361,8 +361,16 @@ class Bench:
             return value
 
         hostvars = listing.pop('_meta')['hostvars']
+        written: t.Set[str] = set()
+
+        def hosts_of(group: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
+            """Each host's variables where it first appears; its other groups name it only."""
+            hosts = dict((h, {} if h in written else plain(hostvars.get(h, {}))) for h in group.get('hosts', []))
+            written.update(hosts)
+            return hosts
+
         groups = dict((name, dict(vars=plain(group.get('vars', {})), children=dict((c, {}) for c in group.get('children', [])),
-                                  hosts=dict((h, plain(hostvars.get(h, {}))) for h in group.get('hosts', []))))
+                                  hosts=hosts_of(group)))
                       for name, group in listing.items())
         static = os.path.join(self.work, 'static-copy-10k.json')
         with open(static, 'w') as handle:
