@@ -60,7 +60,9 @@ def main() -> int:
                     handle.write(content)
             try:
                 subprocess.run([uv, 'venv', '-q', '--python', python, path], check=True)
-                subprocess.run([uv, 'pip', 'install', '-q', '--python', os.path.join(path, 'bin', 'python')] + files, check=True)
+                # Compiled as pip compiles them: else a package's SyntaxWarnings (docutils on 3.12) reach a test's stderr.
+                subprocess.run([uv, 'pip', 'install', '-q', '--compile-bytecode', '--python', os.path.join(path, 'bin', 'python')]
+                               + files, check=True)
             except subprocess.CalledProcessError as exc:
                 shutil.rmtree(path, ignore_errors=True)
                 print('sanity venv %s: left to ansible-test (%s)' % (name, exc))
