@@ -20,7 +20,7 @@ import typing as t
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._generations import DiscoveryCache
-from ansible_collections.lmcache.kvcache.plugins.module_utils._server import LMCacheServer
+from ansible_collections.lmcache.kvcache.plugins.module_utils._server import KindChanged, LMCacheServer
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import (
     Deadline,
     LMCacheClient,
@@ -274,6 +274,17 @@ def failure(op: Operation, message: str, status: t.Optional[int] = None, **extra
 
 def execute(op: Operation) -> t.Dict[str, t.Any]:
     """Run one operation to its result (a failure is a result with failed=true, never an exception)."""
+    try:
+        try:
+            return _run(op)
+        except KindChanged:
+            # The node was taken for another kind from the fan-out's cache, and nothing was done: once more, on its own.
+            return _run(op)
+    finally:
+        op.ctx.close()
+
+
+def _run(op: Operation) -> t.Dict[str, t.Any]:
     before: t.Any = None
     applying = False
     try:
@@ -318,8 +329,6 @@ def execute(op: Operation) -> t.Dict[str, t.Any]:
                 extra['changed'] = True
                 message += '; the state could not be read back to see what changed (%s)' % again
         return failure(op, message, getattr(exc, 'status', None), **extra)
-    finally:
-        op.ctx.close()
 
 
 def _on_workers(op: Operation, workers: t.List[str]) -> t.Dict[str, t.Any]:

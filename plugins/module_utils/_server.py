@@ -53,6 +53,12 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._metrics import CO
 from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import Untrusted, path_segment
 
 
+class KindChanged(Exception):
+    """A discovery from the fan-out's cache named the wrong kind of node: a server and an engine of one release report
+    one version. Raised after a route it named answered 404, so nothing was done; the operation starts again on the
+    node's own discovery (_runner.execute), from the top: an engine may be a pod's scheduler."""
+
+
 class LMCacheServer:
     """One LMCache MP server (a node), its API discovered once per task."""
 
@@ -163,8 +169,11 @@ class LMCacheServer:
         except LMCacheHTTPError as exc:
             if exc.status != 404 or not self._cached:
                 raise
+        kind = self.kind
         self._cached = False
         self._discovery = self._discover()
+        if self.kind != kind:
+            raise KindChanged(self.url)
         return attempt()
 
     @property

@@ -73,7 +73,7 @@ class Answer:
 class FakeServer:
     """Answers (method, path) from a script; a list of answers is used in order, its last one repeated."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.script: t.Dict[t.Tuple[str, str], t.List[Answer]] = {}
         self.requests: t.List[t.Dict[str, t.Any]] = []
         server = self
@@ -108,7 +108,7 @@ class FakeServer:
             def log_message(self, *args: t.Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.httpd = ThreadingHTTPServer(('127.0.0.1', port), Handler)
         self.url = 'http://127.0.0.1:%d' % self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={'poll_interval': 0.01}, daemon=True)
         self.thread.start()

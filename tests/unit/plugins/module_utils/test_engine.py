@@ -12,12 +12,13 @@ import pytest
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils import _engine
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import LMCacheClient, LMCacheError
+from ansible_collections.lmcache.kvcache.plugins.module_utils._generations import DiscoveryCache
 from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_engine import _same
 from ansible_collections.lmcache.kvcache.plugins.module_utils._pod import summary
 from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Context, execute
 from ansible_collections.lmcache.kvcache.plugins.module_utils._ops_node import ClearInstance
 from ansible_collections.lmcache.kvcache.plugins.module_utils._untrusted import masked_config
-from ansible_collections.lmcache.kvcache.tests.unit.fake_server import Answer
+from ansible_collections.lmcache.kvcache.tests.unit.fake_server import Answer, FakeServer
 
 ENGINE_ROUTES = {'/version': {'get': {}}, '/meta': {'get': {}}, '/metrics': {'get': {}}, '/conf': {'get': {}, 'post': {}},
                  '/periodic-threads-health': {'get': {}}, '/cache/clear': {'delete': {}}, '/freeze/enable': {'put': {}},
@@ -44,10 +45,23 @@ def engine(server, objects=(4, 0), freeze_answers=None):
     return server
 
 
-def clear(server, **params):
+def clear(server, discoveries=None, **params):
     params = dict(dict(url=server.url, force=False, timeout=5.0, retries=0, deadline=30.0, api_key=None, url_vouched=True,
                        validate_certs=True), **params)
-    return execute(ClearInstance(params, Context(params), None))
+    return execute(ClearInstance(params, Context(params, discoveries=discoveries), None))
+
+
+def scheduler_and_worker():
+    """A pod's scheduler and its one worker, on the port after the scheduler's (as vLLM places them)."""
+    for _attempt in range(20):
+        scheduler = FakeServer()
+        try:
+            worker = FakeServer(port=int(scheduler.url.rsplit(':', 1)[1]) + 1)
+        except OSError:
+            scheduler.close()
+            continue
+        return scheduler, worker
+    raise RuntimeError('no two free ports in a row')
 
 
 def test_the_engine_l1_is_its_objects_times_one_chunk_of_its_kv_shape_in_the_size_its_conf_gives(fake_server):
@@ -133,3 +147,23 @@ def test_a_pods_summary_sums_its_workers_and_names_the_ones_that_failed():
     assert pod['failed'] is True and pod['changed'] is True and 'before' not in pod
     assert pod['msg'].startswith('1 of 2 workers of the pod at http://h:8000 failed (http://h:8002)')
     assert pod['pod'] == {'scheduler': 'http://h:8000', 'workers': ['http://h:8001', 'http://h:8002']}
+
+
+def test_a_pods_scheduler_taken_for_a_server_of_its_release_by_the_fan_outs_cache_still_clears_its_workers(fake_server):
+    # The fan-out's cache holds the discovery of a server of the release first: the scheduler reports the same version.
+    discoveries = DiscoveryCache()
+    assert clear(fake_server.lmcache('G3'), discoveries)['changed'] is True
+    scheduler, worker = scheduler_and_worker()
+    try:
+        engine(worker)
+        engine(scheduler)
+        scheduler.on('GET', '/meta', Answer(body=dict(META, role='scheduler', worker_id=None)))
+        result = clear(scheduler, discoveries)
+        assert not result.get('failed'), result['msg']
+        assert result['pod']['workers'] == [worker.url] and result['changed'] is True
+        assert len(worker.sent('DELETE', '/cache/clear')) == 1 and scheduler.sent('DELETE', '/cache/clear') == []
+        # Taken for a server, the scheduler answered 404 to a server's route, then was discovered on its own.
+        assert scheduler.sent('GET', '/openapi.json') and scheduler.sent('GET', '/meta')
+    finally:
+        scheduler.close()
+        worker.close()
