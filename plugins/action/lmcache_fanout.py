@@ -11,7 +11,6 @@ process per host. See docs/docsite/rst/fleet_scale.rst for why this is an action
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import math
 import os
@@ -31,6 +30,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._runner import Con
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._compat import task_environment
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._hostvars import host_variables
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._local import VOUCHED_VAR, Environment, masked
+from ansible_collections.lmcache.kvcache.plugins.plugin_utils._parallel import run_concurrently
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._report import write_files
 
 MAX_CONCURRENCY = 1024
@@ -385,19 +385,17 @@ def _run_in_batches(run_one: t.Callable[[str], t.Dict[str, t.Any]], order: t.Lis
     stopped: t.Optional[str] = None
     batches_run = 0
     position = 0
-    with concurrent.futures.ThreadPoolExecutor(max_workers=min(concurrency, max(sizes))) as pool:
-        for number, size in enumerate(sizes, start=1):
-            batch = order[position:position + size]
-            position += size
-            batches_run = number
-            for name, outcome in zip(batch, pool.map(run_one, batch)):
-                results[name] = outcome
-            failed = [n for n in batch if results[n].get('failed')]
-            if failed and 100.0 * len(failed) / len(batch) > max_fail_percentage:
-                stopped = ('batch %d of %d: %d of %d endpoints failed (%.0f%%), more than max_fail_percentage %s'
-                           % (number, len(sizes), len(failed), len(batch), 100.0 * len(failed) / len(batch),
-                              plain_number(max_fail_percentage)))
-                break
+    for number, size in enumerate(sizes, start=1):
+        batch = order[position:position + size]
+        position += size
+        batches_run = number
+        results.update(zip(batch, run_concurrently(run_one, batch, concurrency)))
+        failed = [n for n in batch if results[n].get('failed')]
+        if failed and 100.0 * len(failed) / len(batch) > max_fail_percentage:
+            stopped = ('batch %d of %d: %d of %d endpoints failed (%.0f%%), more than max_fail_percentage %s'
+                       % (number, len(sizes), len(failed), len(batch), 100.0 * len(failed) / len(batch),
+                          plain_number(max_fail_percentage)))
+            break
     for name in order[position:]:
         results[name] = dict(skipped=True, changed=False, msg='not run: the fan-out stopped after %s' % stopped)
     return results, batches_run, stopped

@@ -24,6 +24,8 @@ MISSING = object()
 
 def field(body: t.Any, path: str) -> t.Any:
     """body['a']['b'] for path 'a.b'; MISSING where a level is absent."""
+    if '.' not in path:
+        return body[path] if isinstance(body, dict) and path in body else MISSING
     value = body
     for part in path.split('.'):
         if not isinstance(value, dict) or part not in value:

@@ -22,7 +22,7 @@ Private to this collection: the API may change without notice.
 
 from __future__ import annotations
 
-import itertools
+import collections
 import json
 import os
 import random
@@ -63,8 +63,13 @@ _LINE_END = re.compile(r'\r?\n')
 # grammar, except that a visible character is any but NUL and whitespace, as servers send.
 _VCHAR = r'[^\x00\t\n\x0b\x0c\r ]'
 _STATUS_LINE = re.compile(r'(HTTP/[0-9]\.[0-9]) ([0-9]{3})(?: ((?:[ \t]|%s)*))?\Z' % _VCHAR)
-_TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+\Z")
-_FIELD_VALUE = re.compile(r'(?:{0}+(?:[ \t]+{0}+)*)?\Z'.format(_VCHAR))
+_TOKEN = r"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
+_FIELD_VALUE = r'(?:{0}+(?:[ \t]+{0}+)*)?'.format(_VCHAR)
+# A header field: its name, a colon, its value between optional spaces or tabs (group 2: the value without them).
+_FIELD_LINE = re.compile(r'(%s):[ \t]*(%s)[ \t]*\Z' % (_TOKEN, _FIELD_VALUE))
+_TITLE = re.compile(r'<title[^>]*>(.*?)</title>', re.IGNORECASE | re.DOTALL)
+_MARKUP = re.compile(r'<[^>]+>')
+_UNSENDABLE = re.compile(r'[^\x20-\x7e\x80-\xff]')
 
 
 class LMCacheError(Exception):
@@ -117,15 +122,15 @@ def _seconds(value: float) -> str:
 
 
 class _Watched:
-    """One socket the watchdog watches: when its deadline passes, and whether it fired."""
+    """One socket the watchdog watches: when its deadline passes, whether it fired, whether it was released."""
 
-    __slots__ = ('expires', 'number', 'sock', 'fired')
+    __slots__ = ('expires', 'sock', 'fired', 'released')
 
-    def __init__(self, expires: float, number: int, sock: socket.socket) -> None:
+    def __init__(self, expires: float, sock: socket.socket) -> None:
         self.expires = expires
-        self.number = number
         self.sock = sock
         self.fired = False
+        self.released = False
 
 
 class _Watchdog:
@@ -133,49 +138,59 @@ class _Watchdog:
 
     Socket timeouts bound each read, not a whole answer: a server dripping one byte at a time would keep a task busy
     forever. The watchdog makes the deadline hard, in any thread (the fan-out runs many clients at once).
+
+    Watching and releasing take no lock (a deque's appends are atomic, a release is a flag): a fan-out's threads open
+    and close a connection per node, and a lock taken there kept them queueing on it. The thread takes the lock only
+    to sleep; it wakes at the earliest deadline it knows of, and at least every MAX_SLEEP seconds for one it may not.
     """
+
+    MAX_SLEEP = 1.0
 
     def __init__(self) -> None:
         self._lock = threading.Condition()
-        self._entries: t.Dict[int, _Watched] = {}
-        self._order = itertools.count()
+        self._entries: t.Deque[_Watched] = collections.deque()
         self._thread: t.Optional[threading.Thread] = None
-        # When the thread wakes next on its own. Only an entry expiring before that wakes it: a fan-out's requests
-        # share one deadline, and waking the thread for each of them kept every client thread waiting on this lock.
         self._wakes_at = float('inf')
 
     def watch(self, sock: socket.socket, expires: float) -> _Watched:
         """Watch `sock` until release(); it is shut down at `expires`."""
-        entry = _Watched(expires, next(self._order), sock)
-        with self._lock:
-            self._entries[entry.number] = entry
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name='lmcache-deadline', daemon=True)
-                self._thread.start()
-            if expires < self._wakes_at:
-                self._wakes_at = expires
+        entry = _Watched(expires, sock)
+        self._entries.append(entry)
+        if self._thread is None or expires < self._wakes_at:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name='lmcache-deadline', daemon=True)
+                    self._thread.start()
+                self._wakes_at = min(self._wakes_at, expires)
                 self._lock.notify()
         return entry
 
-    def release(self, entry: _Watched) -> bool:
+    @staticmethod
+    def release(entry: _Watched) -> bool:
         """Stop watching; True if the deadline had already fired on this socket."""
-        with self._lock:
-            self._entries.pop(entry.number, None)
-            return entry.fired
+        entry.released = True
+        return entry.fired
 
     def _run(self) -> None:
         while True:
             with self._lock:
                 now = time.monotonic()
-                for entry in [e for e in self._entries.values() if e.expires <= now]:
-                    del self._entries[entry.number]
+                kept = []
+                for _ in range(len(self._entries)):
+                    entry = self._entries.popleft()
+                    if entry.released:
+                        continue
+                    if entry.expires > now:
+                        kept.append(entry)
+                        continue
                     entry.fired = True
                     try:
                         entry.sock.shutdown(socket.SHUT_RDWR)
                     except OSError:
                         pass
-                self._wakes_at = min((e.expires for e in self._entries.values()), default=now + 60)
-                self._lock.wait(max(0.005, self._wakes_at - now))
+                self._entries.extend(kept)
+                self._wakes_at = min((e.expires for e in kept), default=float('inf'))
+                self._lock.wait(min(self.MAX_SLEEP, max(0.005, self._wakes_at - now)))
 
 
 _WATCHDOG = _Watchdog()
@@ -183,6 +198,8 @@ _WATCHDOG = _Watchdog()
 
 def redact_url(url: str) -> str:
     """Drop any user:password from a URL so it can go into messages."""
+    if '@' not in url:
+        return url
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -195,11 +212,12 @@ def redact_url(url: str) -> str:
 
 def squash(text: str) -> str:
     """One line, no markup, bounded: how a foreign body is quoted in a message."""
-    title = re.search(r'<title[^>]*>(.*?)</title>', text, re.IGNORECASE | re.DOTALL)
+    # Markup only where there is a '<' (every reason phrase a fan-out reads has none).
+    title = _TITLE.search(text) if '<' in text else None
     if title and title.group(1).strip():
         text = title.group(1)
-    else:
-        text = re.sub(r'<[^>]+>', ' ', text)
+    elif '<' in text:
+        text = _MARKUP.sub(' ', text)
     text = ' '.join(text.split())
     if len(text) > SERVER_TEXT_MAX_CHARS:
         text = text[:SERVER_TEXT_MAX_CHARS] + '...'
@@ -422,11 +440,14 @@ class LMCacheClient:
             headers.append(('Proxy-Authorization', self._proxy.authorization))
         # The header fields every request sends, encoded once. A value no header can carry is refused unshown (the
         # option checks refuse it first; this keeps a request from ever being split).
-        if any(re.search(r'[^\x20-\x7e\x80-\xff]', value) for _name, value in headers):
+        if any(_UNSENDABLE.search(value) for _name, value in headers):
             raise LMCacheError('%s: a header value (the API key, or the proxy\'s credentials) holds a character no HTTP '
                                'header can carry; nothing was sent' % self.display_url)
         self._header_fields = ''.join('%s: %s\r\n' % field for field in headers).encode('latin-1')
         self._connection: t.Optional[socket.socket] = None
+        # The watchdog's entry for the kept-alive connection: watched from its opening to its closing, not per request
+        # (its deadline is the task's, the same for every request; a fan-out's threads would take its lock 8 times per node).
+        self._watched: t.Optional[_Watched] = None
         # HTTP status of the last request's answer (None: no answer); also set on `recorder`, shared by a task's clients.
         self.last_status: t.Optional[int] = None
         self._recorder = recorder
@@ -436,13 +457,19 @@ class LMCacheClient:
         """The URL of a path as messages show it: without credentials (the base URL was redacted once)."""
         return self.display_url + path
 
-    def close(self) -> None:
+    def close(self) -> bool:
+        """Close the kept-alive connection; True if the task's deadline had cut it."""
+        fired = False
+        if self._watched is not None:
+            fired = _WATCHDOG.release(self._watched)
+            self._watched = None
         if self._connection is not None:
             try:
                 self._connection.close()
             except OSError:
                 pass
             self._connection = None
+        return fired
 
     # -- one attempt ---------------------------------------------------------------------------------------------
 
@@ -469,6 +496,7 @@ class LMCacheClient:
                                        'time)' % (method, url, _seconds(self.deadline.seconds)))
             raise _NotSent(_connection_problem(exc, self.display_url, timeout), exc)
         self._connection = sock
+        self._watched = _WATCHDOG.watch(sock, self.deadline.expires)
         return sock
 
     def _connect(self, timeout: float) -> socket.socket:
@@ -522,31 +550,26 @@ class LMCacheClient:
         timeout = min(self.timeout, left)
         message = self._message(method, url, path, payload)
         sock = self._open(method, url, timeout)
-        entry = _WATCHDOG.watch(sock, self.deadline.expires)
         sent = False
         try:
-            try:
-                sock.sendall(message)
-                sent = True
-                answer = _receive(sock, method, url, max_bytes)
-            except _TooLarge:
-                self.close()
-                raise
-            except (OSError, _Closed, _NotHTTP) as exc:
-                self.close()
-                # The watchdog cut the socket at the deadline, or the socket's own timeout, which was what was left of
-                # the deadline, ran out first: either way the deadline passed, not the server's timeout.
-                if _WATCHDOG.release(entry) or (isinstance(exc, socket.timeout) and timeout < self.timeout):
-                    raise DeadlineExceeded(
-                        '%s %s: no complete answer before the task deadline of %ss (set deadline to allow more time)'
-                        % (method, url, _seconds(self.deadline.seconds)))
-                if _is_tls_error(exc):
-                    # The server ended the TLS session (e.g. it wants a client certificate): nothing was carried out.
-                    raise _NotSent('TLS error: %s' % (getattr(exc, 'reason', None) or exc), exc)
-                raise _Lost(_lost_problem(exc, timeout, sent), exc, sent)
-        finally:
-            fired = _WATCHDOG.release(entry)
-        if fired:
+            sock.sendall(message)
+            sent = True
+            answer = _receive(sock, method, url, max_bytes)
+        except _TooLarge:
+            self.close()
+            raise
+        except (OSError, _Closed, _NotHTTP) as exc:
+            # The watchdog cut the socket at the deadline, or the socket's own timeout, which was what was left of
+            # the deadline, ran out first: either way the deadline passed, not the server's timeout.
+            if self.close() or (isinstance(exc, socket.timeout) and timeout < self.timeout):
+                raise DeadlineExceeded(
+                    '%s %s: no complete answer before the task deadline of %ss (set deadline to allow more time)'
+                    % (method, url, _seconds(self.deadline.seconds)))
+            if _is_tls_error(exc):
+                # The server ended the TLS session (e.g. it wants a client certificate): nothing was carried out.
+                raise _NotSent('TLS error: %s' % (getattr(exc, 'reason', None) or exc), exc)
+            raise _Lost(_lost_problem(exc, timeout, sent), exc, sent)
+        if self._watched is not None and self._watched.fired:
             # The deadline cut the socket while the answer was being read: what was read is not the whole answer.
             self.close()
             raise DeadlineExceeded('%s %s: no complete answer before the task deadline of %ss (set deadline to allow more time)'
@@ -767,11 +790,10 @@ def _status_line(line: str) -> t.Tuple[int, str, str]:
 def _header_fields(lines: t.List[str]) -> Headers:
     headers = Headers()
     for line in _unfolded(lines):
-        name, colon, value = line.partition(':')
-        value = value.strip(' \t')
-        if not colon or not _TOKEN.match(name) or not _FIELD_VALUE.match(value):
+        field = _FIELD_LINE.match(line)
+        if not field:
             raise _NotHTTP('a header line is %r' % squash(line)[:100])
-        name = name.lower()
+        name, value = field.group(1).lower(), field.group(2)
         headers[name] = '%s, %s' % (headers[name], value) if name in headers else value
     if 'content-length' in headers:
         # Sent twice with the same value, it is that value (RFC 9110 8.6); otherwise it must be one number.

@@ -10,8 +10,8 @@ Private to this collection: the API may change without notice.
 
 from __future__ import annotations
 
+import functools
 import re
-import threading
 import typing as t
 
 
@@ -114,9 +114,14 @@ PROBE_METHOD = 'PATCH'
 FORCE_HONOURED_SINCE = (0, 5, 6)
 
 
+_VERSION = re.compile(r'v?(\d+)\.(\d+)\.(\d+)')
+
+
+@functools.lru_cache(maxsize=64)
 def parse_version(version: t.Optional[str]) -> t.Optional[t.Tuple[int, int, int]]:
-    """'0.5.6-g3e11e108' or '0.5.7rc3.dev0-gbf85b41fa' -> (0, 5, 6) / (0, 5, 7)."""
-    match = re.match(r'^v?(\d+)\.(\d+)\.(\d+)', version or '')
+    """'0.5.6-g3e11e108' or '0.5.7rc3.dev0-gbf85b41fa' -> (0, 5, 6) / (0, 5, 7). Cached: a fan-out asks it of the
+    same few version strings for every node."""
+    match = _VERSION.match(version or '')
     return (int(match.group(1)), int(match.group(2)), int(match.group(3))) if match else None
 
 
@@ -164,14 +169,12 @@ class DiscoveryCache:
     discovered in full."""
 
     def __init__(self) -> None:
+        # No lock: a dict's get and setdefault are atomic, and a fan-out's threads read it once per node.
         self._by_version: t.Dict[str, Discovery] = {}
-        self._lock = threading.Lock()
 
     def get(self, version: str) -> t.Optional[Discovery]:
-        with self._lock:
-            return self._by_version.get(version)
+        return self._by_version.get(version)
 
     def put(self, version: str, discovery: Discovery) -> None:
         if discovery.source == 'openapi':
-            with self._lock:
-                self._by_version.setdefault(version, discovery)
+            self._by_version.setdefault(version, discovery)

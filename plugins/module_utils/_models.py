@@ -91,11 +91,12 @@ def _parse_l1(reply: Reply, body: t.Any, managers: t.List[str]) -> L1Usage:
     objects = used = total = 0
     locked: t.Optional[int] = 0
     for manager in managers:
-        objects += t.cast(int, read_count(reply, body, manager + '.total_object_count'))
-        used += t.cast(int, read_count(reply, body, manager + '.memory_used_bytes'))
-        total += t.cast(int, read_count(reply, body, manager + '.memory_total_bytes'))
-        write_locked = read_count(reply, body, manager + '.write_locked_count', optional=True)
-        read_locked = read_count(reply, body, manager + '.read_locked_count', optional=True)
+        counts = field(body, manager)
+        objects += t.cast(int, read_count(reply, counts, 'total_object_count', name=manager + '.total_object_count'))
+        used += t.cast(int, read_count(reply, counts, 'memory_used_bytes', name=manager + '.memory_used_bytes'))
+        total += t.cast(int, read_count(reply, counts, 'memory_total_bytes', name=manager + '.memory_total_bytes'))
+        write_locked = read_count(reply, counts, 'write_locked_count', optional=True, name=manager + '.write_locked_count')
+        read_locked = read_count(reply, counts, 'read_locked_count', optional=True, name=manager + '.read_locked_count')
         if write_locked is None and read_locked is None:
             locked = None
         elif locked is not None:

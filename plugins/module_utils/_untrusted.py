@@ -79,6 +79,8 @@ def node_url(scheme: str, raw_address: t.Any, raw_port: t.Any, field: str) -> st
 
 def count(value: t.Any, field: str, optional: bool = False) -> t.Optional[int]:
     """A whole number of 0 or more (None where optional and absent)."""
+    if type(value) is int and value >= 0:  # pylint: disable=unidiomatic-typecheck  # the common case, first (not a bool)
+        return value
     if value is None and optional:
         return None
     if isinstance(value, float) and value.is_integer():

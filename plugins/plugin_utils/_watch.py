@@ -16,7 +16,6 @@ Private to this collection.
 
 from __future__ import annotations
 
-import concurrent.futures
 import math
 import re
 import typing as t
@@ -30,6 +29,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._registry import B
 from ansible_collections.lmcache.kvcache.plugins.module_utils._vouching import NETWORKS_ARGUMENT_SPEC, Networks
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._drift import drift
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._local import run_on
+from ansible_collections.lmcache.kvcache.plugins.plugin_utils._parallel import run_concurrently
 
 VERSION = re.compile(r'^[A-Za-z0-9][A-Za-z0-9.+_-]{0,63}$')
 TEXT_MAX_CHARS = 300
@@ -249,9 +249,8 @@ class FleetWatch:
             events += self.state.registrations(instances)
             names = dict((url, instance) for instance, url in instances.items())
         urls = sorted(vouched)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(urls)))) as pool:
-            results = dict(zip(urls, pool.map(
-                lambda url: run_on(BY_MODULE['lmcache_server_info'], url, self.args, vouched=vouched[url]), urls)))
+        results = dict(zip(urls, run_concurrently(
+            lambda url: run_on(BY_MODULE['lmcache_server_info'], url, self.args, vouched=vouched[url]), urls, self.concurrency)))
         return events + self.state.reads(results, names, vouched)
 
     def _outside(self, coordinator: str, outside: t.List[t.Dict[str, str]]) -> t.List[t.Dict[str, t.Any]]:

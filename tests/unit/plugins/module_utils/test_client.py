@@ -26,6 +26,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._client import (
     backoff_seconds,
     redact_url,
 )
+from ansible_collections.lmcache.kvcache.plugins.module_utils import _client
 from ansible_collections.lmcache.kvcache.tests.unit.fake_server import Answer
 
 
@@ -556,3 +557,37 @@ def test_a_servers_reason_phrase_is_one_bounded_line_in_the_message(no_sleep):
     assert str(caught.value).startswith('GET %s/status failed: HTTP 500 bad x' % server.url)
     assert len(str(caught.value)) < 400 and '<b>' not in str(caught.value)
     server.close()
+
+
+def test_the_watchdog_forgets_released_connections():
+    """A long-running event source opens a connection per node and poll: the deadline's watchdog must not keep them."""
+    watchdog = _client._Watchdog()
+    sockets = [socket.socket() for _ in range(500)]
+    try:
+        entries = [watchdog.watch(sock, time.monotonic() + 3600) for sock in sockets]
+        for entry in entries[:-1]:
+            assert watchdog.release(entry) is False
+        deadline = time.monotonic() + 5 * watchdog.MAX_SLEEP
+        while len(watchdog._entries) > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert list(watchdog._entries) == entries[-1:]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_the_watchdog_cuts_a_connection_at_its_deadline_even_when_it_was_asleep_for_a_later_one():
+    watchdog = _client._Watchdog()
+    left, right = socket.socketpair()
+    later_left, later_right = socket.socketpair()
+    try:
+        watchdog.watch(later_left, time.monotonic() + 3600)
+        entry = watchdog.watch(left, time.monotonic() + 0.2)
+        left.settimeout(5)
+        started = time.monotonic()
+        assert left.recv(10) == b''
+        assert time.monotonic() - started < 2
+        assert watchdog.release(entry) is True
+    finally:
+        for sock in (left, right, later_left, later_right):
+            sock.close()
