@@ -38,7 +38,7 @@ def run_concurrently(run_one: t.Callable[[Item], Outcome], items: t.Sequence[Ite
                 return
             try:
                 outcomes[index] = run_one(items[index])
-            except BaseException as exc:  # pylint: disable=broad-except
+            except BaseException as exc:
                 errors.append(exc)
 
     workers = [threading.Thread(target=work, name='lmcache-fanout-%d' % number, daemon=True)
