@@ -176,7 +176,7 @@ class _Watchdog:
             with self._lock:
                 now = time.monotonic()
                 kept = []
-                for _ in range(len(self._entries)):
+                for _waiting in range(len(self._entries)):
                     entry = self._entries.popleft()
                     if entry.released:
                         continue

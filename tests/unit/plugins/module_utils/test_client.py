@@ -562,7 +562,7 @@ def test_a_servers_reason_phrase_is_one_bounded_line_in_the_message(no_sleep):
 def test_the_watchdog_forgets_released_connections():
     """A long-running event source opens a connection per node and poll: the deadline's watchdog must not keep them."""
     watchdog = _client._Watchdog()
-    sockets = [socket.socket() for _ in range(500)]
+    sockets = [socket.socket() for _number in range(500)]
     try:
         entries = [watchdog.watch(sock, time.monotonic() + 3600) for sock in sockets]
         for entry in entries[:-1]:
