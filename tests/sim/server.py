@@ -166,14 +166,13 @@ class Node:
         # Copies of the recorded answer along the path that changes only, the rest shared and never written: a deep
         # copy of the whole was most of the simulator's time per request (a benchmark's fleet is bound by it).
         used = self.objects * OBJECT_BYTES
+        counts = dict(total_object_count=self.objects, memory_used_bytes=used, memory_total_bytes=L1_TOTAL,
+                      memory_usage_ratio=used / L1_TOTAL, read_locked_count=self.locked_objects)
         recorded = STATUS_056['storage_manager']
-        l1 = dict(recorded['l1_manager'], total_object_count=self.objects, memory_used_bytes=used,
-                  memory_total_bytes=L1_TOTAL, memory_usage_ratio=used / L1_TOTAL, read_locked_count=self.locked_objects)
-        storage = dict(recorded, l1_manager=l1, l1_usage=[used, L1_TOTAL])
+        storage = dict(recorded, l1_manager=dict(recorded['l1_manager'], **counts), l1_usage=[used, L1_TOTAL])
         if self.generation == 'G3':
-            storage['l1_managers'] = dict(recorded['l1_managers'], _default=dict(recorded['l1_managers']['_default'], **dict(
-                (key, l1[key]) for key in ('total_object_count', 'memory_used_bytes', 'memory_total_bytes',
-                                           'memory_usage_ratio', 'read_locked_count'))))
+            storage['l1_managers'] = dict(recorded['l1_managers'],
+                                          _default=dict(recorded['l1_managers']['_default'], **counts))
         else:
             del storage['l1_managers']
         return dict(STATUS_056, storage_manager=storage)
