@@ -256,12 +256,14 @@ class ActionModule(ActionBase):
             for note in results[name].pop('warnings', []):
                 warnings.append('%s: %s' % (name, note))
         return self._report(own, results, order, sizes, batches_run, stopped, warnings, diff_mode,
-                            time.monotonic() - started, hidden)
+                            time.monotonic() - started, hidden, operation.totals(list(results.values())))
 
     def _report(self, own: t.Dict[str, t.Any], results: t.Dict[str, t.Dict[str, t.Any]], order: t.List[str],
                 sizes: t.List[int], batches_run: int, stopped: t.Optional[str], warnings: t.List[str], diff_mode: bool,
-                seconds: float, hidden: t.List[str]) -> t.Dict[str, t.Any]:
+                seconds: float, hidden: t.List[str], totals: t.Optional[t.Dict[str, t.Any]]) -> t.Dict[str, t.Any]:
         summary = _summary(results, order, sizes, batches_run, stopped, seconds)
+        if totals is not None:
+            summary['totals'] = totals
         failed_names = [name for name in order if results[name].get('failed')]
         msg = '%s on %d endpoints in %.1fs: %d changed, %d unchanged, %d failed, %d rejected, %d not run.' % (
             own['operation'], summary['endpoints'], seconds, summary['changed'], summary['unchanged'], summary['failed'],

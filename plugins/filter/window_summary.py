@@ -47,6 +47,14 @@ options:
     type: int
     default: 100
     version_added: 0.2.0
+  clear_summary:
+    description:
+      - The fan-out's RV(lmcache.kvcache.lmcache_fanout#module:summary) of the clear (the role fact
+        C(kvcache_clear_summary)), when the results are only the hosts the fan-out did not clear as asked (above 100
+        hosts, RV(lmcache.kvcache.lmcache_fanout#module:results) leaves the others out). The counts of hosts cleared and
+        unchanged, and the engines' line, come from it then.
+    type: dict
+    version_added: 0.2.0
 author:
   - LMCache maintainers (@LMCache)
 '''
@@ -59,6 +67,10 @@ EXAMPLES = r'''
 - name: Show what the window did, and the fleet's hit ratio before, during and after it
   ansible.builtin.debug:
     msg: "{{ window.results | lmcache.kvcache.window_summary(ansible_check_mode, preflight_report, post_report) }}"
+
+- name: Show what a fan-out window over 10,000 hosts did (its results are the hosts it did not clear)
+  ansible.builtin.debug:
+    msg: "{{ kvcache_clear_results | lmcache.kvcache.window_summary(ansible_check_mode, preflight_report, clear_summary=kvcache_clear_summary) }}"
 
 - name: Show every host of a 5,000-host window, not only the ones it did not clear
   ansible.builtin.debug:
@@ -82,12 +94,18 @@ from ansible_collections.lmcache.kvcache.plugins.plugin_utils._report import rel
 
 def window_summary(results: t.Mapping[str, t.Any], check_mode: bool = False,
                    preflight: t.Optional[t.Mapping[str, t.Any]] = None,
-                   postflight: t.Optional[t.Mapping[str, t.Any]] = None, host_lines: int = 100) -> t.List[str]:
+                   postflight: t.Optional[t.Mapping[str, t.Any]] = None, host_lines: int = 100,
+                   clear_summary: t.Optional[t.Mapping[str, t.Any]] = None) -> t.List[str]:
     """The maintenance window's table, one line per host, from clear results by host; hosts the pre-flight report
     (`preflight`, a fleet report) found unreachable or unhealthy are listed as left out, with the reason. The last
-    line counts the hosts cleared, unchanged, left out, failed and not run: what the window did, never more."""
+    line counts the hosts cleared, unchanged, left out, failed and not run: what the window did, never more. With the
+    fan-out's summary (`clear_summary`), hosts whose results it left out count as it counted them."""
     if not isinstance(results, dict):
         raise AnsibleFilterError('window_summary expects a dict of clear results by host, got %s' % type(results).__name__)
+    if clear_summary is not None and not isinstance(clear_summary, dict):
+        raise AnsibleFilterError('window_summary: clear_summary must be the fan-out\'s summary (a dict), got %s'
+                                 % type(clear_summary).__name__)
+    left_out_results = (clear_summary or {}).get('results_left_out') or 0
     left_out = dict((row['host'], row.get('error') or 'not healthy: %s' % row.get('health_reason'))
                     for row in (preflight or {}).get('hosts', []) if isinstance(row, dict) and not row.get('healthy'))
     line = '%-12s %-24s %-6s %7s %6s %11s'
@@ -106,8 +124,11 @@ def window_summary(results: t.Mapping[str, t.Any], check_mode: bool = False,
             table.append((True, line % (host, release(result) or '-', result.get('api_generation') or '-',
                                         result['before']['objects'], result['after']['objects'],
                                         bytes_to_human(result.get('bytes_cleared') or 0))))
+    if left_out_results:
+        # Every host the fan-out left out was cleared or unchanged: its own counts over them all.
+        counts['cleared'], counts['unchanged'] = int(clear_summary.get('changed') or 0), int(clear_summary.get('unchanged') or 0)
     lines = [line % ('host', 'LMCache', 'API', 'before', 'after', 'freed')]
-    if len(table) <= host_lines:
+    if len(table) <= host_lines and not left_out_results:
         lines += [text for _done, text in table]
     else:
         # A screen, not 10,000 lines: the hosts the window did not clear, then how many it did.
@@ -115,16 +136,21 @@ def window_summary(results: t.Mapping[str, t.Any], check_mode: bool = False,
         lines += not_done[:host_lines]
         if len(not_done) > host_lines:
             lines.append('... and %d more hosts not cleared' % (len(not_done) - host_lines))
-        lines.append('%d hosts cleared or unchanged are not listed (more than %d hosts; the reports have every host)'
-                     % (counts['cleared'] + counts['unchanged'], host_lines))
+        why = ('the fan-out\'s results leave them out' if left_out_results else 'more than %d hosts' % host_lines)
+        lines.append('%d hosts cleared or unchanged are not listed (%s; the reports have every host)'
+                     % (counts['cleared'] + counts['unchanged'], why))
     if check_mode:
         lines.append("check mode: nothing was cleared; 'after' is what a real run would leave, 'freed' what it would free")
-    engines = [r for r in results.values() if isinstance(r, dict) and r.get('kind') == 'engine' and 'before' in r]
+    totals = (clear_summary or {}).get('totals')
+    if left_out_results and isinstance(totals, dict):
+        engines, frozen = totals.get('engines') or 0, totals.get('engines_froze_stores') or 0
+    else:
+        read = [r for r in results.values() if isinstance(r, dict) and r.get('kind') == 'engine' and 'before' in r]
+        engines, frozen = len(read), sum(1 for r in read if r.get('froze_stores'))
     if engines:
-        frozen = sum(1 for r in engines if r.get('froze_stores'))
         lines.append('engines: %d; stores %s frozen by the window for the clear, and unfrozen after it, on %d (the others '
                      'had nothing to clear, or were frozen already and stay so)'
-                     % (len(engines), 'would be' if check_mode else 'were', frozen))
+                     % (engines, 'would be' if check_mode else 'were', frozen))
     if postflight:
         lines.append(_hit_ratios(preflight or {}, postflight))
     lines.append('window: %d hosts: %d %s, %d unchanged, %d left out, %d failed, %d not run' % (

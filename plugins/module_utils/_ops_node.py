@@ -160,6 +160,7 @@ class ClearInstance(Operation):
 
     argument_spec = dict(
         force=dict(type='bool', default=False),
+        max_remaining=dict(type='int'),
     )
     target = 'optional'
 
@@ -169,6 +170,12 @@ class ClearInstance(Operation):
         if request is None and params.get('tier', 'l1') != 'l1':
             return ['an instance-wide clear supports only tier=l1 (LMCache clears L1 only); tier=%s needs a targeted '
                     'clear (token_ids or request_id)' % params['tier']]
+        remaining = params.get('max_remaining')
+        if remaining is not None and request is not None:
+            return ['max_remaining applies to an instance-wide clear (it counts what stays in L1), not to a targeted '
+                    'clear (token_ids or request_id)']
+        if remaining is not None and remaining < 0:
+            return ['max_remaining must be 0 or more, got %d' % remaining]
         return []
 
     @property
@@ -207,13 +214,30 @@ class ClearInstance(Operation):
 
     def read_after(self, plan: Plan, before: L1Usage) -> L1Usage:
         after = self.node.status().l1
-        if after.objects:
+        # Past max_remaining, the failure says it instead.
+        if after.objects and self.after_problem(after) is None:
             self.ctx.warn('%d object(s) in L1 after the clear of %s: in use by in-flight requests, or stored since%s'
                           % (after.objects, self.node.url, '' if self.forced else '; force=true drops objects in use too'))
         return after
 
     def changed(self, before: L1Usage, current: L1Usage) -> bool:
         return current.objects < before.objects
+
+    @classmethod
+    def totals(cls, results: t.Sequence[t.Mapping[str, t.Any]]) -> t.Optional[t.Dict[str, t.Any]]:
+        # What the window's summary says of the whole fleet when the fan-out shows only the exceptions.
+        read = [r for r in results if 'before' in r]
+        engines = [r for r in read if r.get('kind') == ENGINE]
+        return dict(objects_cleared=sum(r.get('objects_cleared') or 0 for r in read if not r.get('failed')),
+                    bytes_cleared=sum(r.get('bytes_cleared') or 0 for r in read if not r.get('failed')),
+                    engines=len(engines), engines_froze_stores=sum(1 for r in engines if r.get('froze_stores')))
+
+    def after_problem(self, after: L1Usage) -> t.Optional[str]:
+        limit = self.params.get('max_remaining')
+        if limit is None or after.objects <= limit:
+            return None
+        return ('%d objects remain in L1 of %s after the clear, more than max_remaining=%d: in use by in-flight '
+                'requests%s?' % (after.objects, self.node.url, limit, '' if self.forced else ' (force=true drops them too)'))
 
     def changed_after(self, before: L1Usage, after: L1Usage, plan: Plan) -> bool:
         # A clear the server answered but did not carry out (the same counts after it) changed nothing.

@@ -166,6 +166,17 @@ class Operation:
     def rejected_report(self, reason: str) -> t.Dict[str, t.Any]:
         return {}
 
+    @classmethod
+    def totals(cls, results: t.Sequence[t.Mapping[str, t.Any]]) -> t.Optional[t.Dict[str, t.Any]]:
+        """Sums over many endpoints' results (the fan-out's summary carries them, whatever results it shows); None:
+        the operation has none."""
+        return None
+
+    def after_problem(self, after: t.Any) -> t.Optional[str]:
+        """Why the state the run left (not in check mode) fails the task although every request succeeded; None: it
+        does not."""
+        return None
+
     def facts(self) -> t.Dict[str, t.Any]:
         """The fields every result carries; never sends a request."""
         return dict(url=self.node.url, api_generation=self.node.known_generation_name, version=self.node.known_version,
@@ -304,6 +315,9 @@ def _run(op: Operation) -> t.Dict[str, t.Any]:
         # Facts last: the report and the message may have read more of the server (its version).
         result = op.facts()
         result.update(report, changed=op.changed_after(before, after, plan), msg=message)
+        problem = None if op.ctx.check_mode else op.after_problem(after)
+        if problem:
+            result.update(failed=True, msg='%s %s' % (problem, message))
         if op.ctx.diff:
             diff = op.diff(before, after)
             if diff is not None:

@@ -306,6 +306,15 @@ summary:
       type: int
       returned: when some are left out
       sample: 998
+    totals:
+      description:
+        - Sums over every endpoint's result, also those RV(results) leaves out. For O(operation=clear) (instance-wide):
+          the objects and bytes that left L1 on the endpoints that did not fail, the engines cleared (LMCache inside
+          vLLM), and on how many of them the clear froze the stores.
+      type: dict
+      returned: when O(operation=clear) clears whole instances
+      sample: {objects_cleared: 3992, bytes_cleared: 1046478848, engines: 10, engines_froze_stores: 9}
+      version_added: 0.2.0
 details_file:
   description: The file every endpoint's result was written to (O(details_file)).
   returned: when O(details_file) is set

@@ -50,6 +50,15 @@ options:
       - In a targeted clear, V(true) also deletes chunks that are pinned or locked.
     type: bool
     default: false
+  max_remaining:
+    description:
+      - Fail when more than this many objects remain in L1 after an instance-wide clear (objects in use by in-flight
+        requests with O(force=false), or stored while the clear ran). The clear has happened then: the result has
+        RV(before), RV(after) and C(changed) as without it. Not checked in check mode.
+      - Unset, objects that remain only give a warning.
+      - Not with a targeted clear (O(token_ids) or O(request_id)).
+    type: int
+    version_added: 0.2.0
   tier:
     description:
       - Tiers to clear. An instance-wide clear supports only V(l1) (LMCache clears L1 only).
@@ -102,6 +111,10 @@ EXAMPLES = r'''
     url: http://127.0.0.1:8080
     api_key: "{{ vault_lmcache_api_key }}"
     force: true
+
+- name: Clear L1 and fail when any object stays in it (in use by an in-flight request)
+  lmcache.kvcache.lmcache_kvcache_clear:
+    max_remaining: 0
 
 - name: Delete one request's chunks from L1 and L2 of this host only, through the coordinator
   lmcache.kvcache.lmcache_kvcache_clear:

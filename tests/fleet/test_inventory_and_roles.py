@@ -13,6 +13,7 @@ import subprocess
 import pytest
 
 from ansible_collections.lmcache.kvcache.tests.helpers.ansible_run import SERVER_INFO_PLAY
+from ansible_collections.lmcache.kvcache.tests.sim.server import SimFleet
 
 TOKENS = [6] + [9906] * 512
 
@@ -149,8 +150,24 @@ def test_clear_role_fans_out_with_the_same_result(sim, ansible):
     run = ansible.run(CLEAR_ROLE % 'true', ansible.hosts())
     assert run.returncode == 0, run.output
     assert all(node.objects == 0 for node in sim.by_name.values())
-    facts = run.result('Expose every host\'s result')['ansible_facts']['kvcache_clear_results']
-    assert facts['node-0003']['objects_cleared'] == 4
+    facts = run.result('Expose the results')['ansible_facts']
+    assert facts['kvcache_clear_results']['node-0003']['objects_cleared'] == 4
+    assert facts['kvcache_clear_summary']['changed'] == 20
+    assert facts['kvcache_clear_summary']['totals']['objects_cleared'] == 80
+
+
+@pytest.mark.parametrize('fanout', ['false', 'true'])
+def test_clear_role_fails_where_objects_in_use_remain_and_stops_there(sim, ansible, fanout):
+    # The canary's objects are in use by in-flight requests: the clear leaves them, the host fails, and (one canary,
+    # then a batch, max_fail_percentage 0) the other hosts keep their cache, on either path.
+    sim.by_name['node-0000'].locked_objects = 2
+    play = CLEAR_ROLE.replace('  gather_facts: false', '  gather_facts: false\n  serial: [1, 2]\n  max_fail_percentage: 0')
+    if fanout == 'true':
+        play = play.replace('kvcache_clear_fanout: true', 'kvcache_clear_fanout: true\n        kvcache_clear_batches: [1, 2]')
+    run = ansible.run(play % fanout, ansible.hosts(['node-0000', 'node-0001', 'node-0002']))
+    assert run.returncode != 0
+    assert '2 objects remain in L1 of %s after the clear, more than max_remaining=0' % sim.url('node-0000') in run.output
+    assert [sim.by_name[n].objects for n in ('node-0000', 'node-0001', 'node-0002')] == [2, 4, 4]
 
 
 REPORT_ROLE = '''
@@ -253,6 +270,28 @@ def test_maintenance_window_fan_out_and_per_host_agree(sim, ansible, tmp_path):
     assert [sim.by_name['node-%04d' % n].objects for n in range(6)] == [2, 0, 0, 0, 4, 0], per_host.output
     lines = per_host.result('Show what the window did on each host', 'node-0000')['msg']
     assert lines[:-1] == summary[:-1]
+
+
+def test_a_window_over_more_than_a_hundred_hosts_sums_up_every_host_without_every_result(ansible, tmp_path):
+    with SimFleet(nodes=120, objects=4) as big:
+        ansible.fleet = big
+        big.by_name['node-0007'].starting = True
+        run = ansible.run(window_text(), ansible.hosts(), '-e', 'lmcache_fanout=true',
+                          '-e', 'lmcache_report_dir=%s' % (tmp_path / 'reports'))
+        assert run.returncode == 0, run.output
+        assert sum(node.objects for node in big.by_name.values()) == 4
+        facts = run.result('Expose the results')['ansible_facts']
+        # Ansible carries the hosts to look at (none here), and the counts of them all.
+        assert facts['kvcache_clear_results'] == {}
+        assert (facts['kvcache_clear_summary']['changed'], facts['kvcache_clear_summary']['results_left_out']) == (119, 119)
+        summary = run.result('Show what the window did on each host')['msg']
+        assert summary[1:3] == ['node-0007    left out of the window: not healthy: engine not initialized',
+                                '119 hosts cleared or unchanged are not listed (the fan-out\'s results leave them out; '
+                                'the reports have every host)']
+        assert 'window: 120 hosts: 119 cleared, 0 unchanged, 1 left out, 0 failed, 0 not run' in summary
+        report = json.loads((tmp_path / 'reports' / 'after' / 'lmcache-fleet-report.json').read_text())
+        assert sorted(set((row['healthy'], row['l1_objects']) for row in report['hosts'])) == [(False, None), (True, 0)]
+        assert len(report['hosts']) == 120
 
 
 def window_text():

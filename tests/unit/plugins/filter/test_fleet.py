@@ -132,3 +132,30 @@ def test_a_large_window_bounds_the_hosts_it_did_not_clear_too() -> None:
 def test_window_summary_refuses_a_list() -> None:
     with pytest.raises(AnsibleFilterError, match='window_summary expects a dict of clear results by host, got list'):
         window_summary([])
+
+
+def test_a_fan_out_window_counts_the_hosts_its_results_leave_out_from_the_fan_outs_summary() -> None:
+    # Above 100 hosts the fan-out returns the hosts it did not clear as asked, and counts them all in its summary.
+    results = {'gpu-0500': {'failed': True, 'changed': True, 'msg': '2 objects remain in L1 of http://gpu-0500:8080'}}
+    clear_summary = dict(endpoints=1000, changed=990, unchanged=9, failed=1, rejected=0, not_run=0, results_left_out=999,
+                         totals=dict(objects_cleared=3960, bytes_cleared=0, engines=10, engines_froze_stores=9))
+    lines = window_summary(results, clear_summary=clear_summary)
+    assert lines[1:] == [
+        'gpu-0500     not cleared: 2 objects remain in L1 of http://gpu-0500:8080',
+        "999 hosts cleared or unchanged are not listed (the fan-out's results leave them out; the reports have every host)",
+        'engines: 10; stores were frozen by the window for the clear, and unfrozen after it, on 9 (the others had nothing '
+        'to clear, or were frozen already and stay so)',
+        'window: 1000 hosts: 990 cleared, 9 unchanged, 0 left out, 1 failed, 0 not run',
+    ]
+
+
+def test_a_small_fan_out_windows_results_are_every_host_and_its_summary_adds_nothing() -> None:
+    results = {'gpu-01': clear_result(4, 0, 16 * 2 ** 20), 'gpu-02': clear_result(0, 0, 0)}
+    clear_summary = dict(endpoints=2, changed=1, unchanged=1, failed=0, rejected=0, not_run=0,
+                         totals=dict(objects_cleared=4, bytes_cleared=16 * 2 ** 20, engines=0, engines_froze_stores=0))
+    assert window_summary(results, clear_summary=clear_summary) == window_summary(results)
+
+
+def test_window_summary_refuses_a_clear_summary_that_is_no_dict() -> None:
+    with pytest.raises(AnsibleFilterError, match="clear_summary must be the fan-out's summary"):
+        window_summary({}, clear_summary=['changed'])

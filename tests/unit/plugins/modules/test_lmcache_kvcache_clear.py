@@ -89,6 +89,30 @@ def test_objects_in_use_stay_after_a_non_forced_clear_and_are_warned_about(fake_
     assert any('1 object(s) in L1 after the clear' in w and 'force=true' in w for w in result['warnings'])
 
 
+def test_objects_in_use_past_max_remaining_fail_the_clear_that_happened(fake_server, run_module):
+    fake_server.lmcache('G3', objects=4)
+    fake_server.on('GET', '/status', Answer(body=locked_status(4, 1)), Answer(body=locked_status(1, 1)))
+    result = run_module(lmcache_kvcache_clear, {'url': fake_server.url, 'max_remaining': 0})
+    # The clear was sent and carried out: failed, but changed, with what is left.
+    assert result['failed'] is True and result['changed'] is True
+    assert result['objects_cleared'] == 3 and result['after']['objects'] == 1
+    assert result['msg'].startswith('1 objects remain in L1 of %s after the clear, more than max_remaining=0: in use by '
+                                    'in-flight requests (force=true drops them too)?' % fake_server.url)
+    assert 'Cleared 3 objects' in result['msg']
+    assert len(fake_server.sent('POST', '/cache/clear')) == 1
+    # The failure says it: no warning that repeats it.
+    assert not any('after the clear' in w for w in result.get('warnings', []))
+
+
+@pytest.mark.parametrize('objects_after, limit, check_mode', [(1, 1, False), (0, 0, False), (1, 0, True)])
+def test_what_remains_within_max_remaining_or_in_check_mode_does_not_fail(fake_server, run_module, objects_after, limit,
+                                                                         check_mode):
+    fake_server.lmcache('G3', objects=4)
+    fake_server.on('GET', '/status', Answer(body=locked_status(4, 1)), Answer(body=locked_status(objects_after, objects_after)))
+    result = run_module(lmcache_kvcache_clear, {'url': fake_server.url, 'max_remaining': limit}, check_mode=check_mode)
+    assert 'failed' not in result and result['changed'] is True
+
+
 def test_a_clear_on_a_serving_node_that_stores_more_meanwhile_is_still_a_change(fake_server, run_module):
     # The server cleared 4 objects, then in-flight requests stored 6: the clear changed the server, but by the
     # server's counts no object left L1, and the result does not claim any did.
@@ -151,6 +175,8 @@ def test_server_error_on_clear_fails_with_its_text(fake_server, run_module):
     ({'ca_path': '/nonexistent/ca.pem'}, 'ca_path /nonexistent/ca.pem does not exist or is not a file'),
     ({'client_key': '/tmp/key.pem'}, 'missing parameter(s) required by \'client_key\': client_cert'),
     ({'tier': 'l2'}, 'an instance-wide clear supports only tier=l1'),
+    ({'max_remaining': -1}, 'max_remaining must be 0 or more, got -1'),
+    ({'max_remaining': 0, 'request_id': 'req-1'}, 'max_remaining applies to an instance-wide clear'),
     ({'api_key': 'two words'}, 'api_key contains characters an HTTP header cannot carry'),
 ])
 def test_bad_input_fails_before_any_request(fake_server, run_module, args, message):

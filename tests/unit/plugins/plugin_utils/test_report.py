@@ -41,6 +41,17 @@ def test_writing_the_same_report_twice_changes_nothing(tmp_path: t.Any) -> None:
     assert _report.write_files(directory, files, check_mode=False) == ['lmcache-fleet-report.md']
 
 
+def test_the_json_file_is_the_report_with_a_line_per_host() -> None:
+    report = _report.build_report({'gpu-0000': server_info(0.25), 'unreachable': {'failed': True, 'msg': 'timed out'},
+                                   'gpu-0002': server_info(0.95)})
+    text = _report.report_files(report, chart=False)[0]['lmcache-fleet-report.json'].decode()
+    assert json.loads(text) == json.loads(json.dumps(report))
+    lines = text.splitlines()
+    for row in report['hosts'] + report['outliers']:
+        assert sum(1 for line in lines if line.strip().rstrip(',') == json.dumps(row, sort_keys=True)) == 1
+    assert lines[0] == '{' and lines[-1] == '}'
+
+
 def test_check_mode_reports_the_files_it_would_write_and_writes_none(tmp_path: t.Any) -> None:
     files, _note = _report.report_files(fleet(2), chart=False)
     directory = tmp_path / 'report'
