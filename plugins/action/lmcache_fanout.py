@@ -14,9 +14,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 import time
 import typing as t
 
+from ansible import constants as C
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
@@ -51,11 +53,12 @@ FANOUT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
     max_fail_percentage=dict(type='float', default=0.0),
     details=dict(type='str', default='auto', choices=['auto', 'all', 'exceptions']),
     details_file=dict(type='path'),
+    details_tmp=dict(type='bool', default=False),
 )
-FANOUT_MUTUALLY_EXCLUSIVE = [('hosts', 'endpoints')]
+FANOUT_MUTUALLY_EXCLUSIVE = [('hosts', 'endpoints'), ('details_file', 'details_tmp')]
 # Options of the fan-out itself, which never reach an operation.
 OWN_OPTIONS = frozenset(('operation', 'args', 'hosts', 'endpoints', 'url_var', 'api_key_var', 'concurrency', 'batches',
-                         'max_fail_percentage', 'details', 'details_file'))
+                         'max_fail_percentage', 'details', 'details_file', 'details_tmp'))
 
 
 class Endpoint:
@@ -290,12 +293,14 @@ class ActionModule(ActionBase):
         if diff_mode:
             report['diff'] = [dict(r['diff'], before_header=n, after_header=n) for n in order if n in shown
                               for r in [shown[n]] if isinstance(r.get('diff'), dict) and r.get('changed')]
-        if own['details_file']:
+        if own['details_file'] or own['details_tmp']:
+            where = own['details_file'] or 'a file in the local temporary directory %s' % C.DEFAULT_LOCAL_TMP
             try:
-                report['details_file'] = _write_details(own['details_file'], masked(results, hidden))
+                report['details_file'] = (_write_details(own['details_file'], masked(results, hidden)) if own['details_file']
+                                          else _write_details_tmp(masked(results, hidden)))
             except OSError as exc:
                 problem = exc.strerror or str(exc)
-                report.update(failed=True, msg='%s Cannot write details_file %s: %s' % (msg, own['details_file'], problem))
+                report.update(failed=True, msg='%s Cannot write %s: %s' % (msg, where, problem))
         return masked(report, hidden)
 
 
@@ -333,6 +338,16 @@ def _write_details(path: str, results: t.Dict[str, t.Dict[str, t.Any]]) -> str:
     directory, name = os.path.split(os.path.abspath(path))
     write_files(directory, {name: (json.dumps(results, indent=1, sort_keys=True) + '\n').encode()}, check_mode=False)
     return os.path.join(directory, name)
+
+
+def _write_details_tmp(results: t.Dict[str, t.Dict[str, t.Any]]) -> str:
+    """Every endpoint's result as JSON in a new file of the run's own local temporary directory (made private for this
+    ansible-playbook run, and removed with everything in it when the run ends), as Ansible's own copy and template
+    actions hand files on: for the next task of the same run, not for the operator."""
+    descriptor, path = tempfile.mkstemp(prefix='lmcache-fanout-', suffix='.json', dir=C.DEFAULT_LOCAL_TMP)
+    with os.fdopen(descriptor, 'wb') as handle:
+        handle.write((json.dumps(results, sort_keys=True) + '\n').encode())
+    return path
 
 
 def _own_key(value: t.Any, where: str) -> t.Optional[str]:

@@ -114,6 +114,17 @@ options:
         output, not state it manages).
     type: path
     version_added: 0.2.0
+  details_tmp:
+    description:
+      - Write every endpoint's result, as O(details_file) does, to a new file in the run's own local temporary directory
+        (Ansible's C(DEFAULT_LOCAL_TMP): private to this C(ansible-playbook) run, and removed with its files when the
+        run ends), and return its path in RV(details_file).
+      - For handing a large fleet's results to a later task of the same run (M(lmcache.kvcache.lmcache_report)'s
+        O(lmcache.kvcache.lmcache_report#module:results_file)) without carrying them in a variable, and without tasks
+        that make and remove a directory for them.
+    type: bool
+    default: false
+    version_added: 0.2.0
   url:
     description:
       - Not used by the fan-out; each endpoint's URL comes from its host (O(url_var)) or O(endpoints). Accepted so that
@@ -316,8 +327,8 @@ summary:
       sample: {objects_cleared: 3992, bytes_cleared: 1046478848, engines: 10, engines_froze_stores: 9}
       version_added: 0.2.0
 details_file:
-  description: The file every endpoint's result was written to (O(details_file)).
-  returned: when O(details_file) is set
+  description: The file every endpoint's result was written to (O(details_file), or the file O(details_tmp) made).
+  returned: when O(details_file) is set, or O(details_tmp=true)
   type: str
   sample: /srv/reports/lmcache/clear-details.json
 failed_hosts:

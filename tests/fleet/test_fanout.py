@@ -225,6 +225,35 @@ def test_the_result_can_hold_the_exceptions_only_and_every_result_goes_to_a_file
     assert result['details_file'] == str(details) and all(v == 0 for k, v in objects(sim).items() if k != 'node-0007')
 
 
+READ_HANDED = """
+    - name: Read the handed file while the run lasts
+      ansible.builtin.set_fact:
+        handed: "{{ lookup('ansible.builtin.file', fanout.details_file) | from_json }}"
+"""
+
+
+def test_details_tmp_hands_every_result_to_a_later_task_and_is_gone_with_the_run(sim, ansible, tmp_path):
+    local = tmp_path / 'local'
+    local.mkdir()
+    run = ansible.run(fanout(operation='clear', hosts='lmcache', details='exceptions', details_tmp=True) + READ_HANDED,
+                      ansible.hosts(), env={'ANSIBLE_LOCAL_TEMP': str(local)})
+    assert run.returncode == 0, run.output
+    handed = run.result('Fan out')['details_file']
+    assert handed.startswith(str(local) + os.sep) and run.result('Fan out')['results'] == {}
+    facts = run.result('Read the handed file while the run lasts')['ansible_facts']['handed']
+    assert sorted(facts) == sorted(sim.by_name) and facts['node-0003']['objects_cleared'] == 4
+    # Removed with the run's private directory.
+    assert os.listdir(str(local)) == []
+
+
+def test_details_tmp_and_details_file_are_one_or_the_other(sim, ansible, tmp_path):
+    run = ansible.run(fanout(operation='clear', hosts='lmcache', details_tmp=True, details_file=str(tmp_path / 'x.json')),
+                      ansible.hosts())
+    assert run.returncode != 0
+    assert 'parameters are mutually exclusive: details_file|details_tmp' in run.result('Fan out')['msg']
+    assert all(v == 4 for v in objects(sim).values())
+
+
 def test_above_a_hundred_endpoints_the_result_keeps_the_exceptions_by_default():
     from ansible_collections.lmcache.kvcache.plugins.action.lmcache_fanout import DETAILS_ALL_MAX, _details
     results = dict(('h%04d' % n, {'changed': True}) for n in range(DETAILS_ALL_MAX + 1))

@@ -192,12 +192,13 @@ def test_the_fanned_out_report_is_the_same_through_a_file_or_a_task_result(sim, 
     scratch = tmp_path / 'tmp'
     scratch.mkdir()
     names = ['node-0000', 'node-0001', 'node-0002']
-    run = ansible.run(REPORT_ROLE % (tmp_path / 'report', file_above), ansible.hosts(names), env={'TMPDIR': str(scratch)})
+    run = ansible.run(REPORT_ROLE % (tmp_path / 'report', file_above), ansible.hosts(names),
+                      env={'ANSIBLE_LOCAL_TEMP': str(scratch)})
     assert run.returncode == 0, run.output
-    made = [r for r in run.records if r['task'] == "Make a private directory for every host's result"]
-    assert len(made) == (1 if through_a_file else 0)
-    # The private directory was in TMPDIR, and is gone.
-    assert not made or made[0]['result']['path'].startswith(str(scratch))
+    handed = run.result("Read every host's LMCache server at once from the controller").get('details_file')
+    assert bool(handed) == through_a_file
+    # The file was in the run's own private directory under ANSIBLE_LOCAL_TEMP, and is gone with it.
+    assert not handed or handed.startswith(str(scratch) + os.sep)
     assert os.listdir(str(scratch)) == []
     report = json.loads((tmp_path / 'report' / 'lmcache-fleet-report.json').read_text())
     assert [(row['host'], row['healthy'], row['l1_objects']) for row in report['hosts']] == [
