@@ -117,7 +117,7 @@ options:
   details_tmp:
     description:
       - Write every endpoint's result, as O(details_file) does, to a new file in the run's own local temporary directory
-        (Ansible's C(DEFAULT_LOCAL_TMP): private to this C(ansible-playbook) run, and removed with its files when the
+        (Ansible's C(DEFAULT_LOCAL_TMP), private to this C(ansible-playbook) run and removed with its files when the
         run ends), and return its path in RV(details_file).
       - For handing a large fleet's results to a later task of the same run (M(lmcache.kvcache.lmcache_report)'s
         O(lmcache.kvcache.lmcache_report#module:results_file)) without carrying them in a variable, and without tasks

@@ -122,6 +122,19 @@ def test_a_read_that_times_out_is_retried_and_reported(fake_server, no_sleep):
     assert len(fake_server.sent('GET', '/status')) == 2
 
 
+def test_a_kept_alive_connection_bounds_each_answer_by_the_timeout_too(fake_server, no_sleep):
+    # The second request reuses the first's connection, whose reads the kernel bounds (SO_RCVTIMEO): the late answer
+    # is a timeout after 0.2 s, not a wait for it.
+    fake_server.on('GET', '/status', Answer(200, {}), Answer(200, {}, delay=2.0))
+    client, _warnings = client_for(fake_server, retries=0, timeout=0.2)
+    client.request('GET', '/status')
+    started = time.monotonic()
+    with pytest.raises(LMCacheError, match=r'GET .*/status failed: no answer within 0.2s \(timeout\)'):
+        client.request('GET', '/status')
+    assert time.monotonic() - started < 1.5
+    assert client.requests_sent == 1
+
+
 # -- writes are not sent twice -------------------------------------------------------------------------------------
 
 def test_a_write_answered_late_is_not_sent_again(fake_server, no_sleep):
