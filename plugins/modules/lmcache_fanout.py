@@ -319,7 +319,7 @@ summary:
       sample: 998
     totals:
       description:
-        - Sums over every endpoint's result, also those RV(results) leaves out. For O(operation=clear) (instance-wide):
+        - Sums over every endpoint's result, also those RV(results) leaves out. For an instance-wide O(operation=clear),
           the objects and bytes that left L1 on the endpoints that did not fail, the engines cleared (LMCache inside
           vLLM), and on how many of them the clear froze the stores.
       type: dict

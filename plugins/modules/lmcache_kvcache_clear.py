@@ -53,7 +53,7 @@ options:
   max_remaining:
     description:
       - Fail when more than this many objects remain in L1 after an instance-wide clear (objects in use by in-flight
-        requests with O(force=false), or stored while the clear ran). The clear has happened then: the result has
+        requests with O(force=false), or stored while the clear ran). The clear has happened then, and the result has
         RV(before), RV(after) and C(changed) as without it. Not checked in check mode.
       - Unset, objects that remain only give a warning.
       - Not with a targeted clear (O(token_ids) or O(request_id)).

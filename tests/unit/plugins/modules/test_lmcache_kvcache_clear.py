@@ -105,8 +105,8 @@ def test_objects_in_use_past_max_remaining_fail_the_clear_that_happened(fake_ser
 
 
 @pytest.mark.parametrize('objects_after, limit, check_mode', [(1, 1, False), (0, 0, False), (1, 0, True)])
-def test_what_remains_within_max_remaining_or_in_check_mode_does_not_fail(fake_server, run_module, objects_after, limit,
-                                                                         check_mode):
+def test_what_remains_within_max_remaining_or_in_check_mode_does_not_fail(
+        fake_server, run_module, objects_after, limit, check_mode):
     fake_server.lmcache('G3', objects=4)
     fake_server.on('GET', '/status', Answer(body=locked_status(4, 1)), Answer(body=locked_status(objects_after, objects_after)))
     result = run_module(lmcache_kvcache_clear, {'url': fake_server.url, 'max_remaining': limit}, check_mode=check_mode)
