@@ -153,6 +153,12 @@ class _Watchdog:
     MAX_SLEEP = 1.0
 
     def __init__(self) -> None:
+        self._start_afresh()
+
+    def _start_afresh(self) -> None:
+        """No thread and nothing watched. Also what a forked child starts with: its parent's thread does not run in it
+        (ansible-playbook's inventory plugin uses the client, then forks a worker per task; without this, no deadline
+        in those workers was hard), and the lock may have been held by that thread at the fork."""
         self._lock = threading.Condition()
         self._entries: t.Deque[_Watched] = collections.deque()
         self._thread: t.Optional[threading.Thread] = None
@@ -200,6 +206,7 @@ class _Watchdog:
 
 
 _WATCHDOG = _Watchdog()
+os.register_at_fork(after_in_child=_WATCHDOG._start_afresh)
 
 
 def redact_url(url: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -77,6 +78,21 @@ def test_modules_run_on_the_discovered_hosts_without_ssh(sim, ansible):
     run = ansible._run(['ansible-playbook', '-i', path, play])
     assert run.returncode == 0, run.output
     assert len([r for r in run.records if r['task'] == 'Read' and r['result']['healthy']]) == 20
+
+
+def test_a_task_deadline_holds_after_the_inventory_read_the_coordinator(sim, ansible):
+    # The inventory plugin's requests run in ansible-playbook itself; each task runs in a process forked from it.
+    sim.fault('drip', node='node-0003', method='GET', path='/status', interval=0.2, times=9)
+    play = os.path.join(ansible.workdir, 'read.yml')
+    with open(play, 'w') as handle:
+        handle.write(SERVER_INFO_PLAY.replace('url: "{{ lmcache_url }}"', 'url: "{{ lmcache_url }}"\n        deadline: 2'))
+    started = time.monotonic()
+    run = ansible._run(['ansible-playbook', '-i', ansible.coordinator_inventory(), '--limit', 'node-0003', play])
+    assert time.monotonic() - started < 60
+    assert run.returncode == 2, run.output
+    read = [r for r in run.records if r['task'] == 'Read'][0]
+    assert read['outcome'] == 'failed', read
+    assert 'GET %s/status: no complete answer before the task deadline of 2s' % sim.url('node-0003') in read['result']['msg']
 
 
 @pytest.mark.parametrize('change, problem', [

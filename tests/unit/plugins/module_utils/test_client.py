@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import email.utils
+import os
 import socket
 import ssl
 import threading
@@ -237,6 +238,28 @@ def test_a_dripping_server_is_cut_off_at_the_deadline(drip_headers):
         with pytest.raises(DeadlineExceeded, match='no complete answer before the task deadline of 1s'):
             client.request('GET', '/status')
         assert time.monotonic() - started < 1.8
+    finally:
+        server.close()
+
+
+def test_the_deadline_holds_in_a_process_forked_after_the_client_was_used():
+    # ansible-playbook's inventory plugin uses the client, then forks a worker for each task.
+    server = DripServer(interval=0.1, drip_headers=False)
+    try:
+        with pytest.raises(DeadlineExceeded):
+            LMCacheClient(server.url, timeout=2, retries=0, deadline=Deadline(0.3)).request('GET', '/status')
+        child = os.fork()
+        if child == 0:
+            code = 1
+            try:
+                started = time.monotonic()
+                LMCacheClient(server.url, timeout=2, retries=0, deadline=Deadline(1.0)).request('GET', '/status')
+            except DeadlineExceeded:
+                code = 0 if time.monotonic() - started < 1.8 else 2
+            finally:
+                os._exit(code)
+        _pid, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, 'the child was not cut off at its deadline'
     finally:
         server.close()
 
