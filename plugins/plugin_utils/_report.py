@@ -254,6 +254,9 @@ _CONTROL = re.compile(r'[\x00-\x1f\x7f\u2028\u2029]+')
 # What Markdown reads as markup in running text or a table cell: code, emphasis, links and images, HTML and entities,
 # cell boundaries, and the ':' of a bare URL (GitHub links those; an escaped ':' is no longer a URL's).
 _MARKUP = re.compile(r'([\\`*_\[\]|<>&~:])')
+_WWW = re.compile(r'(?i)(www)\.')
+# Any of the above: most values (host names, versions) have none and are taken as they are, without three passes.
+_ESCAPED = re.compile(r'[\x00-\x1f\x7f\u2028\u2029\\`*_\[\]|<>&~:]|(?i:www\.)')
 
 
 def literal(value: t.Any) -> str:
@@ -262,8 +265,10 @@ def literal(value: t.Any) -> str:
     Plain names and versions are left as they are."""
     if value is None or value == '':
         return '-'
-    text = _MARKUP.sub(r'\\\1', _CONTROL.sub(' ', str(value)))
-    return re.sub(r'(?i)(www)\.', r'\1\\.', text)
+    text = str(value)
+    if not _ESCAPED.search(text):
+        return text
+    return _WWW.sub(r'\1\\.', _MARKUP.sub(r'\\\1', _CONTROL.sub(' ', text)))
 
 
 def chart_png(report: t.Mapping[str, t.Any]) -> t.Optional[bytes]:

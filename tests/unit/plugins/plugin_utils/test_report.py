@@ -7,10 +7,12 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import typing as t
 
 import pytest
+from hypothesis import given, strategies as st
 
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils import _report
 from ansible_collections.lmcache.kvcache.tests.unit.fleet_results import server_info
@@ -72,3 +74,28 @@ def test_the_chart_is_the_same_bytes_for_the_same_fleet(hosts: int) -> None:
     first, second = _report.chart_png(fleet(hosts)), _report.chart_png(fleet(hosts))
     assert first is not None and first.startswith(b'\x89PNG')
     assert first == second
+
+
+MARKUP = '\\`*_[]|<>&~:'
+
+
+@given(st.text(alphabet=st.sampled_from(list(MARKUP + 'wW. \t\n\r\x00\x7f\u2028\u2029a-9é')) | st.characters(), max_size=30))
+def test_a_text_in_the_markdown_is_one_line_every_markup_escaped_and_nothing_else_changed(text):
+    shown = _report.literal(text)
+    if text == '':
+        assert shown == '-'
+        return
+    assert not re.search('[\x00-\x1f\x7f\u2028\u2029]', shown)
+    # Reading it back: every markup character follows a backslash, and so does every 'www.' dot.
+    read, position = [], 0
+    while position < len(shown):
+        if shown[position] == '\\':
+            assert shown[position + 1] in MARKUP + '.', shown
+            read.append(shown[position + 1])
+            position += 2
+            continue
+        assert shown[position] not in MARKUP, shown
+        read.append(shown[position])
+        position += 1
+    assert not re.search('(?i)www\\.', shown.replace('\\.', ''))
+    assert ''.join(read) == re.sub('[\x00-\x1f\x7f\u2028\u2029]+', ' ', text)
