@@ -254,9 +254,9 @@ _CONTROL = re.compile(r'[\x00-\x1f\x7f\u2028\u2029]+')
 # What Markdown reads as markup in running text or a table cell: code, emphasis, links and images, HTML and entities,
 # cell boundaries, and the ':' of a bare URL (GitHub links those; an escaped ':' is no longer a URL's).
 _MARKUP = re.compile(r'([\\`*_\[\]|<>&~:])')
-_WWW = re.compile(r'(?i)(www)\.')
-# Any of the above: most values (host names, versions) have none and are taken as they are, without three passes.
-_ESCAPED = re.compile(r'[\x00-\x1f\x7f\u2028\u2029\\`*_\[\]|<>&~:]|(?i:www\.)')
+_WWW = re.compile(r'(www)\.', re.IGNORECASE)
+# Any of the three: most values (host names, versions) have none and are taken as they are, without three passes.
+_ESCAPED = re.compile('%s|%s|(?i:%s)' % (_CONTROL.pattern, _MARKUP.pattern, _WWW.pattern))
 
 
 def literal(value: t.Any) -> str:
