@@ -6,9 +6,10 @@
 """The one HTTP client every module, the fan-out and the inventory use to talk to LMCache servers.
 
 Standard library only, so the managed hosts need no extra Python package and a module starts fast. The client speaks
-HTTP/1.1 on its own sockets (one request, one whole answer, kept alive): every wait is bounded by the task's deadline,
-every answer by a size cap, and an exchange costs a fraction of http.client's (which parses each answer's header with
-the email package: most of a fan-out's time over 10,000 endpoints, benchmarks/README.md).
+HTTP/1.1 on its own sockets (one request, one whole answer, kept alive; the reads an operation knows it will send may
+go out at once, see LMCacheClient.pipelined): every wait is bounded by the task's deadline, every answer by a size
+cap, and an exchange costs a fraction of http.client's (which parses each answer's header with the email package:
+most of a fan-out's time over 10,000 endpoints, benchmarks/README.md).
 
 Retry rules (docs/docsite/rst/security.rst, "Retries, deadlines and sizes"):
 - reads are retried on connection errors, timeouts and HTTP 429, 502, 503, 504 (honouring Retry-After);
@@ -23,6 +24,7 @@ Private to this collection: the API may change without notice.
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import random
@@ -467,6 +469,8 @@ class LMCacheClient:
         self.last_status: t.Optional[int] = None
         self._recorder = recorder
         self.requests_sent = 0
+        # Answers to GETs sent at once (pipelined), by path, each waiting for the request that takes it.
+        self._pipelined: t.Dict[str, t.Deque[t.Union[_Answer, Exception]]] = {}
 
     def shown_url(self, path: str) -> str:
         """The URL of a path as messages show it: without credentials (the base URL was redacted once)."""
@@ -582,6 +586,17 @@ class LMCacheClient:
 
     def _attempt(self, method: str, path: str, payload: t.Optional[bytes], max_bytes: int) -> '_Answer':
         """One request and its whole answer. Raises _NotSent, _Lost, DeadlineExceeded or LMCacheError."""
+        if self._pipelined:
+            if method != 'GET' or payload is not None:
+                # A write: no answer read before it is taken for one after it.
+                self._pipelined.clear()
+            elif self._pipelined.get(path):
+                # Read already, before the deadline or with the failure it met: what this request would have met.
+                read = self._pipelined[path].popleft()
+                if isinstance(read, Exception):
+                    raise read
+                if len(read.data) <= max_bytes:
+                    return read
         url = self.shown_url(path)
         left = self.deadline.check('%s %s' % (method, url))
         timeout = min(self.timeout, left)
@@ -591,30 +606,91 @@ class LMCacheClient:
         try:
             sock.sendall(message)
             sent = True
-            answer = _receive(sock, method, url, max_bytes)
+            stream = _Stream(sock)
+            answer = self._answer(stream, method, url, max_bytes, timeout)
+        except (OSError, _Closed, _NotHTTP) as exc:
+            raise self._failure(exc, method, url, timeout, sent)
+        # Bytes past the answer were not asked for: the connection is not used again.
+        if not answer.keep_alive or stream.buffer:
+            self.close()
+        return answer
+
+    def _answer(self, stream: '_Stream', method: str, url: str, max_bytes: int, timeout: float) -> '_Answer':
+        """The next whole answer on the connection. Raises OSError, _Closed, _NotHTTP, _TooLarge or DeadlineExceeded."""
+        try:
+            answer = _receive(stream, method, url, max_bytes)
         except _TooLarge:
             self.close()
             raise
-        except (OSError, _Closed, _NotHTTP) as exc:
-            # The watchdog cut the socket at the deadline, or the socket's own timeout, which was what was left of
-            # the deadline, ran out first: either way the deadline passed, not the server's timeout.
-            if self.close() or (_timed_out(exc) and timeout < self.timeout):
-                raise DeadlineExceeded(
-                    '%s %s: no complete answer before the task deadline of %ss (set deadline to allow more time)'
-                    % (method, url, _seconds(self.deadline.seconds)))
-            if _is_tls_error(exc):
-                # The server ended the TLS session (e.g. it wants a client certificate): nothing was carried out.
-                raise _NotSent('TLS error: %s' % (getattr(exc, 'reason', None) or exc), exc)
-            raise _Lost(_lost_problem(exc, timeout, sent), exc, sent)
         if self._watched is not None and self._watched.fired:
             # The deadline cut the socket while the answer was being read: what was read is not the whole answer.
             self.close()
             raise DeadlineExceeded('%s %s: no complete answer before the task deadline of %ss (set deadline to allow more time)'
                                    % (method, url, _seconds(self.deadline.seconds)))
-        if not answer.keep_alive:
-            self.close()
         self.requests_sent += 1
         return answer
+
+    def _failure(self, exc: BaseException, method: str, url: str, timeout: float, sent: bool) -> Exception:
+        """What a request whose exchange raised `exc` fails with; the connection is closed."""
+        # The watchdog cut the socket at the deadline, or the socket's own timeout, which was what was left of
+        # the deadline, ran out first: either way the deadline passed, not the server's timeout.
+        if self.close() or (_timed_out(exc) and timeout < self.timeout):
+            return DeadlineExceeded('%s %s: no complete answer before the task deadline of %ss (set deadline to allow more '
+                                    'time)' % (method, url, _seconds(self.deadline.seconds)))
+        if _is_tls_error(exc):
+            # The server ended the TLS session (e.g. it wants a client certificate): nothing was carried out.
+            return _NotSent('TLS error: %s' % (getattr(exc, 'reason', None) or exc), exc)
+        return _Lost(_lost_problem(exc, timeout, sent), exc, sent)
+
+    # -- reads sent at once --------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def pipelined(self, paths: t.Sequence[str]) -> t.Iterator[None]:
+        """Within the block, GET requests of `paths` take the answers of GETs sent at once on entry (HTTP/1.1
+        pipelining: one write and one round trip for a read of many routes, instead of one each; uvicorn, which serves
+        every LMCache release, answers them in order). Only on a kept-alive connection already open, never through a
+        proxy (a forward proxy may not pass pipelined requests on). An answer is taken once, by a GET of its path; a
+        write, or the end of the block, drops every answer not taken. A failure while reading an answer is that
+        request's own (retried as any read's); the requests after it, and any on a path not listed, are sent as
+        usual."""
+        try:
+            if len(paths) > 1 and self._proxy is None and self._connection is not None:
+                self._send_at_once(paths)
+            yield
+        finally:
+            self._pipelined.clear()
+
+    def _send_at_once(self, paths: t.Sequence[str]) -> None:
+        first = self.shown_url(paths[0])
+        timeout = min(self.timeout, self.deadline.check('GET %s' % first))
+        try:
+            messages = b''.join(self._message('GET', self.shown_url(path), path, None) for path in paths)
+            sock = self._open('GET', first, timeout)
+        except (LMCacheError, _NotSent):
+            # A path no request may carry, or no connection: each request finds out for itself, as usual.
+            return
+        try:
+            sock.sendall(messages)
+        except OSError as exc:
+            self._pipelined[paths[0]] = collections.deque([self._failure(exc, 'GET', first, timeout, False)])
+            return
+        stream = _Stream(sock)
+        for path in paths:
+            url = self.shown_url(path)
+            try:
+                read: t.Union[_Answer, Exception] = self._answer(stream, 'GET', url, DEFAULT_MAX_RESPONSE_BYTES, timeout)
+            except _TooLarge:
+                return
+            except DeadlineExceeded as exc:
+                read = exc
+            except (OSError, _Closed, _NotHTTP) as exc:
+                read = self._failure(exc, 'GET', url, timeout, True)
+            self._pipelined.setdefault(path, collections.deque()).append(read)
+            if isinstance(read, Exception) or not read.keep_alive:
+                self.close()
+                return
+        if stream.buffer:
+            self.close()
 
     # -- the request, with retries -------------------------------------------------------------------------------
 
@@ -857,9 +933,9 @@ def _unfolded(lines: t.List[str]) -> t.List[str]:
     return unfolded
 
 
-def _receive(sock: socket.socket, method: str, url: str, max_bytes: int) -> _Answer:
-    """One whole answer (an interim 1xx answer is skipped). Raises _Closed, _NotHTTP, _TooLarge or OSError."""
-    stream = _Stream(sock)
+def _receive(stream: _Stream, method: str, url: str, max_bytes: int) -> _Answer:
+    """The stream's next whole answer (an interim 1xx answer is skipped). Raises _Closed, _NotHTTP, _TooLarge or
+    OSError."""
     while True:
         lines = stream.head()
         status, reason, version = _status_line(lines[0])
@@ -881,8 +957,7 @@ def _receive(sock: socket.socket, method: str, url: str, max_bytes: int) -> _Ans
     else:
         data = stream.to_the_end(max_bytes, method, url)
         keep_alive = False
-    # Bytes past the answer were not asked for: the connection is not used again.
-    return _Answer(status, reason, headers, data, keep_alive and not stream.buffer)
+    return _Answer(status, reason, headers, data, keep_alive)
 
 
 def _chunked(stream: _Stream, max_bytes: int, method: str, url: str) -> bytes:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import os
 import socket
 import ssl
@@ -627,3 +628,117 @@ def test_the_watchdog_cuts_a_connection_at_its_deadline_even_when_it_was_asleep_
     finally:
         for sock in (left, right, later_left, later_right):
             sock.close()
+
+
+# -- reads sent at once (HTTP/1.1 pipelining) ------------------------------------------------------------------------
+
+class EchoServer:
+    """Answers each request with {"path": its path, "n": its number}, in order; records (round trip, method, path) of
+    each request it answers, a round trip beginning each time requests arrive on a connection after it answered there.
+    `close_after`: the nth request's answer says Connection: close; `drop_after`: the connection is dropped unanswered
+    after n answers, once."""
+
+    def __init__(self, close_after=None, drop_after=None):
+        self.close_after, self.drop_after = close_after, drop_after
+        self.answered = []
+        self.round_trips = 0
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(5)
+        self.url = 'http://127.0.0.1:%d' % self.sock.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                connection, _address = self.sock.accept()
+            except OSError:
+                return
+            with connection:
+                self.converse(connection)
+
+    def converse(self, connection):
+        buffer, answered_since = b'', True
+        while True:
+            block = connection.recv(65536)
+            if not block:
+                return
+            if answered_since:
+                self.round_trips += 1
+                answered_since = False
+            buffer += block
+            while b'\r\n\r\n' in buffer:
+                head, buffer = buffer.split(b'\r\n\r\n', 1)
+                method, path = head.split(b' ')[:2]
+                if len(self.answered) == self.drop_after:
+                    self.drop_after = None
+                    return
+                self.answered.append((self.round_trips, method.decode(), path.decode()))
+                body = json.dumps({'path': path.decode(), 'n': len(self.answered)}).encode()
+                close = len(self.answered) == self.close_after
+                connection.sendall(OK_HEAD + b'Content-Length: %d\r\n%s\r\n%s' % (
+                    len(body), b'Connection: close\r\n' if close else b'', body))
+                answered_since = True
+                if close:
+                    return
+
+    def close(self):
+        self.sock.close()
+
+
+def test_reads_sent_at_once_take_one_round_trip_and_each_request_its_own_answer(no_sleep):
+    server = EchoServer()
+    client, warnings = client_for(server)
+    client.request('GET', '/version')
+    with client.pipelined(['/status', '/metrics', '/status']):
+        bodies = [client.request('GET', path).body for path in ('/status', '/metrics', '/status')]
+    assert bodies == [{'path': '/status', 'n': 2}, {'path': '/metrics', 'n': 3}, {'path': '/status', 'n': 4}]
+    assert server.answered == [(1, 'GET', '/version'), (2, 'GET', '/status'), (2, 'GET', '/metrics'), (2, 'GET', '/status')]
+    assert client.requests_sent == 4 and warnings == []
+    server.close()
+
+
+def test_an_answer_read_before_a_write_or_the_end_of_the_block_is_never_taken_after_it(no_sleep):
+    server = EchoServer()
+    client, _warnings = client_for(server)
+    client.request('GET', '/version')
+    with client.pipelined(['/status', '/metrics']):
+        client.request('POST', '/cache/clear')
+        assert client.request('GET', '/status').body == {'path': '/status', 'n': 5}
+    with client.pipelined(['/status', '/metrics']):
+        pass
+    assert client.request('GET', '/metrics').body == {'path': '/metrics', 'n': 8}
+    assert [path for _trip, _method, path in server.answered] == [
+        '/version', '/status', '/metrics', '/cache/clear', '/status', '/status', '/metrics', '/metrics']
+
+
+def test_reads_the_server_closed_the_connection_before_answering_are_sent_again_as_usual(no_sleep):
+    server = EchoServer(close_after=2)
+    client, warnings = client_for(server)
+    client.request('GET', '/version')
+    with client.pipelined(['/status', '/metrics', '/quota']):
+        bodies = [client.request('GET', path).body for path in ('/status', '/metrics', '/quota')]
+    assert bodies == [{'path': '/status', 'n': 2}, {'path': '/metrics', 'n': 3}, {'path': '/quota', 'n': 4}]
+    assert warnings == []
+    server.close()
+
+
+def test_a_connection_lost_while_reading_the_answers_is_that_reads_failure_retried_as_usual(no_sleep):
+    server = EchoServer(drop_after=2)
+    client, warnings = client_for(server)
+    client.request('GET', '/version')
+    with client.pipelined(['/status', '/metrics']):
+        assert client.request('GET', '/status').body == {'path': '/status', 'n': 2}
+        assert client.request('GET', '/metrics').body == {'path': '/metrics', 'n': 3}
+    assert len(warnings) == 1 and warnings[0].startswith('GET %s/metrics: ' % server.url) and 'retry 1 of 3' in warnings[0]
+    server.close()
+
+
+def test_reads_are_sent_at_once_only_on_a_connection_already_open(no_sleep):
+    server = EchoServer()
+    client, _warnings = client_for(server)
+    with client.pipelined(['/status', '/metrics']):
+        client.request('GET', '/status')
+        client.request('GET', '/metrics')
+    assert [trip for trip, _method, _path in server.answered] == [1, 2]
+    server.close()

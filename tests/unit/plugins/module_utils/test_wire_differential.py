@@ -72,7 +72,7 @@ def our_read(data: bytes, method: str = 'GET') -> t.Tuple[int, str, t.Dict[str, 
         ours.settimeout(5)
         theirs.sendall(data)
         theirs.shutdown(socket.SHUT_WR)
-        answer = _client._receive(ours, method, 'http://lmcache/', 1 << 20)
+        answer = _client._receive(_client._Stream(ours), method, 'http://lmcache/', 1 << 20)
         return answer.status, answer.reason, dict(answer.headers), answer.data
     finally:
         ours.close()
