@@ -47,12 +47,15 @@ META_FIELDS = ('model_name', 'served_model_name', 'role', 'worker_id', 'local_wo
                'local_world_size', 'chunk_size', 'kv_shape', 'kv_dtype', 'use_mla')
 # The engine states an operator declares, each a route pair and the field of its status answer.
 FLAGS = {'freeze': 'freeze', 'hot_cache': 'hot_cache'}
+THREADS_PATH = '/periodic-threads-health'
+# The configuration keys that size the engine's L1.
+L1_CONFIG = ('local_cpu', 'max_local_cpu_size')
 
 
 def periodic_threads(client: LMCacheClient) -> t.Dict[str, t.Any]:
     """GET /periodic-threads-health (an engine, and LMCache servers from 0.5.0): {healthy, unhealthy: [names]}, healthy
     unless a critical or high-level periodic thread that runs is not active (its loop died or is stuck)."""
-    reply = client.request('GET', '/periodic-threads-health')
+    reply = client.request('GET', THREADS_PATH)
     body = reply.json_object()
     healthy = field(body, 'healthy')
     if not isinstance(healthy, bool):
@@ -85,7 +88,7 @@ def status(client: LMCacheClient) -> ServerStatus:
     if L1_OBJECTS not in samples:
         raise LMCacheError('GET %s: the engine exports no %s, so its L1 cannot be read' % (metrics.url, L1_OBJECTS))
     objects = int(sum(value for _labels, value in samples[L1_OBJECTS]))
-    conf = config(client, ('local_cpu', 'max_local_cpu_size'))
+    conf = config(client, L1_CONFIG)
     size = conf.get('max_local_cpu_size')
     if isinstance(size, bool) or not isinstance(size, (int, float)) or not size >= 0:
         raise LMCacheError('GET %s/conf: cannot read max_local_cpu_size: %r, expected a size in GiB'
@@ -145,11 +148,15 @@ def meta(client: LMCacheClient) -> t.Dict[str, t.Any]:
 
 def flag(client: LMCacheClient, name: str) -> bool:
     """Whether freeze or hot cache is on (GET /freeze/status, /hot_cache/status)."""
-    reply = client.request('GET', '/%s/status' % name)
+    reply = client.request('GET', flag_path(name))
     value = field(reply.json_object(), FLAGS[name])
     if not isinstance(value, bool):
         raise unreadable(reply, FLAGS[name], value, 'true or false')
     return value
+
+
+def flag_path(name: str) -> str:
+    return '/%s/status' % name
 
 
 def set_flag(client: LMCacheClient, name: str, on: bool) -> None:
@@ -184,13 +191,24 @@ def backends(client: LMCacheClient) -> t.List[str]:
 def config(client: LMCacheClient, names: t.Optional[t.Sequence[str]] = None, path: str = '/conf') -> t.Dict[str, t.Any]:
     """The running configuration (an engine's GET /conf, all keys or `names`; a server's GET /config or /conf), as
     plain data."""
-    query = '?names=%s' % ','.join(path_segment(name, 'configuration key') for name in names) if names else ''
-    reply = client.request('GET', path + query)
+    reply = client.request('GET', config_path(names, path))
     body = reply.json_object()
     try:
         return dict((str(key), plain_json(_finite(value), 'configuration %s' % key)) for key, value in body.items())
     except Untrusted as exc:
         raise LMCacheError('GET %s: %s' % (reply.url, exc))
+
+
+def config_path(names: t.Optional[t.Sequence[str]] = None, path: str = '/conf') -> str:
+    """The path that reads the configuration, all keys or `names`."""
+    return path + ('?names=%s' % ','.join(path_segment(name, 'configuration key') for name in names) if names else '')
+
+
+def read_paths(config: t.Optional[str]) -> t.List[str]:
+    """Every GET path an engine's state (meta, flags, bypassed backends), L1 and, with `config` (its path), its
+    configuration are read from, as often as they are read (their order: lmcache_server_info's)."""
+    return ['/bypass/list', '/meta'] + [flag_path(name) for name in FLAGS] + ([config] if config else []) + [
+        '/metrics', config_path(L1_CONFIG), '/meta']
 
 
 def set_config(client: LMCacheClient, values: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:

@@ -44,6 +44,26 @@ class ServerInfo(Operation):
     )
 
     def read(self) -> t.Dict[str, t.Any]:
+        with self.node.client.pipelined(self._routes_read()):
+            return self._read()
+
+    def _routes_read(self) -> t.List[str]:
+        """The GET requests _read sends after the discovery, each path as often as it is read (a healthy node's):
+        sent at once, they cost one round trip instead of one each."""
+        discovery = self.node.discovery
+        generation = discovery.generation
+        hits = self.params.get('hits', True) and discovery.has('metrics')
+        config = discovery.route('config') if self.params.get('config') else None
+        routes: t.List[t.Optional[str]]
+        if generation.kind == ENGINE:
+            routes = [_engine.THREADS_PATH] + _engine.read_paths(config) + ['/metrics' if hits else None]
+        else:
+            routes = [generation.health, _engine.THREADS_PATH if discovery.has('periodic_threads') else None, config,
+                      generation.status, '/config/adapters' if discovery.route('l2_adapters') == '/config/adapters' else None,
+                      '/quota' if discovery.has('quota') else None, '/metrics' if hits else None]
+        return [route for route in routes if route]
+
+    def _read(self) -> t.Dict[str, t.Any]:
         node = self.node
         health = node.health()
         info: t.Dict[str, t.Any] = dict(

@@ -22,6 +22,7 @@ import typing as t
 import pytest
 
 from ansible_collections.lmcache.kvcache.scripts.fleet import ENGINE_MODEL, Fleet, http_json
+from ansible_collections.lmcache.kvcache.tests.helpers.round_trips import RoundTrips
 
 CHUNK_BYTES = 2 * 2 * 256 * 4 * 16 * 2  # the standalone engine's KV shape, float16: 128 KiB a chunk
 
@@ -125,6 +126,23 @@ def test_server_info_reads_the_engine_as_an_engine(engines, ansible):
     assert info['hits']['stores'] == int(float(_metric(alone, 'lmcache:num_store_requests_total')))
     assert {'DELETE /cache/clear', 'POST /conf', 'PUT /freeze/enable', 'POST /run_script'} <= set(info['exposure']['exposed'])
     assert 'is healthy; L1 holds 4 objects (512.00 KB of' in info['msg'] and 'LMCache engine 0.5.6' in info['msg']
+
+
+def test_server_info_reads_an_engine_in_four_round_trips_with_the_same_result(engines, ansible):
+    alone = engines.nodes['alone']
+    refill(alone)
+    relay = RoundTrips(alone.url)
+    try:
+        run = ansible.adhoc('lmcache_server_info', {'url': relay.url, 'config': True})
+    finally:
+        relay.close()
+    assert run.returncode == 0, run.output
+    info, direct = run.result(), ansible.adhoc('lmcache_server_info', {'url': alone.url, 'config': True}).result()
+    assert info['l1']['objects'] == 4 and info['config']['max_local_cpu_size'] == 0.1
+    fields = ('healthy', 'version', 'kind', 'l1', 'engine', 'threads', 'config', 'hits', 'unavailable')
+    assert dict((name, info[name]) for name in fields) == dict((name, direct[name]) for name in fields)
+    # Its version, its route list, its /meta (whether it is a pod's scheduler), then the ten reads at once.
+    assert relay.count == 4
 
 
 def _metric(node, name: str) -> str:

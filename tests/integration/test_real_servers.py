@@ -18,6 +18,7 @@ import sys
 import pytest
 
 from ansible_collections.lmcache.kvcache.tests.integration.conftest import emptied, filled
+from ansible_collections.lmcache.kvcache.tests.helpers.round_trips import RoundTrips
 from ansible_collections.lmcache.kvcache.scripts.fleet import Fleet, free_port, wait_until_healthy
 
 MB4 = 4194304
@@ -119,6 +120,27 @@ def test_server_info_reports_usage_from_the_servers_own_status(fleet, ansible):
     assert result['l1'] == {'objects': status['total_object_count'], 'bytes_used': status['memory_used_bytes'],
                             'bytes_total': status['memory_total_bytes'], 'usage_ratio': status['memory_usage_ratio']}
     assert result['version'] == '0.5.0-g389b9cfc' and 'version' in result['capabilities']
+
+
+READ_FIELDS = ('healthy', 'version', 'api_generation', 'capabilities', 'l1', 'l2_adapters', 'quotas', 'threads', 'hits',
+               'unavailable')
+
+
+@pytest.mark.parametrize('name, objects', [('g3', 4), ('g2', 4), ('g1', 0)])
+def test_server_info_reads_a_node_in_three_round_trips_with_the_same_result(fleet, ansible, name, objects):
+    node = filled(emptied(fleet.nodes[name])) if objects else fleet.nodes[name]
+    relay = RoundTrips(node.url)
+    try:
+        run = ansible.adhoc('lmcache_server_info', {'url': relay.url})
+    finally:
+        relay.close()
+    assert run.returncode == 0, run.output
+    info, direct = run.result(), ansible.adhoc('lmcache_server_info', {'url': node.url}).result()
+    assert info['healthy'] is True and info['l1']['objects'] == node.l1_objects() == objects
+    assert json.dumps([info[name] for name in READ_FIELDS]).replace(relay.url, node.url) \
+        == json.dumps([direct[name] for name in READ_FIELDS])
+    # Its version, its route list, then every route read at once (one request each would be 4 to 8 round trips).
+    assert relay.count == 3
 
 
 def test_connection_comes_from_the_environment(fleet, ansible):
