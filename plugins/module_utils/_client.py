@@ -645,34 +645,49 @@ class LMCacheClient:
     # -- reads sent at once --------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def pipelined(self, paths: t.Sequence[str]) -> t.Iterator[None]:
+    def pipelined(self, paths: t.Sequence[str] = ()) -> t.Iterator[None]:
         """Within the block, GET requests of `paths` take the answers of GETs sent at once on entry (HTTP/1.1
         pipelining: one write and one round trip for a read of many routes, instead of one each; uvicorn, which serves
-        every LMCache release, answers them in order). Only on a kept-alive connection already open, never through a
-        proxy (a forward proxy may not pass pipelined requests on). An answer is taken once, by a GET of its path; a
-        write, or the end of the block, drops every answer not taken. A failure while reading an answer is that
-        request's own (retried as any read's); the requests after it, and any on a path not listed, are sent as
-        usual."""
+        every LMCache release, answers them in order); send_at_once sends more. Never through a proxy (a forward proxy
+        may not pass pipelined requests on). An answer is taken once, by a GET of its path; a write, or the end of the
+        block, drops every answer not taken. A failure while reading an answer is that request's own (retried as any
+        read's); the requests after it, and any on a path not sent at once, are sent as usual."""
         try:
-            if len(paths) > 1 and self._proxy is None and self._connection is not None:
-                self._send_at_once(paths)
+            self.send_at_once(paths)
             yield
         finally:
             self._pipelined.clear()
+
+    def send_at_once(self, paths: t.Sequence[str]) -> None:
+        """Send, together, the GETs of `paths` whose answers are not already waiting (in a pipelined block)."""
+        waiting = collections.Counter(dict((path, len(answers)) for path, answers in self._pipelined.items()))
+        missing = []
+        for path in paths:
+            if waiting[path]:
+                waiting[path] -= 1
+            else:
+                missing.append(path)
+        if len(missing) > 1 and self._proxy is None:
+            self._send_at_once(missing)
 
     def _send_at_once(self, paths: t.Sequence[str]) -> None:
         first = self.shown_url(paths[0])
         timeout = min(self.timeout, self.deadline.check('GET %s' % first))
         try:
             messages = b''.join(self._message('GET', self.shown_url(path), path, None) for path in paths)
+        except LMCacheError:
+            # A path no request may carry: each request finds out for itself, as usual.
+            return
+        try:
             sock = self._open('GET', first, timeout)
-        except (LMCacheError, _NotSent):
-            # A path no request may carry, or no connection: each request finds out for itself, as usual.
+        except _NotSent as exc:
+            # No connection: the first request's own failure (retried as usual), not met twice.
+            self._pipelined.setdefault(paths[0], collections.deque()).append(exc)
             return
         try:
             sock.sendall(messages)
         except OSError as exc:
-            self._pipelined[paths[0]] = collections.deque([self._failure(exc, 'GET', first, timeout, False)])
+            self._pipelined.setdefault(paths[0], collections.deque()).append(self._failure(exc, 'GET', first, timeout, False))
             return
         stream = _Stream(sock)
         for path in paths:

@@ -207,8 +207,12 @@ def config_path(names: t.Optional[t.Sequence[str]] = None, path: str = '/conf') 
 def read_paths(config: t.Optional[str]) -> t.List[str]:
     """Every GET path an engine's state (meta, flags, bypassed backends), L1 and, with `config` (its path), its
     configuration are read from, as often as they are read (their order: lmcache_server_info's)."""
-    return ['/bypass/list', '/meta'] + [flag_path(name) for name in FLAGS] + ([config] if config else []) + [
-        '/metrics', config_path(L1_CONFIG), '/meta']
+    return ['/bypass/list', '/meta'] + [flag_path(name) for name in FLAGS] + ([config] if config else []) + status_paths()
+
+
+def status_paths() -> t.List[str]:
+    """The GET paths status() reads, in its order."""
+    return ['/metrics', config_path(L1_CONFIG), '/meta']
 
 
 def set_config(client: LMCacheClient, values: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:

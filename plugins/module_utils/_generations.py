@@ -175,6 +175,12 @@ class DiscoveryCache:
     def get(self, version: str) -> t.Optional[Discovery]:
         return self._by_version.get(version)
 
+    def only(self) -> t.Optional[Discovery]:
+        """The discovery of the one release seen so far; None before the first, and once there are several. A guess of
+        the next endpoint's release, never taken for its discovery (that comes from its own version)."""
+        discoveries = list(self._by_version.values())
+        return discoveries[0] if len(discoveries) == 1 else None
+
     def put(self, version: str, discovery: Discovery) -> None:
         if discovery.source == 'openapi':
             self._by_version.setdefault(version, discovery)

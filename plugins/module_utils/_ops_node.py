@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from ansible.module_utils.common.text.formatters import bytes_to_human
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils import _engine
-from ansible_collections.lmcache.kvcache.plugins.module_utils._generations import ENGINE
+from ansible_collections.lmcache.kvcache.plugins.module_utils._generations import ENGINE, Discovery
 from ansible_collections.lmcache.kvcache.plugins.module_utils._models import L1Usage, Quota
 from ansible_collections.lmcache.kvcache.plugins.module_utils._server import CoordinatorQuotas, LMCacheServer
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import (
@@ -43,14 +43,9 @@ class ServerInfo(Operation):
         config=dict(type='bool', default=False),
     )
 
-    def read(self) -> t.Dict[str, t.Any]:
-        with self.node.client.pipelined(self._routes_read()):
-            return self._read()
+    reads_known = True
 
-    def _routes_read(self) -> t.List[str]:
-        """The GET requests _read sends after the discovery, each path as often as it is read (a healthy node's):
-        sent at once, they cost one round trip instead of one each."""
-        discovery = self.node.discovery
+    def routes_read(self, discovery: Discovery) -> t.List[str]:
         generation = discovery.generation
         hits = self.params.get('hits', True) and discovery.has('metrics')
         config = discovery.route('config') if self.params.get('config') else None
@@ -63,7 +58,7 @@ class ServerInfo(Operation):
                       '/quota' if discovery.has('quota') else None, '/metrics' if hits else None]
         return [route for route in routes if route]
 
-    def _read(self) -> t.Dict[str, t.Any]:
+    def read(self) -> t.Dict[str, t.Any]:
         node = self.node
         health = node.health()
         info: t.Dict[str, t.Any] = dict(
@@ -201,6 +196,12 @@ class ClearInstance(Operation):
     @property
     def forced(self) -> bool:
         return bool(self.params['force']) or not self.node.force_honoured
+
+    reads_known = True
+
+    def routes_read(self, discovery: Discovery) -> t.List[str]:
+        generation = discovery.generation
+        return _engine.status_paths() if generation.kind == ENGINE else [generation.status]
 
     def read(self) -> L1Usage:
         return self.node.status().l1

@@ -19,7 +19,7 @@ import typing as t
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.lmcache.kvcache.plugins.module_utils._generations import DiscoveryCache
+from ansible_collections.lmcache.kvcache.plugins.module_utils._generations import ENGINE, Discovery, DiscoveryCache
 from ansible_collections.lmcache.kvcache.plugins.module_utils._server import KindChanged, LMCacheServer
 from ansible_collections.lmcache.kvcache.plugins.module_utils._client import (
     Deadline,
@@ -118,6 +118,8 @@ class Operation:
     rejection_option: t.Optional[str] = None
     # Whether, given the scheduler of a vLLM pod, it runs on each of the pod's workers (_pod.py).
     per_worker = False
+    # Whether routes_read names what read() sends first (and the operation is on a node, not a coordinator).
+    reads_known = False
 
     def __init__(self, params: t.Mapping[str, t.Any], ctx: Context, request: t.Optional[Target]) -> None:
         self.params = params
@@ -132,6 +134,11 @@ class Operation:
 
     def read(self) -> t.Any:
         raise NotImplementedError
+
+    def routes_read(self, discovery: Discovery) -> t.List[str]:
+        """The GET paths read() sends after the discovery on a node of `discovery`, as often as it sends them (a
+        healthy node's), for an operation whose `reads_known`. Sent at once, they cost one round trip."""
+        return []
 
     def plan(self, before: t.Any) -> Plan:
         return Plan(after=before)
@@ -295,14 +302,26 @@ def execute(op: Operation) -> t.Dict[str, t.Any]:
         op.ctx.close()
 
 
+def _reads(op: Operation, discovery: Discovery) -> t.List[str]:
+    """What op reads first on a node of `discovery`: the engine's /meta, when it may be a pod's scheduler, then the
+    reads of op.read()."""
+    return (['/meta'] if op.per_worker and discovery.generation.kind == ENGINE else []) + op.routes_read(discovery)
+
+
 def _run(op: Operation) -> t.Dict[str, t.Any]:
     before: t.Any = None
     applying = False
     try:
-        workers = worker_urls(op.node) if op.per_worker else []
-        if workers:
-            return _on_workers(op, workers)
-        before = op.read()
+        node = op.node
+        # Where op knows its first reads, they go out at once: with the node's /version on a fleet of one release
+        # (its guess), else after the discovery.
+        with node.client.pipelined(node.reads_ahead(lambda discovery: _reads(op, discovery)) if op.reads_known else []):
+            if op.reads_known:
+                node.client.send_at_once(_reads(op, node.discovery))
+            workers = worker_urls(node) if op.per_worker else []
+            if workers:
+                return _on_workers(op, workers)
+            before = op.read()
         plan = op.plan(before)
         if plan.changes and not op.ctx.check_mode:
             applying = True

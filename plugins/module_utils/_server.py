@@ -95,6 +95,13 @@ class LMCacheServer:
     def generation(self) -> Generation:
         return self.discovery.generation
 
+    def reads_ahead(self, reads: t.Callable[[Discovery], t.List[str]]) -> t.List[str]:
+        """GET /version and the `reads` of the release the fan-out has seen alone so far, to be sent at once: on a fleet
+        of one release, the reads an operation starts with cost no round trip of their own. [] for a first endpoint, a
+        mixed fleet, a single task."""
+        likely = self._discoveries.only() if self._discoveries is not None and self._discovery is None else None
+        return ['/version'] + reads(likely) if likely is not None else []
+
     def _discover_by_version(self) -> Discovery:
         """The version first (G2 and later have /version), then the route list, unless a release seen before by this
         task (the fan-out shares a cache) already gave it."""

@@ -734,11 +734,22 @@ def test_a_connection_lost_while_reading_the_answers_is_that_reads_failure_retri
     server.close()
 
 
-def test_reads_are_sent_at_once_only_on_a_connection_already_open(no_sleep):
+def test_reads_sent_at_once_may_open_the_connection_and_one_refused_is_met_once_per_attempt(no_sleep, monkeypatch):
     server = EchoServer()
     client, _warnings = client_for(server)
-    with client.pipelined(['/status', '/metrics']):
+    with client.pipelined(['/version', '/status']):
+        client.request('GET', '/version')
         client.request('GET', '/status')
-        client.request('GET', '/metrics')
-    assert [trip for trip, _method, _path in server.answered] == [1, 2]
+    assert [trip for trip, _method, _path in server.answered] == [1, 1]
     server.close()
+    attempts = []
+
+    def refused(address, timeout):
+        attempts.append(address)
+        raise ConnectionRefusedError(111, 'Connection refused')
+
+    monkeypatch.setattr(_client.socket, 'create_connection', refused)
+    client, warnings = client_for(server, retries=1)
+    with client.pipelined(['/version', '/status']), pytest.raises(LMCacheError, match='cannot connect'):
+        client.request('GET', '/version')
+    assert len(attempts) == 2 and len(warnings) == 1
