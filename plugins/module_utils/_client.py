@@ -471,6 +471,7 @@ class LMCacheClient:
         self.requests_sent = 0
         # Answers to GETs sent at once (pipelined), by path, each waiting for the request that takes it.
         self._pipelined: t.Dict[str, t.Deque[t.Union[_Answer, Exception]]] = {}
+        self._in_pipelined_block = False
 
     def shown_url(self, path: str) -> str:
         """The URL of a path as messages show it: without credentials (the base URL was redacted once)."""
@@ -652,14 +653,19 @@ class LMCacheClient:
         may not pass pipelined requests on). An answer is taken once, by a GET of its path; a write, or the end of the
         block, drops every answer not taken. A failure while reading an answer is that request's own (retried as any
         read's); the requests after it, and any on a path not sent at once, are sent as usual."""
+        self._in_pipelined_block = True
         try:
             self.send_at_once(paths)
             yield
         finally:
+            self._in_pipelined_block = False
             self._pipelined.clear()
 
     def send_at_once(self, paths: t.Sequence[str]) -> None:
-        """Send, together, the GETs of `paths` whose answers are not already waiting (in a pipelined block)."""
+        """Within a pipelined block, send together the GETs of `paths` whose answers are not already waiting. Outside
+        one, nothing: no answer is kept beyond a block."""
+        if not self._in_pipelined_block:
+            return
         waiting = collections.Counter(dict((path, len(answers)) for path, answers in self._pipelined.items()))
         missing = []
         for path in paths:
