@@ -753,3 +753,13 @@ def test_reads_sent_at_once_may_open_the_connection_and_one_refused_is_met_once_
     with client.pipelined(['/version', '/status']), pytest.raises(LMCacheError, match='cannot connect'):
         client.request('GET', '/version')
     assert len(attempts) == 2 and len(warnings) == 1
+
+
+def test_reads_are_not_sent_ahead_outside_a_pipelined_block(no_sleep):
+    server = EchoServer()
+    client, _warnings = client_for(server)
+    client.request('GET', '/version')
+    client.send_at_once(['/status', '/metrics'])
+    client.request('POST', '/cache/clear')
+    assert client.request('GET', '/status').body == {'path': '/status', 'n': 3}
+    server.close()
