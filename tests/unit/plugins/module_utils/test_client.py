@@ -442,18 +442,31 @@ def test_connections_are_kept_alive_between_requests(no_sleep):
 
 # -- the wire: what the client's own HTTP/1.1 exchange reads, and what it refuses to send -----------------------------
 
-class WireServer:
+class LoopbackServer:
+    """A server on a free loopback port, serving from a thread of its own from the end of __init__."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(5)
+        self.url = 'http://127.0.0.1:%d' % self.sock.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        raise NotImplementedError
+
+    def close(self):
+        self.sock.close()
+
+
+class WireServer(LoopbackServer):
     """Answers each request with the next of `answers` (raw bytes), on whatever connection it came; records what came."""
 
     def __init__(self, *answers):
         self.answers = list(answers)
         self.received = []
         self.connections = 0
-        self.sock = socket.socket()
-        self.sock.bind(('127.0.0.1', 0))
-        self.sock.listen(5)
-        self.url = 'http://127.0.0.1:%d' % self.sock.getsockname()[1]
-        threading.Thread(target=self.serve, daemon=True).start()
+        super().__init__()
 
     def serve(self):
         while self.answers:
@@ -485,9 +498,6 @@ class WireServer:
                 return request
             request += block
         return request
-
-    def close(self):
-        self.sock.close()
 
 
 OK_HEAD = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n'
@@ -632,7 +642,7 @@ def test_the_watchdog_cuts_a_connection_at_its_deadline_even_when_it_was_asleep_
 
 # -- reads sent at once (HTTP/1.1 pipelining) ------------------------------------------------------------------------
 
-class EchoServer:
+class EchoServer(LoopbackServer):
     """Answers each request with {"path": its path, "n": its number}, in order; records (round trip, method, path) of
     each request it answers, a round trip beginning each time requests arrive on a connection after it answered there.
     `close_after`: the nth request's answer says Connection: close; `drop_after`: the connection is dropped unanswered
@@ -642,11 +652,7 @@ class EchoServer:
         self.close_after, self.drop_after = close_after, drop_after
         self.answered = []
         self.round_trips = 0
-        self.sock = socket.socket()
-        self.sock.bind(('127.0.0.1', 0))
-        self.sock.listen(5)
-        self.url = 'http://127.0.0.1:%d' % self.sock.getsockname()[1]
-        threading.Thread(target=self.serve, daemon=True).start()
+        super().__init__()
 
     def serve(self):
         while True:
@@ -681,9 +687,6 @@ class EchoServer:
                 answered_since = True
                 if close:
                     return
-
-    def close(self):
-        self.sock.close()
 
 
 def test_reads_sent_at_once_take_one_round_trip_and_each_request_its_own_answer(no_sleep):
