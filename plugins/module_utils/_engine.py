@@ -26,6 +26,7 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._answers import (
     field,
     read_count,
     read_list,
+    read_number,
     read_string,
     unreadable,
 )
@@ -52,15 +53,30 @@ THREADS_PATH = '/periodic-threads-health'
 L1_CONFIG = ('local_cpu', 'max_local_cpu_size')
 
 
+# LMCache counts a running periodic thread not active once its last run is more than three intervals ago. For its 5 ms
+# drain thread (DeviceHostFuncDispatcher) that is 15 ms, which a loaded host's scheduler or a garbage collection pause
+# exceeds while nothing is wrong. The collection counts such a thread not active only when its last run is also at least
+# this long ago, or it never ran: a stuck or dead loop, not a late one.
+THREAD_STALL_SECONDS = 1.0
+
+
 def periodic_threads(client: LMCacheClient) -> t.Dict[str, t.Any]:
-    """GET /periodic-threads-health (an engine, and LMCache servers from 0.5.0): {healthy, unhealthy: [names]}, healthy
-    unless a critical or high-level periodic thread that runs is not active (its loop died or is stuck)."""
+    """GET /periodic-threads-health (an engine, and LMCache servers from 0.5.0): {healthy, unhealthy: [names], late:
+    [names]}, healthy unless a critical or high-level periodic thread that runs is not active (its loop died or is
+    stuck: it has not run for THREAD_STALL_SECONDS); a thread the node names that ran within that time is late."""
     reply = client.request('GET', THREADS_PATH)
     body = reply.json_object()
     healthy = field(body, 'healthy')
     if not isinstance(healthy, bool):
         raise unreadable(reply, 'healthy', healthy, 'true or false')
-    return dict(healthy=healthy, unhealthy=_thread_names(reply, body))
+    stuck, late = [], []
+    for number, thread in enumerate(read_list(reply, body, 'unhealthy_threads', optional=True)):
+        where = 'unhealthy_threads[%d]' % number
+        name = t.cast(str, read_string(reply, thread, 'name', name=where + '.name'))
+        ago = read_number(reply, thread, 'last_run_ago', optional=True, name=where + '.last_run_ago')
+        (late if ago is not None and ago < THREAD_STALL_SECONDS else stuck).append(name)
+    # A node that says it is not healthy without naming a thread stays not healthy.
+    return dict(healthy=not stuck and (healthy or bool(late)), unhealthy=sorted(stuck), late=sorted(late))
 
 
 def threads_reason(threads: t.Mapping[str, t.Any]) -> t.Optional[str]:
@@ -68,12 +84,6 @@ def threads_reason(threads: t.Mapping[str, t.Any]) -> t.Optional[str]:
     if threads['healthy']:
         return None
     return 'periodic threads not active: %s' % (', '.join(threads['unhealthy']) or 'none named')
-
-
-def _thread_names(reply: Reply, body: t.Any) -> t.List[str]:
-    threads = read_list(reply, body, 'unhealthy_threads', optional=True)
-    return sorted(t.cast(str, read_string(reply, thread, 'name', name='unhealthy_threads[%d].name' % number))
-                  for number, thread in enumerate(threads))
 
 
 def status(client: LMCacheClient) -> ServerStatus:

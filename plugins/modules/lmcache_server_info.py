@@ -416,15 +416,25 @@ threads:
   returned: success
   type: dict
   version_added: 0.2.0
-  sample: {healthy: false, unhealthy: [L1-eviction-thread]}
+  sample: {healthy: false, unhealthy: [L1-eviction-thread], late: []}
   contains:
     healthy:
-      description: Whether every critical and high-level periodic thread that runs is active.
+      description:
+        - Whether every critical and high-level periodic thread that runs is active. LMCache counts a thread not active
+          once its last run is more than three of its intervals ago (15 ms for its 5 ms drain thread, which a loaded
+          host exceeds for a moment); the collection counts it not active only when it has also not run for 1 s, or
+          never ran.
       type: bool
     unhealthy:
-      description: The names of those that are not.
+      description: The names of those that are not active.
       type: list
       elements: str
+    late:
+      description:
+        - The names of the threads the node counts not active that ran within the last second (late, not stuck).
+      type: list
+      elements: str
+      version_added: 0.2.0
 config:
   description:
     - With O(config=true), the configuration the node runs with, as the node gives it (nested), every value that may

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import urllib.parse
 
 import pytest
@@ -62,18 +61,9 @@ def test_a_release_without_the_routes_says_so_and_stays_healthy(nodes, ansible):
     assert 'has no GET /config or /conf' in result['unavailable']['config']
 
 
-def threads_healthy(node) -> bool:
-    status, body = http_json('GET', node.url + '/periodic-threads-health', api_key=node.api_key or None)
-    return status == 200 and isinstance(body, dict) and body.get('healthy') is True
-
-
 def test_the_fleet_report_shows_the_drift_of_a_mixed_fleet_and_of_what_was_declared(nodes, ansible, tmp_path):
-    # Drift is compared among healthy nodes: on a loaded machine a node's periodic threads can run late for a moment,
-    # and the node says so itself. Wait until each says it is healthy (the report must then read it so).
-    deadline = time.monotonic() + 60
-    while not all(threads_healthy(nodes[name]) for name in ('g3', 'big', 'k57', 'g2')):
-        assert time.monotonic() < deadline, 'the nodes did not all report healthy periodic threads within 60 s'
-        time.sleep(1)
+    # Drift is compared among healthy nodes, so every node must read healthy: a 0.5.6 node's 5 ms drain thread that is
+    # a few milliseconds late on this loaded machine (the node then says it is not active) is late, not stuck.
     hosts = dict((name, {'lmcache_url': nodes[name].url}) for name in ('g3', 'big', 'k57', 'g2'))
     hosts['k57']['lmcache_api_key'] = KEY
     run = ansible.playbook_file(os.path.join(PLAYBOOKS, 'fleet_report.yml'), hosts, '-e', 'lmcache_hosts=all',

@@ -95,10 +95,44 @@ def test_a_meta_that_cannot_be_read_is_an_error_naming_the_field(fake_server, me
 
 def test_a_periodic_thread_that_died_makes_the_engine_unhealthy_by_name(fake_server):
     fake_server.on('GET', '/periodic-threads-health', Answer(body={'healthy': False, 'unhealthy_count': 2, 'unhealthy_threads': [
-        {'name': 'L2-store-thread', 'level': 'high'}, {'name': 'eviction', 'level': 'critical'}]}))
+        {'name': 'L2-store-thread', 'level': 'high', 'last_run_ago': 95.0, 'interval': 30.0},
+        {'name': 'eviction', 'level': 'critical', 'last_run_ago': None, 'interval': 1.0}]}))
     threads = _engine.periodic_threads(LMCacheClient(fake_server.url))
-    assert threads == {'healthy': False, 'unhealthy': ['L2-store-thread', 'eviction']}
+    assert threads == {'healthy': False, 'unhealthy': ['L2-store-thread', 'eviction'], 'late': []}
     assert _engine.threads_reason(threads) == 'periodic threads not active: L2-store-thread, eviction'
+
+
+def test_a_thread_late_by_milliseconds_is_late_not_stuck(fake_server):
+    # LMCache's drain thread runs every 5 ms and counts as not active 15 ms after its last run.
+    fake_server.on('GET', '/periodic-threads-health', Answer(body={'healthy': False, 'unhealthy_count': 2, 'unhealthy_threads': [
+        {'name': 'DeviceHostFuncDispatcher', 'level': 'high', 'last_run_ago': 0.04, 'interval': 0.005},
+        {'name': 'L1-eviction', 'level': 'critical', 'last_run_ago': 0.2, 'interval': 0.05}]}))
+    threads = _engine.periodic_threads(LMCacheClient(fake_server.url))
+    assert threads == {'healthy': True, 'unhealthy': [], 'late': ['DeviceHostFuncDispatcher', 'L1-eviction']}
+    assert _engine.threads_reason(threads) is None
+
+
+def test_a_late_thread_beside_a_stuck_one_leaves_the_node_unhealthy(fake_server):
+    fake_server.on('GET', '/periodic-threads-health', Answer(body={'healthy': False, 'unhealthy_count': 2, 'unhealthy_threads': [
+        {'name': 'DeviceHostFuncDispatcher', 'level': 'high', 'last_run_ago': 0.04, 'interval': 0.005},
+        {'name': 'L2-store-thread', 'level': 'high', 'last_run_ago': 1.0, 'interval': 0.1}]}))
+    threads = _engine.periodic_threads(LMCacheClient(fake_server.url))
+    assert threads == {'healthy': False, 'unhealthy': ['L2-store-thread'], 'late': ['DeviceHostFuncDispatcher']}
+
+
+def test_a_node_that_says_it_is_unhealthy_without_naming_a_thread_stays_unhealthy(fake_server):
+    fake_server.on('GET', '/periodic-threads-health', Answer(body={'healthy': False, 'unhealthy_count': 1, 'unhealthy_threads': []}))
+    threads = _engine.periodic_threads(LMCacheClient(fake_server.url))
+    assert threads == {'healthy': False, 'unhealthy': [], 'late': []}
+    assert _engine.threads_reason(threads) == 'periodic threads not active: none named'
+
+
+@pytest.mark.parametrize('ago', ['0.1', -1, True, float('inf')])
+def test_a_last_run_that_is_not_a_time_is_an_error_that_names_it(fake_server, ago):
+    fake_server.on('GET', '/periodic-threads-health', Answer(body={'healthy': False, 'unhealthy_count': 1, 'unhealthy_threads': [
+        {'name': 'eviction', 'level': 'critical', 'last_run_ago': ago, 'interval': 1.0}]}))
+    with pytest.raises(LMCacheError, match=r'unhealthy_threads\[0\]\.last_run_ago'):
+        _engine.periodic_threads(LMCacheClient(fake_server.url))
 
 
 def test_a_clear_freezes_the_stores_and_unfreezes_them_after(fake_server):
