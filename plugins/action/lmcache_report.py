@@ -2,7 +2,7 @@
 # Copyright (c) 2026, lmcache.kvcache contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""lmcache_report: write a fleet report (JSON, Markdown, PNG) on the controller, in this process.
+"""lmcache_report: write a fleet report (JSON, Markdown, PNG) on the controller, in this process (the chart in one of its own).
 
 Writing the files with copy/template/command tasks costs a Python process per task; for a 1,000-host report that is
 most of the report's time. See plugins/modules/lmcache_report.py for the documentation.
@@ -10,11 +10,13 @@ most of the report's time. See plugins/modules/lmcache_report.py for the documen
 
 from __future__ import annotations
 
+import contextlib
 import typing as t
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.lmcache.kvcache.plugins.plugin_utils._chart import ChartProcess
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._report import (
     build_report,
     exceptions_only,
@@ -50,6 +52,12 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg='lmcache_report: %s' % '; '.join(validated.error_messages))
             return result
         params = validated.validated_parameters
+        # The chart's process imports matplotlib while the results are read and the report built.
+        with ChartProcess() if params['chart'] else contextlib.nullcontext() as drawer:
+            return self._write(params, result, drawer)
+
+    def _write(self, params: t.Dict[str, t.Any], result: t.Dict[str, t.Any],
+               drawer: t.Optional[ChartProcess]) -> t.Dict[str, t.Any]:
         problems = ['%s must be greater than 0 and at most 1, got %s' % (name, params[name])
                     for name in ('usage_warn', 'hit_ratio_warn') if not 0 < params[name] <= 1]
         previous, results = None, params['results']
@@ -69,7 +77,7 @@ class ActionModule(ActionBase):
         if params['previous'] and previous is None:
             warnings.append('lmcache_report: no report at %s yet: no hits over an interval in this one' % params['previous'])
         report = build_report(results, params['usage_warn'], params['hit_ratio_warn'], previous, params['expected_config'])
-        files, note = report_files(report, params['chart'])
+        files, note = report_files(report, params['chart'], drawer)
         try:
             changed = write_files(params['dest'], files, bool(self._play_context.check_mode))
         except OSError as exc:

@@ -26,7 +26,9 @@ description:
     fleet's totals also say the hits over the interval between the two.
   - The chart has a bar per host up to 60 hosts, and above that a histogram of L1 usage.
   - Runs on the controller in the Ansible process, as an action; the files carry no timestamp, so a report of an
-    unchanged fleet changes nothing.
+    unchanged fleet changes nothing. The chart is drawn by the controller's Python in a process of its own, started
+    with the task, which imports matplotlib (about a second) while the report is built; where that process cannot
+    start or fails, the chart is drawn in the task's process.
 author:
   - LMCache maintainers (@LMCache)
 options:

@@ -9,7 +9,6 @@ Used by the filters (plugins/filter/fleet_report.py, window_summary.py) and the 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -20,11 +19,10 @@ from ansible.module_utils.common.text.formatters import bytes_to_human
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._generations import GENERATIONS, GENERATION_BY_NAME, SERVER
 from ansible_collections.lmcache.kvcache.plugins.module_utils._metrics import interval, ratios
+from ansible_collections.lmcache.kvcache.plugins.plugin_utils._chart import ChartProcess, chart_png
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._drift import drift, reasons_by_host
 
 CURRENT_GENERATION = GENERATIONS[0].name
-# Up to this many hosts the chart has a bar per host; above, a histogram of L1 usage.
-CHART_BARS_MAX_HOSTS = 60
 REPORT_FILES = ('lmcache-fleet-report.json', 'lmcache-fleet-report.md', 'lmcache-fleet-report.png')
 # The hit counters a report keeps per host (from lmcache_server_info's hits), to total and to compare with the next.
 HIT_COUNTERS = ('lookups', 'requested_tokens', 'hit_tokens', 'hit_tokens_l1', 'hit_tokens_l2')
@@ -271,55 +269,6 @@ def literal(value: t.Any) -> str:
     return _WWW.sub(r'\1\\.', _MARKUP.sub(r'\\\1', _CONTROL.sub(' ', text)))
 
 
-def chart_png(report: t.Mapping[str, t.Any]) -> t.Optional[bytes]:
-    """L1 usage per host (or, for a large fleet, how many hosts at which usage) as PNG bytes; None without matplotlib."""
-    try:
-        import matplotlib
-        matplotlib.use('Agg')
-        from matplotlib import pyplot
-    except ImportError:
-        return None
-    rows = report['hosts']
-    usage = [(row['l1_usage_ratio'] or 0) * 100 for row in rows]
-    marks = [(row['eviction_watermark'] or 0) * 100 for row in rows]
-    if len(rows) <= CHART_BARS_MAX_HOSTS:
-        colors = ['#9e9e9e' if not row['healthy'] else '#d32f2f' if row['eviction_watermark'] and u >= m else '#1976d2'
-                  for row, u, m in zip(rows, usage, marks)]
-        figure, axes = pyplot.subplots(figsize=(max(6, 0.6 * len(rows) + 2), 4), dpi=100)
-        axes.bar(range(len(rows)), usage, color=colors)
-        # Host names are labels as they are: never math text ($...$), which a name could also use to crash the chart.
-        axes.set_xticks(range(len(rows)))
-        axes.set_xticklabels([row['host'] for row in rows], parse_math=False)
-        for index, mark in enumerate(marks):
-            if mark:
-                axes.hlines(mark, index - 0.4, index + 0.4, colors='#f57c00', linestyles='dashed')
-        for index, value in enumerate(usage):
-            axes.annotate('%.1f%%' % value, (index, value), ha='center', va='bottom', fontsize=8)
-        axes.set_ylim(0, 100)
-        axes.set_ylabel('L1 usage (%)')
-        axes.set_title('LMCache L1 usage per host\n(dashed: eviction watermark; red: at or above it; grey: unhealthy or '
-                       'unreachable)', fontsize=9)
-        axes.tick_params(axis='x', labelrotation=45 if len(rows) > 8 else 0, labelsize=8)
-    else:
-        healthy = [u for row, u in zip(rows, usage) if row['healthy']]
-        figure, axes = pyplot.subplots(figsize=(8, 4), dpi=100)
-        axes.hist(healthy, bins=[step * 5 for step in range(21)], color='#1976d2')
-        watermark = next((m for m in marks if m), None)
-        if watermark:
-            axes.axvline(watermark, color='#f57c00', linestyle='dashed')
-        axes.set_xlim(0, 100)
-        axes.set_xlabel('L1 usage (%)')
-        axes.set_ylabel('hosts')
-        axes.set_title('LMCache L1 usage over %d healthy hosts of %d (dashed: eviction watermark)'
-                       % (len(healthy), len(rows)), fontsize=9)
-    figure.tight_layout()
-    image = io.BytesIO()
-    # No timestamp in the file: the same fleet state gives the same bytes, so a re-run reports no change.
-    figure.savefig(image, format='png', metadata={'Software': None})
-    pyplot.close(figure)
-    return image.getvalue()
-
-
 def report_json(report: t.Mapping[str, t.Any]) -> str:
     """The report as JSON, each item of a list of rows (the hosts, ...) on a line of its own and the rest indented:
     one host per line reads and greps well, and a 10,000-host report is written in a third of the time that indenting
@@ -335,14 +284,20 @@ def report_json(report: t.Mapping[str, t.Any]) -> str:
     return '{\n%s\n}\n' % ',\n'.join(fields)
 
 
-def report_files(report: t.Mapping[str, t.Any], chart: bool) -> t.Tuple[t.Dict[str, bytes], t.Optional[str]]:
-    """The files to write, by name, and why there is no chart (None when there is one or none was asked for)."""
-    png = chart_png(report) if chart else None
+def report_files(report: t.Mapping[str, t.Any], chart: bool,
+                 drawer: t.Optional[ChartProcess] = None) -> t.Tuple[t.Dict[str, bytes], t.Optional[str]]:
+    """The files to write, by name, and why there is no chart (None when there is one or none was asked for).
+    `drawer`, a chart process started earlier, draws the chart while the JSON and Markdown are written."""
+    if chart and drawer is not None:
+        drawer.draw(report['hosts'])
+    files = {REPORT_FILES[0]: report_json(report).encode()}
+    text = markdown(report, chart)
+    png = (drawer.png() if drawer is not None else chart_png(report['hosts'])) if chart else None
+    if png is None and chart:
+        # No matplotlib: the Markdown says nothing of a chart.
+        text = markdown(report, False)
+    files[REPORT_FILES[1]] = text.encode()
     note = 'matplotlib is not installed on the controller (pip install matplotlib)' if chart and png is None else None
-    files = {
-        REPORT_FILES[0]: report_json(report).encode(),
-        REPORT_FILES[1]: markdown(report, png is not None).encode(),
-    }
     if png is not None:
         files[REPORT_FILES[2]] = png
     return files, note

@@ -14,7 +14,7 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from ansible_collections.lmcache.kvcache.plugins.plugin_utils import _report
+from ansible_collections.lmcache.kvcache.plugins.plugin_utils import _chart, _report
 from ansible_collections.lmcache.kvcache.tests.unit.fleet_results import server_info
 
 HOSTILE_TEXTS = [
@@ -56,7 +56,10 @@ def test_hostile_names_and_server_texts_stay_text_in_the_markdown(hostile):
 
 @pytest.mark.parametrize('name', ['$\\frac{a}{b}$', '$x', '$$', 'a$b$c', '\\$\\'])
 def test_a_host_name_with_math_text_draws_the_chart_as_literal_text(name):
-    png = _report.chart_png(_report.build_report({name: server_info(0.5), 'gpu-02': server_info(0.1)}))
+    report = _report.build_report({name: server_info(0.5), 'gpu-02': server_info(0.1)})
+    with _chart.ChartProcess() as drawer:
+        drawer.draw(report['hosts'])
+        png = drawer.png()
     assert png is not None and png.startswith(b'\x89PNG') and len(png) > 1000
 
 

@@ -14,7 +14,7 @@ import typing as t
 import pytest
 from hypothesis import given, strategies as st
 
-from ansible_collections.lmcache.kvcache.plugins.plugin_utils import _report
+from ansible_collections.lmcache.kvcache.plugins.plugin_utils import _chart, _report
 from ansible_collections.lmcache.kvcache.tests.unit.fleet_results import server_info
 
 
@@ -66,12 +66,45 @@ def test_without_matplotlib_the_report_says_why_it_has_no_chart(monkeypatch: pyt
     files, note = _report.report_files(fleet(2), chart=True)
     assert note == 'matplotlib is not installed on the controller (pip install matplotlib)'
     assert 'lmcache-fleet-report.png' not in files
+    assert b'lmcache-fleet-report.png' not in files['lmcache-fleet-report.md']
 
 
-@pytest.mark.parametrize('hosts', [3, _report.CHART_BARS_MAX_HOSTS + 1])
+@pytest.mark.parametrize('hosts', [3, _chart.CHART_BARS_MAX_HOSTS + 1])
+def test_the_chart_process_draws_the_chart_this_process_would(hosts: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip('matplotlib')
+    report = fleet(hosts)
+    expected = _chart.chart_png(report['hosts'])
+    # Only the chart's process may draw.
+    monkeypatch.setattr(_chart, 'chart_png', lambda rows: pytest.fail('the chart was drawn in the task\'s process'))
+    with _chart.ChartProcess() as drawer:
+        files, note = _report.report_files(report, True, drawer)
+    assert note is None and files['lmcache-fleet-report.png'] == expected
+    assert b'](lmcache-fleet-report.png)' in files['lmcache-fleet-report.md']
+
+
+def test_a_chart_process_that_fails_leaves_the_chart_to_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip('matplotlib')
+    monkeypatch.setattr(sys, 'executable', '/bin/false')
+    report = fleet(2)
+    with _chart.ChartProcess() as drawer:
+        files, _note = _report.report_files(report, True, drawer)
+    assert files['lmcache-fleet-report.png'] == _chart.chart_png(report['hosts'])
+
+
+def test_a_chart_process_that_cannot_start_leaves_the_chart_to_this_process(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any) -> None:
+    pytest.importorskip('matplotlib')
+    monkeypatch.setattr(sys, 'executable', str(tmp_path / 'no-python'))
+    report = fleet(2)
+    with _chart.ChartProcess() as drawer:
+        files, _note = _report.report_files(report, True, drawer)
+    assert files['lmcache-fleet-report.png'] == _chart.chart_png(report['hosts'])
+
+
+@pytest.mark.parametrize('hosts', [3, _chart.CHART_BARS_MAX_HOSTS + 1])
 def test_the_chart_is_the_same_bytes_for_the_same_fleet(hosts: int) -> None:
     pytest.importorskip('matplotlib')
-    first, second = _report.chart_png(fleet(hosts)), _report.chart_png(fleet(hosts))
+    first, second = _chart.chart_png(fleet(hosts)['hosts']), _chart.chart_png(fleet(hosts)['hosts'])
     assert first is not None and first.startswith(b'\x89PNG')
     assert first == second
 
