@@ -52,17 +52,21 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg='lmcache_report: %s' % '; '.join(validated.error_messages))
             return result
         params = validated.validated_parameters
+        problems = ['%s must be greater than 0 and at most 1, got %s' % (name, params[name])
+                    for name in ('usage_warn', 'hit_ratio_warn') if not 0 < params[name] <= 1]
+        if problems:
+            result.update(failed=True, msg='lmcache_report: %s' % '; '.join(problems))
+            return result
         # The chart's process imports matplotlib while the results are read and the report built.
         with ChartProcess() if params['chart'] else contextlib.nullcontext() as drawer:
             return self._write(params, result, drawer)
 
     def _write(self, params: t.Dict[str, t.Any], result: t.Dict[str, t.Any],
                drawer: t.Optional[ChartProcess]) -> t.Dict[str, t.Any]:
-        problems = ['%s must be greater than 0 and at most 1, got %s' % (name, params[name])
-                    for name in ('usage_warn', 'hit_ratio_warn') if not 0 < params[name] <= 1]
+        problems: t.List[str] = []
         previous, results = None, params['results']
         try:
-            previous = read_report(params['previous']) if params['previous'] and not problems else None
+            previous = read_report(params['previous']) if params['previous'] else None
         except ValueError as exc:
             problems.append('previous: %s' % exc)
         try:
@@ -77,7 +81,7 @@ class ActionModule(ActionBase):
         if params['previous'] and previous is None:
             warnings.append('lmcache_report: no report at %s yet: no hits over an interval in this one' % params['previous'])
         report = build_report(results, params['usage_warn'], params['hit_ratio_warn'], previous, params['expected_config'])
-        files, note = report_files(report, params['chart'], drawer)
+        files, note = report_files(report, drawer)
         try:
             changed = write_files(params['dest'], files, bool(self._play_context.check_mode))
         except OSError as exc:

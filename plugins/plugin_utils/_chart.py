@@ -128,13 +128,14 @@ class ChartProcess:
 
     def close(self) -> None:
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
+        if process is None:
+            return
+        if process.poll() is None:
             process.kill()
-        if process is not None:
-            process.wait()
-            for stream in (process.stdin, process.stdout):
-                if stream is not None and not stream.closed:
-                    stream.close()
+        process.wait()
+        for stream in (process.stdin, process.stdout):
+            if stream is not None and not stream.closed:
+                stream.close()
 
 
 def _serve() -> None:

@@ -19,7 +19,7 @@ from ansible.module_utils.common.text.formatters import bytes_to_human
 
 from ansible_collections.lmcache.kvcache.plugins.module_utils._generations import GENERATIONS, GENERATION_BY_NAME, SERVER
 from ansible_collections.lmcache.kvcache.plugins.module_utils._metrics import interval, ratios
-from ansible_collections.lmcache.kvcache.plugins.plugin_utils._chart import ChartProcess, chart_png
+from ansible_collections.lmcache.kvcache.plugins.plugin_utils._chart import ChartProcess
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._drift import drift, reasons_by_host
 
 CURRENT_GENERATION = GENERATIONS[0].name
@@ -284,20 +284,20 @@ def report_json(report: t.Mapping[str, t.Any]) -> str:
     return '{\n%s\n}\n' % ',\n'.join(fields)
 
 
-def report_files(report: t.Mapping[str, t.Any], chart: bool,
-                 drawer: t.Optional[ChartProcess] = None) -> t.Tuple[t.Dict[str, bytes], t.Optional[str]]:
+def report_files(report: t.Mapping[str, t.Any],
+                 drawer: t.Optional[ChartProcess]) -> t.Tuple[t.Dict[str, bytes], t.Optional[str]]:
     """The files to write, by name, and why there is no chart (None when there is one or none was asked for).
-    `drawer`, a chart process started earlier, draws the chart while the JSON and Markdown are written."""
-    if chart and drawer is not None:
+    `drawer`, the chart process started with the task (None: no chart), draws while the JSON and Markdown are written."""
+    if drawer is not None:
         drawer.draw(report['hosts'])
     files = {REPORT_FILES[0]: report_json(report).encode()}
-    text = markdown(report, chart)
-    png = (drawer.png() if drawer is not None else chart_png(report['hosts'])) if chart else None
-    if png is None and chart:
+    text = markdown(report, drawer is not None)
+    png = drawer.png() if drawer is not None else None
+    if png is None and drawer is not None:
         # No matplotlib: the Markdown says nothing of a chart.
         text = markdown(report, False)
     files[REPORT_FILES[1]] = text.encode()
-    note = 'matplotlib is not installed on the controller (pip install matplotlib)' if chart and png is None else None
+    note = 'matplotlib is not installed on the controller (pip install matplotlib)' if drawer is not None and png is None else None
     if png is not None:
         files[REPORT_FILES[2]] = png
     return files, note

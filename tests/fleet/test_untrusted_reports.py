@@ -73,7 +73,7 @@ def test_the_report_writer_never_follows_a_link_planted_in_dest(tmp_path):
         # The 0.1.0 writer's own temporary names, and the report names themselves.
         os.symlink(str(victim), str(dest / (name + '.tmp')))
     os.symlink(str(victim), str(dest / 'lmcache-fleet-report.md'))
-    files, _note = _report.report_files(_report.build_report({'gpu-01': server_info(0.2)}), chart=False)
+    files, _note = _report.report_files(_report.build_report({'gpu-01': server_info(0.2)}), drawer=None)
     changed = _report.write_files(str(dest), files, check_mode=False)
     assert changed == ['lmcache-fleet-report.json', 'lmcache-fleet-report.md']
     assert victim.read_text() == 'ssh-ed25519 AAAA operator\n'
@@ -86,14 +86,14 @@ def test_the_report_writer_never_follows_a_link_planted_in_dest(tmp_path):
 def test_a_fifo_planted_as_a_report_file_neither_blocks_nor_survives(tmp_path):
     fifo = tmp_path / 'lmcache-fleet-report.json'
     os.mkfifo(str(fifo))
-    files, _note = _report.report_files(_report.build_report({'gpu-01': server_info(0.2)}), chart=False)
+    files, _note = _report.report_files(_report.build_report({'gpu-01': server_info(0.2)}), drawer=None)
     # Reading a FIFO with no writer would block for ever; the writer replaces it instead.
     assert _report.write_files(str(tmp_path), files, check_mode=False) == sorted(files)
     assert fifo.is_file() and json.loads(fifo.read_text())['hosts'][0]['host'] == 'gpu-01'
 
 
 def test_report_files_are_readable_and_written_whole(tmp_path):
-    files, _note = _report.report_files(_report.build_report({'gpu-01': server_info(0.2)}), chart=False)
+    files, _note = _report.report_files(_report.build_report({'gpu-01': server_info(0.2)}), drawer=None)
     _report.write_files(str(tmp_path), files, check_mode=False)
     for name in files:
         assert (tmp_path / name).read_bytes() == files[name]

@@ -31,7 +31,7 @@ def test_markdown_has_a_row_per_host_and_the_outliers() -> None:
 
 
 def test_writing_the_same_report_twice_changes_nothing(tmp_path: t.Any) -> None:
-    files, note = _report.report_files(fleet(3), chart=False)
+    files, note = _report.report_files(fleet(3), drawer=None)
     assert note is None
     assert sorted(files) == ['lmcache-fleet-report.json', 'lmcache-fleet-report.md']
     assert json.loads(files['lmcache-fleet-report.json'])['hosts'][0]['host'] == 'gpu-0000'
@@ -46,7 +46,7 @@ def test_writing_the_same_report_twice_changes_nothing(tmp_path: t.Any) -> None:
 def test_the_json_file_is_the_report_with_a_line_per_host() -> None:
     report = _report.build_report({'gpu-0000': server_info(0.25), 'unreachable': {'failed': True, 'msg': 'timed out'},
                                    'gpu-0002': server_info(0.95)})
-    text = _report.report_files(report, chart=False)[0]['lmcache-fleet-report.json'].decode()
+    text = _report.report_files(report, drawer=None)[0]['lmcache-fleet-report.json'].decode()
     assert json.loads(text) == json.loads(json.dumps(report))
     lines = text.splitlines()
     for row in report['hosts'] + report['outliers']:
@@ -55,15 +55,18 @@ def test_the_json_file_is_the_report_with_a_line_per_host() -> None:
 
 
 def test_check_mode_reports_the_files_it_would_write_and_writes_none(tmp_path: t.Any) -> None:
-    files, _note = _report.report_files(fleet(2), chart=False)
+    files, _note = _report.report_files(fleet(2), drawer=None)
     directory = tmp_path / 'report'
     assert len(_report.write_files(str(directory), files, check_mode=True)) == 2
     assert not directory.exists()
 
 
-def test_without_matplotlib_the_report_says_why_it_has_no_chart(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_matplotlib_the_report_says_why_it_has_no_chart(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any) -> None:
+    # No matplotlib here, and no chart process to draw (a Python that is not there): the task's process has the word.
     monkeypatch.setitem(sys.modules, 'matplotlib', None)
-    files, note = _report.report_files(fleet(2), chart=True)
+    monkeypatch.setattr(sys, 'executable', str(tmp_path / 'no-python'))
+    with _chart.ChartProcess() as drawer:
+        files, note = _report.report_files(fleet(2), drawer)
     assert note == 'matplotlib is not installed on the controller (pip install matplotlib)'
     assert 'lmcache-fleet-report.png' not in files
     assert b'lmcache-fleet-report.png' not in files['lmcache-fleet-report.md']
@@ -77,7 +80,7 @@ def test_the_chart_process_draws_the_chart_this_process_would(hosts: int, monkey
     # Only the chart's process may draw.
     monkeypatch.setattr(_chart, 'chart_png', lambda rows: pytest.fail('the chart was drawn in the task\'s process'))
     with _chart.ChartProcess() as drawer:
-        files, note = _report.report_files(report, True, drawer)
+        files, note = _report.report_files(report, drawer)
     assert note is None and files['lmcache-fleet-report.png'] == expected
     assert b'](lmcache-fleet-report.png)' in files['lmcache-fleet-report.md']
 
@@ -87,7 +90,7 @@ def test_a_chart_process_that_fails_leaves_the_chart_to_this_process(monkeypatch
     monkeypatch.setattr(sys, 'executable', '/bin/false')
     report = fleet(2)
     with _chart.ChartProcess() as drawer:
-        files, _note = _report.report_files(report, True, drawer)
+        files, _note = _report.report_files(report, drawer)
     assert files['lmcache-fleet-report.png'] == _chart.chart_png(report['hosts'])
 
 
@@ -97,7 +100,7 @@ def test_a_chart_process_that_cannot_start_leaves_the_chart_to_this_process(
     monkeypatch.setattr(sys, 'executable', str(tmp_path / 'no-python'))
     report = fleet(2)
     with _chart.ChartProcess() as drawer:
-        files, _note = _report.report_files(report, True, drawer)
+        files, _note = _report.report_files(report, drawer)
     assert files['lmcache-fleet-report.png'] == _chart.chart_png(report['hosts'])
 
 

@@ -82,7 +82,7 @@ def test_the_markdown_shows_the_ratio_and_split_of_each_host():
 
 def test_a_previous_report_is_read_from_its_directory_and_a_missing_one_is_none(tmp_path):
     report = _report.build_report({'a': server_info(hits=hits(10, 5))})
-    files, _note = _report.report_files(report, chart=False)
+    files, _note = _report.report_files(report, drawer=None)
     _report.write_files(str(tmp_path), files, check_mode=False)
     assert _report.read_report(str(tmp_path))['hosts'][0]['hits']['hit_tokens'] == 5
     assert _report.read_report(str(tmp_path / 'nowhere')) is None
