@@ -45,6 +45,7 @@ FANOUT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
     operation=dict(type='str', required=True, choices=PER_ENDPOINT),
     args=dict(type='dict', default={}),
     hosts=dict(type='raw'),
+    exclude_hosts=dict(type='list', elements='str', default=[]),
     endpoints=dict(type='list', elements='raw'),
     url_var=dict(type='str', default='lmcache_url'),
     api_key_var=dict(type='str', default='lmcache_api_key'),
@@ -55,9 +56,9 @@ FANOUT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = dict(
     details_file=dict(type='path'),
     details_tmp=dict(type='bool', default=False),
 )
-FANOUT_MUTUALLY_EXCLUSIVE = [('hosts', 'endpoints'), ('details_file', 'details_tmp')]
+FANOUT_MUTUALLY_EXCLUSIVE = [('hosts', 'endpoints'), ('exclude_hosts', 'endpoints'), ('details_file', 'details_tmp')]
 # Options of the fan-out itself, which never reach an operation.
-OWN_OPTIONS = frozenset(('operation', 'args', 'hosts', 'endpoints', 'url_var', 'api_key_var', 'concurrency', 'batches',
+OWN_OPTIONS = frozenset(('operation', 'args', 'hosts', 'exclude_hosts', 'endpoints', 'url_var', 'api_key_var', 'concurrency', 'batches',
                          'max_fail_percentage', 'details', 'details_file', 'details_tmp'))
 
 
@@ -83,7 +84,8 @@ def batch_sizes(batches: t.Optional[t.List[t.Any]], total: int, writes: bool) ->
     for item in spec:
         text = str(item).strip()
         try:
-            size = math.ceil(total * float(text[:-1]) / 100.0) if text.endswith('%') else int(text)
+            # A percentage is at least one endpoint, as a play's serial: also of no endpoint at all (all excluded).
+            size = max(1, math.ceil(total * float(text[:-1]) / 100.0)) if text.endswith('%') else int(text)
         except ValueError:
             raise FanoutError('batches takes numbers of endpoints or percentages such as 25%%, got %r' % (item,))
         if text.endswith('%') and not 0 < float(text[:-1]) <= 100:
@@ -152,15 +154,16 @@ class ActionModule(ActionBase):
         if own['operation'] in FLEET_WIDE and request is not None and request.by_tokens:
             raise FanoutError('%s by token sequence goes through the coordinator and covers the whole fleet: run '
                               'lmcache.kvcache.%s once instead of once per endpoint' % (own['operation'], entry.module))
-        endpoints = self._endpoints(own, task_vars)
+        endpoints, excluded = self._endpoints(own, task_vars)
         sizes = batch_sizes(own['batches'], len(endpoints), entry.writes)
         hidden = sorted(prepared.hidden | set(value for endpoint in endpoints for value in api_key_secrets(endpoint.key)))
-        return own, operation, request, params, endpoints, sizes, hidden
+        return own, operation, request, params, endpoints, excluded, sizes, hidden
 
-    def _endpoints(self, own: t.Dict[str, t.Any], task_vars: t.Dict[str, t.Any]) -> t.List[Endpoint]:
+    def _endpoints(self, own: t.Dict[str, t.Any], task_vars: t.Dict[str, t.Any]) -> t.Tuple[t.List[Endpoint], int]:
         """The endpoints, from `endpoints` (URLs the operator wrote: vouched for), or from the hosts' url_var,
-        api_key_var and lmcache_url_vouched."""
+        api_key_var and lmcache_url_vouched; and how many hosts exclude_hosts left out."""
         endpoints: t.List[Endpoint] = []
+        excluded = 0
         if own['endpoints'] is not None:
             for number, item in enumerate(own['endpoints']):
                 if isinstance(item, str):
@@ -173,6 +176,13 @@ class ActionModule(ActionBase):
                                       % (number, type(item).__name__ if isinstance(item, dict) else repr(item)))
         else:
             names = self._host_names(own['hosts'], task_vars)
+            left_out = _excluded(own['exclude_hosts'], task_vars)
+            if left_out:
+                kept = [name for name in names if name not in left_out]
+                excluded, names = len(names) - len(kept), kept
+                if not names:
+                    # A gate that left out every host: nothing to run, which is not a mistake in the options.
+                    return [], excluded
             # Read from the inventory, not through hostvars (a variable manager lookup per host), where that is the same.
             found = host_variables(task_vars, names, (own['url_var'], own['api_key_var'], VOUCHED_VAR))
             for name in names:
@@ -183,7 +193,7 @@ class ActionModule(ActionBase):
                                           _own_key(key, 'host %s: %s' % (name, own['api_key_var'])), vouched is not False))
         if not endpoints:
             raise FanoutError('lmcache_fanout has no endpoint to run on: hosts matched no host and endpoints is empty')
-        return _unique_names(endpoints)
+        return _unique_names(endpoints), excluded
 
     def _host_names(self, hosts: t.Any, task_vars: t.Dict[str, t.Any]) -> t.List[str]:
         groups = task_vars.get('groups') or {}
@@ -220,7 +230,8 @@ class ActionModule(ActionBase):
     # -- the run -------------------------------------------------------------------------------------------------
 
     def _fan_out(self, own: t.Dict[str, t.Any], operation: t.Any, request: t.Any, params: t.Dict[str, t.Any],
-                 endpoints: t.List[Endpoint], sizes: t.List[int], hidden: t.List[str], proxies: Proxies) -> t.Dict[str, t.Any]:
+                 endpoints: t.List[Endpoint], excluded: int, sizes: t.List[int], hidden: t.List[str],
+                 proxies: Proxies) -> t.Dict[str, t.Any]:
         check_mode = bool(self._play_context.check_mode)
         diff_mode = bool(self._play_context.diff)
         deadline = Deadline(params['deadline'])
@@ -258,19 +269,22 @@ class ActionModule(ActionBase):
         for name in order:
             for note in results[name].pop('warnings', []):
                 warnings.append('%s: %s' % (name, note))
-        return self._report(own, results, order, sizes, batches_run, stopped, warnings, diff_mode,
+        return self._report(own, results, order, excluded, sizes, batches_run, stopped, warnings, diff_mode,
                             time.monotonic() - started, hidden, operation.totals(list(results.values())))
 
     def _report(self, own: t.Dict[str, t.Any], results: t.Dict[str, t.Dict[str, t.Any]], order: t.List[str],
-                sizes: t.List[int], batches_run: int, stopped: t.Optional[str], warnings: t.List[str], diff_mode: bool,
+                excluded: int, sizes: t.List[int], batches_run: int, stopped: t.Optional[str], warnings: t.List[str], diff_mode: bool,
                 seconds: float, hidden: t.List[str], totals: t.Optional[t.Dict[str, t.Any]]) -> t.Dict[str, t.Any]:
         summary = _summary(results, order, sizes, batches_run, stopped, seconds)
+        summary['excluded'] = excluded
         if totals is not None:
             summary['totals'] = totals
         failed_names = [name for name in order if results[name].get('failed')]
         msg = '%s on %d endpoints in %.1fs: %d changed, %d unchanged, %d failed, %d rejected, %d not run.' % (
             own['operation'], summary['endpoints'], seconds, summary['changed'], summary['unchanged'], summary['failed'],
             summary['rejected'], summary['not_run'])
+        if excluded:
+            msg += ' %d hosts left out (exclude_hosts).' % excluded
         if stopped:
             msg += ' Stopped after %s.' % stopped
         if failed_names:
@@ -348,6 +362,16 @@ def _write_details_tmp(results: t.Dict[str, t.Dict[str, t.Any]]) -> str:
     with os.fdopen(descriptor, 'wb') as handle:
         handle.write((json.dumps(results, sort_keys=True) + '\n').encode())
     return path
+
+
+def _excluded(names: t.List[str], task_vars: t.Dict[str, t.Any]) -> t.Set[str]:
+    """exclude_hosts, each an inventory host: a name that is none (a typo) would leave its host in, so it is refused."""
+    every_host = set((task_vars.get('groups') or {}).get('all') or [])
+    unknown = [name for name in names if name not in every_host]
+    if unknown:
+        raise FanoutError('exclude_hosts names what is not a host of the inventory: %s'
+                          % ', '.join(repr(name) for name in unknown[:5]))
+    return set(names)
 
 
 def _own_key(value: t.Any, where: str) -> t.Optional[str]:

@@ -91,7 +91,7 @@ class ActionModule(ActionBase):
         result.update(changed=bool(changed), report=exceptions_only(report) if params['details'] == 'exceptions' else report,
                       files=sorted(files), files_changed=changed,
                       msg='%s: %d hosts, %d healthy, %d outliers%s.' % (
-                          params['dest'], report['host_count'], len(report['healthy_hosts']),
+                          params['dest'], report['host_count'], report['healthy_count'],
                           len(report['outliers']), '; no chart: %s' % note if note else ''))
         if note:
             warnings.append('lmcache_report: no chart: %s' % note)

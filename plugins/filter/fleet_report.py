@@ -195,6 +195,17 @@ _value:
       elements: str
       sample: [gpu-a]
       version_added: 0.2.0
+    healthy_count:
+      description: How many hosts were read and are healthy.
+      type: int
+      sample: 1
+      version_added: 0.2.0
+    unhealthy_hosts:
+      description: The hosts that are unreachable or not healthy, by host name.
+      type: list
+      elements: str
+      sample: [gpu-b]
+      version_added: 0.2.0
     outliers:
       description: The outliers, each a dict with C(host) and C(reason).
       type: list

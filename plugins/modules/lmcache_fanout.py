@@ -54,6 +54,18 @@ options:
       - Default is the hosts of the play, when it is not a play on C(localhost).
       - Mutually exclusive with O(endpoints).
     type: raw
+  exclude_hosts:
+    description:
+      - Inventory hosts to leave out of O(hosts) (or of the hosts of the play), such as the hosts a health check found
+        not healthy. Each must be a host of the inventory; a name that is not fails the task before any request.
+      - For a large play, this is cheaper than a list of the hosts to keep, which Ansible would check item by item in
+        every task that passes it on.
+      - When it leaves out every host, nothing is run and the task succeeds, unchanged.
+      - Mutually exclusive with O(endpoints).
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
   endpoints:
     description:
       - The endpoints to run on, without an inventory. Each item is a URL, or a dict with C(url), and optionally
@@ -264,7 +276,8 @@ summary:
   description: Counts over all endpoints, the batches and why the fan-out stopped, if it did.
   returned: when the options were good
   type: dict
-  sample: {endpoints: 1000, changed: 998, unchanged: 0, failed: 2, rejected: 0, not_run: 0, duplicates: 0, batches: [1, 250, 250, 250, 249],
+  sample: {endpoints: 1000, changed: 998, unchanged: 0, failed: 2, rejected: 0, not_run: 0, duplicates: 0, excluded: 0,
+           batches: [1, 250, 250, 250, 249],
            batches_run: 5, stopped: null, seconds: 3.1}
   contains:
     endpoints:
@@ -295,6 +308,11 @@ summary:
       description: Endpoints not run because another endpoint has the same URL (counted in RV(summary.not_run) too).
       type: int
       sample: 0
+    excluded:
+      description: Hosts left out by O(exclude_hosts) (not counted in RV(summary.endpoints)).
+      type: int
+      sample: 0
+      version_added: 0.2.0
     batches:
       description: The batch sizes.
       type: list

@@ -75,7 +75,8 @@ options:
     description:
       - Which hosts' rows the task's result holds in RV(report.hosts). V(all) every host's; V(exceptions) only
         those of the hosts that are unreachable, not healthy, or whose administrative routes answer anyone, for a large
-        fleet (RV(report.host_count) and RV(report.healthy_hosts) say the rest).
+        fleet (RV(report.host_count), RV(report.healthy_count) and RV(report.unhealthy_hosts) say the rest; without
+        RV(report.healthy_hosts), a list of almost every host).
       - The files always have every host's row.
     type: str
     choices: [all, exceptions]
@@ -301,9 +302,21 @@ report:
       version_added: 0.2.0
     healthy_hosts:
       description: The hosts that were read and are healthy, by host name.
+      returned: when O(details=all)
       type: list
       elements: str
       sample: [gpu-a]
+      version_added: 0.2.0
+    healthy_count:
+      description: How many hosts were read and are healthy.
+      type: int
+      sample: 1
+      version_added: 0.2.0
+    unhealthy_hosts:
+      description: The hosts that are unreachable or not healthy, by host name.
+      type: list
+      elements: str
+      sample: [gpu-b]
       version_added: 0.2.0
     config_drift:
       description:

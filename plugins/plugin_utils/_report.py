@@ -54,8 +54,10 @@ def build_report(results: t.Mapping[str, t.Any], usage_warn: float = 0.7, hit_ra
         row = _row(host, info, earlier.get(host) if previous is not None else None)
         rows.append(row)
         outliers += [dict(host=host, reason=reason) for reason in _outlier_reasons(row, info, usage_warn, hit_ratio_warn)]
-    report = dict(hosts=rows, outliers=outliers, hits=_totals(rows, 'hits'), host_count=len(rows),
-                  healthy_hosts=[row['host'] for row in rows if row['healthy']], config_drift=None)
+    healthy = [row['host'] for row in rows if row['healthy']]
+    report = dict(hosts=rows, outliers=outliers, hits=_totals(rows, 'hits'), host_count=len(rows), healthy_hosts=healthy,
+                  healthy_count=len(healthy), unhealthy_hosts=[row['host'] for row in rows if not row['healthy']],
+                  config_drift=None)
     if previous is not None:
         report['hits_interval'] = _totals(rows, 'hits_interval')
     # Configuration drift among the healthy nodes whose configuration was read (server_info's config=true).
@@ -71,9 +73,11 @@ def build_report(results: t.Mapping[str, t.Any], usage_warn: float = 0.7, hit_ra
 
 def exceptions_only(report: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     """The report with the rows of the hosts an operator has to look at only: unreachable, not healthy, or with
-    administrative routes open to anyone. What a play needs of a large fleet's report, without 10,000 rows in a
-    variable (the files keep every row; host_count and healthy_hosts say the rest)."""
-    return dict(report, hosts=[row for row in report['hosts'] if not row['healthy'] or row.get('exposed')])
+    administrative routes open to anyone. What a play needs of a large fleet's report, without 10,000 rows or names in
+    a variable (the files keep every row; host_count, healthy_count and unhealthy_hosts say the rest): no
+    healthy_hosts, which Ansible would check name by name in every task that reads the report."""
+    kept = dict((key, value) for key, value in report.items() if key != 'healthy_hosts')
+    return dict(kept, hosts=[row for row in report['hosts'] if not row['healthy'] or row.get('exposed')])
 
 
 def _row(host: str, info: t.Mapping[str, t.Any], earlier: t.Optional[t.Mapping[str, t.Any]]) -> t.Dict[str, t.Any]:

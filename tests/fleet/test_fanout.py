@@ -26,8 +26,9 @@ TOKENS = [4] + [9906] * 512
 
 
 def fanout(**args):
+    """The play of one fan-out task with these options (None: the option left out)."""
     import json
-    return FANOUT.format(args=json.dumps(args))
+    return FANOUT.format(args=json.dumps(dict((key, value) for key, value in args.items() if value is not None)))
 
 
 def objects(sim):
@@ -92,11 +93,46 @@ def test_a_host_without_a_url_and_a_duplicate_url_are_named_and_the_others_run(s
     (dict(operation='pin', args={'token_ids': [1] * 256, 'model_name': 'm', 'coordinator_url': 'http://127.0.0.1:1'}),
      'pin by token sequence goes through the coordinator and covers the whole fleet'),
     (dict(timeout='nan'), 'timeout must be a finite number of seconds, got nan'),
+    # A typo in the hosts to leave out would clear the host it meant: refused, like a typo in hosts.
+    (dict(exclude_hosts=['node-0003', 'node-003']), "exclude_hosts names what is not a host of the inventory: 'node-003'"),
+    (dict(hosts=None, endpoints=['http://127.0.0.1:9'], exclude_hosts=['node-0003']),
+     'parameters are mutually exclusive: exclude_hosts|endpoints'),
 ])
 def test_bad_fanout_options_fail_before_any_request(sim, ansible, args, problem):
     run = ansible.run(fanout(**dict(dict(operation='clear', hosts='lmcache'), **args)), ansible.hosts())
     assert run.returncode != 0 and run.outcome('Fan out') == 'failed'
     assert problem in run.result('Fan out')['msg']
+    assert all(node.requests == [] for node in sim.by_name.values())
+
+
+def test_the_hosts_left_out_are_not_touched_and_the_others_are_cleared(sim, ansible):
+    left_out = ['node-0003', 'node-0017']
+    run = ansible.run(fanout(operation='clear', hosts='lmcache', exclude_hosts=left_out), ansible.hosts())
+    assert run.returncode == 0, run.output
+    result = run.result('Fan out')
+    assert sorted(result['results']) == sorted(set(sim.by_name) - set(left_out))
+    assert (result['summary']['endpoints'], result['summary']['changed'], result['summary']['excluded']) == (18, 18, 2)
+    assert '2 hosts left out (exclude_hosts)' in result['msg']
+    assert [name for name, count in sorted(objects(sim).items()) if count] == left_out
+    assert all(sim.by_name[name].requests == [] for name in left_out)
+
+
+def test_a_play_whose_every_host_is_left_out_clears_nothing_and_succeeds(sim, ansible):
+    play = '''
+- hosts: lmcache
+  gather_facts: false
+  tasks:
+    - name: Fan out
+      lmcache.kvcache.lmcache_fanout:
+        operation: clear
+        exclude_hosts: "{{ ansible_play_hosts_all }}"
+      run_once: true
+'''
+    run = ansible.run(play, ansible.hosts(['node-0000', 'node-0001']))
+    assert run.returncode == 0, run.output
+    result = run.result('Fan out')
+    assert (result['changed'], result['results'], result['summary']['endpoints'], result['summary']['excluded']) == (
+        False, {}, 0, 2)
     assert all(node.requests == [] for node in sim.by_name.values())
 
 

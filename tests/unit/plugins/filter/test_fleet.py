@@ -63,10 +63,15 @@ def test_the_exceptions_of_a_report_are_the_hosts_to_act_on_and_the_counts_say_t
     report = fleet_report({'down': {'failed': True, 'msg': 'no answer'}, 'sick': server_info(0.1, healthy=False),
                            'open': exposed, 'fine': server_info(0.1), 'warm': server_info(0.75)})
     assert (report['host_count'], report['healthy_hosts']) == (5, ['fine', 'open', 'warm'])
+    assert (report['healthy_count'], report['unhealthy_hosts']) == (3, ['down', 'sick'])
     short = exceptions_only(report)
     assert [row['host'] for row in short['hosts']] == ['down', 'open', 'sick']
+    # No list of the healthy hosts (almost every host of a large fleet); the counts and the few others say the rest.
+    assert 'healthy_hosts' not in short
+    assert (short['host_count'], short['healthy_count'], short['unhealthy_hosts']) == (5, 3, ['down', 'sick'])
     # Everything else of the report is the same: the outliers still name the warm host.
-    assert dict(short, hosts=None) == dict(report, hosts=None) and 'warm' in [o['host'] for o in short['outliers']]
+    rest = dict((key, value) for key, value in report.items() if key != 'healthy_hosts')
+    assert dict(short, hosts=None) == dict(rest, hosts=None) and 'warm' in [o['host'] for o in short['outliers']]
 
 
 @pytest.mark.parametrize('results, usage_warn, message', [
