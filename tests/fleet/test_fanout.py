@@ -14,21 +14,30 @@ import pytest
 
 from ansible_collections.lmcache.kvcache.tests.sim.server import key_id, key_of
 
+# One fan-out task, in a play on localhost or (its hosts then the play's) over the group.
 FANOUT = '''
-- hosts: localhost
+- hosts: {hosts}
   gather_facts: false
   tasks:
     - name: Fan out
       lmcache.kvcache.lmcache_fanout: {args}
+      run_once: {run_once}
       register: fanout
 '''
 TOKENS = [4] + [9906] * 512
 
 
 def fanout(**args):
-    """The play of one fan-out task with these options (None: the option left out)."""
+    """The play of one fan-out task on localhost with these options (None: the option left out)."""
     import json
-    return FANOUT.format(args=json.dumps(dict((key, value) for key, value in args.items() if value is not None)))
+    return FANOUT.format(hosts='localhost', args=json.dumps(dict((key, value) for key, value in args.items() if value is not None)),
+                         run_once='false')
+
+
+def group_fanout(run_once: bool = True, **args):
+    """The play of one fan-out task over the group lmcache."""
+    import json
+    return FANOUT.format(hosts='lmcache', args=json.dumps(args), run_once=json.dumps(run_once))
 
 
 def objects(sim):
@@ -118,16 +127,7 @@ def test_the_hosts_left_out_are_not_touched_and_the_others_are_cleared(sim, ansi
 
 
 def test_a_play_whose_every_host_is_left_out_clears_nothing_and_succeeds(sim, ansible):
-    play = '''
-- hosts: lmcache
-  gather_facts: false
-  tasks:
-    - name: Fan out
-      lmcache.kvcache.lmcache_fanout:
-        operation: clear
-        exclude_hosts: "{{ ansible_play_hosts_all }}"
-      run_once: true
-'''
+    play = group_fanout(operation='clear', exclude_hosts='{{ ansible_play_hosts_all }}')
     run = ansible.run(play, ansible.hosts(['node-0000', 'node-0001']))
     assert run.returncode == 0, run.output
     result = run.result('Fan out')
@@ -152,15 +152,7 @@ def test_a_failed_canary_stops_the_rest(sim, ansible):
 
 
 def test_it_refuses_to_run_once_per_host(sim, ansible):
-    play = '''
-- hosts: lmcache
-  gather_facts: false
-  tasks:
-    - name: Fan out
-      lmcache.kvcache.lmcache_fanout:
-        operation: server_info
-'''
-    run = ansible.run(play, ansible.hosts(['node-0000', 'node-0001']))
+    run = ansible.run(group_fanout(run_once=False, operation='server_info'), ansible.hosts(['node-0000', 'node-0001']))
     assert run.returncode != 0 and 'run it once (run_once: true' in run.output
     assert all(node.requests == [] for node in sim.by_name.values())
 
