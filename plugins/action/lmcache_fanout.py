@@ -340,11 +340,12 @@ def _summary(results: t.Dict[str, t.Dict[str, t.Any]], order: t.List[str], sizes
 
 def _details(details: str, results: t.Dict[str, t.Dict[str, t.Any]], order: t.List[str]) -> t.Dict[str, t.Dict[str, t.Any]]:
     """The results the task returns: all, or (details=exceptions, or auto above DETAILS_ALL_MAX endpoints) those of the
-    endpoints that failed, were rejected or were not run: what an operator has to look at."""
+    endpoints that failed, were rejected, were not run or answered that they are not healthy: what an operator has to
+    look at, and what a health gate leaves out."""
     if details == 'all' or (details == 'auto' and len(order) <= DETAILS_ALL_MAX):
         return results
     return dict((name, results[name]) for name in order
-                if any(results[name].get(flag) for flag in ('failed', 'rejected', 'skipped')))
+                if any(results[name].get(flag) for flag in ('failed', 'rejected', 'skipped')) or results[name].get('healthy') is False)
 
 
 def _write_details(path: str, results: t.Dict[str, t.Dict[str, t.Any]]) -> str:

@@ -112,8 +112,9 @@ options:
   details:
     description:
       - Which endpoints' results RV(results) holds. V(all), every one; V(exceptions), those that failed, were rejected
-        or were not run; V(auto), every one up to 100 endpoints and the exceptions above, so that a 10,000-endpoint
-        task result stays a summary and what needs looking at, not megabytes on the terminal.
+        or were not run, and those that answered they are not healthy (V(server_info)); V(auto), every one
+        up to 100 endpoints and the exceptions above, so that a 10,000-endpoint task result stays a summary and what
+        needs looking at, not megabytes on the terminal.
       - RV(summary) counts every endpoint whatever this says, and RV(summary.results_left_out) how many are left out.
     type: str
     choices: [auto, all, exceptions]

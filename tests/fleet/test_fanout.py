@@ -286,8 +286,11 @@ def test_above_a_hundred_endpoints_the_result_keeps_the_exceptions_by_default():
     from ansible_collections.lmcache.kvcache.plugins.action.lmcache_fanout import DETAILS_ALL_MAX, _details
     results = dict(('h%04d' % n, {'changed': True}) for n in range(DETAILS_ALL_MAX + 1))
     results['h0005'] = {'failed': True}
+    # A server that answered it is not healthy is one to look at (and one a health gate leaves out); a healthy one not.
+    results['h0007'] = {'changed': False, 'healthy': False}
+    results['h0008'] = {'changed': False, 'healthy': True}
     order = sorted(results)
-    assert list(_details('auto', results, order)) == ['h0005']
+    assert list(_details('auto', results, order)) == ['h0005', 'h0007']
     assert len(_details('all', results, order)) == DETAILS_ALL_MAX + 1
     del results['h0100']
     assert len(_details('auto', results, sorted(results))) == DETAILS_ALL_MAX

@@ -162,6 +162,20 @@ def test_clear_role_fanned_out_clears_the_healthy_nodes_and_fails_naming_the_unh
     assert sim.by_name['node-0000'].objects == 0 and sim.by_name['node-0002'].objects == 0
 
 
+def test_clear_role_fanned_out_leaves_out_a_copy_of_an_unhealthy_node_and_only_that(sim, ansible):
+    # Two more hosts with the URLs of others: the copy of a healthy node is that node (cleared once, no exception),
+    # the copy of the unhealthy one is left out and named with it.
+    sim.by_name['node-0001'].starting = True
+    hosts = ansible.hosts(['node-0000', 'node-0001', 'node-0002'], **{
+        'copy-a': {'lmcache_url': sim.url('node-0000')}, 'copy-b': {'lmcache_url': sim.url('node-0001')}})
+    run = ansible.run(CLEAR_ROLE % 'true', hosts)
+    assert run.returncode != 0
+    message = run.result('Stop if a server is not healthy, with each server\'s own reason (the healthy ones are cleared)')['msg']
+    assert message.endswith('not cleared, not healthy: copy-b (engine not initialized); node-0001 (engine not initialized)')
+    assert [sim.by_name[n].objects for n in ('node-0000', 'node-0001', 'node-0002')] == [0, 4, 0]
+    assert sim.by_name['node-0000'].clears == 1 and sim.by_name['node-0001'].clears == 0
+
+
 def test_clear_role_fans_out_with_the_same_result(sim, ansible):
     run = ansible.run(CLEAR_ROLE % 'true', ansible.hosts())
     assert run.returncode == 0, run.output
