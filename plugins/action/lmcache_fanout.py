@@ -175,8 +175,10 @@ class ActionModule(ActionBase):
                     raise FanoutError('endpoints[%d] must be a URL or a dict with url (and name, api_key), not %s'
                                       % (number, type(item).__name__ if isinstance(item, dict) else repr(item)))
         else:
-            names = self._host_names(own['hosts'], task_vars)
-            left_out = _excluded(own['exclude_hosts'], task_vars)
+            groups = task_vars.get('groups') or {}
+            every_host = set(groups.get('all') or [])
+            names = self._host_names(own['hosts'], task_vars, groups, every_host)
+            left_out = _excluded(own['exclude_hosts'], every_host)
             if left_out:
                 kept = [name for name in names if name not in left_out]
                 excluded, names = len(names) - len(kept), kept
@@ -195,15 +197,14 @@ class ActionModule(ActionBase):
             raise FanoutError('lmcache_fanout has no endpoint to run on: hosts matched no host and endpoints is empty')
         return _unique_names(endpoints), excluded
 
-    def _host_names(self, hosts: t.Any, task_vars: t.Dict[str, t.Any]) -> t.List[str]:
-        groups = task_vars.get('groups') or {}
+    def _host_names(self, hosts: t.Any, task_vars: t.Dict[str, t.Any], groups: t.Dict[str, t.List[str]],
+                    every_host: t.Set[str]) -> t.List[str]:
         if hosts is None:
             names = list(task_vars.get('ansible_play_hosts') or [])
             if names == ['localhost'] or not names:
                 raise FanoutError('set hosts (a group, a host, or a list of hosts) or endpoints: this play runs on '
                                   'localhost only')
             return names
-        every_host = set(groups.get('all') or [])
         names = []
         if isinstance(hosts, list):
             # A list is the hosts a play decided on (the health gate's survivors): each item is that one host, never
@@ -365,9 +366,8 @@ def _write_details_tmp(results: t.Dict[str, t.Dict[str, t.Any]]) -> str:
     return path
 
 
-def _excluded(names: t.List[str], task_vars: t.Dict[str, t.Any]) -> t.Set[str]:
+def _excluded(names: t.List[str], every_host: t.Set[str]) -> t.Set[str]:
     """exclude_hosts, each an inventory host: a name that is none (a typo) would leave its host in, so it is refused."""
-    every_host = set((task_vars.get('groups') or {}).get('all') or [])
     unknown = [name for name in names if name not in every_host]
     if unknown:
         raise FanoutError('exclude_hosts names what is not a host of the inventory: %s'
