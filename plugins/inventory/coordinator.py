@@ -138,8 +138,11 @@ from ansible_collections.lmcache.kvcache.plugins.module_utils._connection import
     CONNECTION_ARGUMENT_SPEC, Connector, api_key_secrets, connection_problems)
 from ansible_collections.lmcache.kvcache.plugins.module_utils._server import coordinator_registrations
 from ansible_collections.lmcache.kvcache.plugins.module_utils._vouching import Networks, Registry, registry_from
+from ansible_collections.lmcache.kvcache.plugins.plugin_utils._parallel import run_concurrently
 
 COORDINATOR_GROUP_PREFIX = 'lmcache_coordinator_'
+# How many coordinators are read at once.
+COORDINATORS_AT_ONCE = 16
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -167,7 +170,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 coordinators = None
         fresh = coordinators is None
         if coordinators is None:
-            coordinators = [self._read(url) for url in urls]
+            coordinators = self._read_all(urls)
         # What comes from the cache is checked again: the cache file is only as trustworthy as its directory.
         registries = [self._registry(coordinator) for coordinator in coordinators]
         if fresh and self.get_option('cache'):
@@ -187,14 +190,34 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleParserError(self._say('lmcache.kvcache.coordinator: %s (strict: true)' % text))
         self.display.warning(self._say('lmcache.kvcache.coordinator: %s; it is left out of the inventory' % text))
 
-    def _read(self, url: str) -> t.Dict[str, t.Any]:
-        """One coordinator's raw registrations and usage (each checked by _registry)."""
+    def _read_all(self, urls: t.List[str]) -> t.List[t.Dict[str, t.Any]]:
+        """Every coordinator's raw registrations, read at once: an inventory of several regions waits for its slowest
+        coordinator, not for all of them one after another. Warnings, and the first failure, come in the order of
+        coordinator_url, as they would one after another."""
+        def read(url: str) -> t.Tuple[t.Optional[t.Dict[str, t.Any]], t.List[str], t.Optional[AnsibleParserError]]:
+            warnings: t.List[str] = []
+            try:
+                return self._read(url, warnings.append), warnings, None
+            except AnsibleParserError as exc:
+                return None, warnings, exc
+
+        coordinators = []
+        for coordinator, warnings, failure in run_concurrently(read, urls, COORDINATORS_AT_ONCE):
+            for text in warnings:
+                self.display.warning(text)
+            if failure is not None:
+                raise failure
+            coordinators.append(t.cast(t.Dict[str, t.Any], coordinator))
+        return coordinators
+
+    def _read(self, url: str, warn: t.Callable[[str], None]) -> t.Dict[str, t.Any]:
+        """One coordinator's raw registrations and usage (each checked by _registry); `warn` takes its warnings."""
         params = dict((name, self.get_option(name)) for name in CONNECTION_ARGUMENT_SPEC if name not in ('url', 'url_vouched'))
         params.update(url=url)
         problems = connection_problems(params)
         if problems:
             raise AnsibleParserError('lmcache.kvcache.coordinator: %s' % '; '.join(problems).replace('url ', 'coordinator_url ', 1))
-        client = Connector(params, warn=lambda text: self.display.warning(self._say(text))).client(url)
+        client = Connector(params, warn=lambda text: warn(self._say(text))).client(url)
         try:
             instances, usage = coordinator_registrations(client, self.get_option('usage'))
         except LMCacheError as exc:

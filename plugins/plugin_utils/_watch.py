@@ -237,8 +237,10 @@ class FleetWatch:
         vouched = dict((url, True) for url in self.urls)
         if self.coordinators:
             instances: t.Dict[str, str] = {}
-            for url in self.coordinators:
-                result = run_on(BY_MODULE['lmcache_coordinator_info'], url, self.args)
+            # Read at once, taken in the order of coordinator_url, as one after another.
+            read = run_concurrently(lambda url: run_on(BY_MODULE['lmcache_coordinator_info'], url, self.args),
+                                    self.coordinators, self.concurrency)
+            for url, result in zip(self.coordinators, read):
                 if result.get('failed'):
                     # Without the list no node can be said to be gone: keep the last one, say why, poll again later.
                     raise WatchError(inert(result.get('msg')) or 'no answer')

@@ -112,6 +112,31 @@ def test_coordinator_problems_are_named(sim, ansible, change, problem):
     assert 'Traceback' not in done.stdout
 
 
+def test_the_coordinators_are_read_at_once_and_a_failure_named_in_their_order(ansible, tmp_path):
+    with SimFleet(nodes=6, objects=4, coordinators=3) as fleet:
+        urls = ['http://127.0.0.1:%d' % port for port in fleet.coordinator_ports]
+        # Each coordinator's list is answered only while the three wait at once: read one after another, none is.
+        fleet.fault('together', node='coordinator', method='GET', path='/instances', parties=3, times=3)
+        path = str(tmp_path / 'three.lmcache.yml')
+        with open(path, 'w') as handle:
+            json.dump({'plugin': 'lmcache.kvcache.coordinator', 'coordinator_url': urls, 'retries': 0}, handle)
+        done = inventory_json(ansible, path, '--list')
+        assert done.returncode == 0 and 'did not wait at the same time' not in done.stdout, done.stdout
+        inventory = json.loads(done.stdout)
+        assert sorted(inventory['lmcache']['hosts']) == ['node-%04d' % number for number in range(6)]
+        # Each coordinator's slice of the nodes is in its own group, whichever answered first.
+        assert [sorted(inventory['lmcache_coordinator_127_0_0_1_%d' % port]['hosts']) for port in fleet.coordinator_ports] \
+            == [['node-0000', 'node-0001'], ['node-0002', 'node-0003'], ['node-0004', 'node-0005']]
+        # Two that cannot be read: the parse names the first in the order given, whichever failed first.
+        with open(path, 'w') as handle:
+            json.dump({'plugin': 'lmcache.kvcache.coordinator', 'retries': 0,
+                       'coordinator_url': [urls[0], 'http://127.0.0.1:9', urls[1] + '/nope']}, handle)
+        done = inventory_json(ansible, path, '--list')
+        assert 'cannot read the LMCache coordinator http://127.0.0.1:9: GET http://127.0.0.1:9/instances failed: ' \
+               'cannot connect' in done.stdout, done.stdout
+        assert '/nope' not in done.stdout and 'Traceback' not in done.stdout
+
+
 def test_a_payload_of_the_wrong_shape_is_named(sim, ansible):
     sim.fault('body', node='coordinator', method='GET', path='/instances', body={'instances': {'node-a': {}}}, times=9)
     done = inventory_json(ansible, ansible.coordinator_inventory(), '--list')

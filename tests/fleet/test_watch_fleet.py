@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.lmcache.kvcache.plugins.plugin_utils._watch import FleetState, FleetWatch, WatchError
+from ansible_collections.lmcache.kvcache.tests.sim.server import SimFleet
 
 KEY = 'watch-s3cr3t-key'
 
@@ -47,3 +48,16 @@ def test_a_coordinator_that_cannot_be_read_skips_the_poll_with_its_reason():
     watch = FleetWatch(dict(retries=0, deadline=5), [], ['http://127.0.0.1:9'], FleetState())
     with pytest.raises(WatchError, match='cannot connect to http://127.0.0.1:9'):
         watch.poll()
+
+
+def test_the_coordinators_are_read_at_once_and_a_failure_named_in_their_order():
+    with SimFleet(nodes=6, objects=250, coordinators=3) as fleet:
+        urls = ['http://127.0.0.1:%d' % port for port in fleet.coordinator_ports]
+        # Each coordinator's list is answered only while the three wait at once: read one after another, none is.
+        fleet.fault('together', node='coordinator', method='GET', path='/instances', parties=3, times=3)
+        events = FleetWatch(dict(retries=0, deadline=30), [], urls, FleetState()).poll()
+        assert kinds(events) == [('l1_usage_high', 'node-%04d' % number) for number in range(6)]
+        # Two that cannot be read: the poll names the first in the order given, whichever failed first.
+        watch = FleetWatch(dict(retries=0, deadline=10), [], [urls[0], 'http://127.0.0.1:9', urls[1] + '/nope'], FleetState())
+        with pytest.raises(WatchError, match='cannot connect to http://127.0.0.1:9'):
+            watch.poll()

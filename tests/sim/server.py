@@ -15,7 +15,8 @@ one port. State is plain Python, readable by the tests that check it after each 
 
 Faults (SimFleet.fault, or POST /_sim/fault on the coordinator's address) apply to the next `times` matching requests:
 delay, drip, reset, reset_mid_body, status (with headers), html, truncate, body, huge, redirect, apply_then_delay,
-apply_then_reset.
+apply_then_reset, and together (the matching requests are answered only once `parties` of them wait at the same
+time; after `seconds` without them, HTTP 500: proof that a client sent them at once, with no timing to measure).
 """
 
 from __future__ import annotations
@@ -478,6 +479,9 @@ class SimFleet:
             node.requests.append((method, path))
         if fault is not None and fault.kind in ('delay',):
             await asyncio.sleep(fault.params.get('seconds', 1.0))
+        if fault is not None and fault.kind == 'together' and not await _together(fault):
+            await self._send(writer, Response(500, {'detail': 'the requests of a together fault did not wait at the same time'}))
+            return True
         if fault is not None and fault.kind == 'reset':
             _reset(writer)
             return False
@@ -770,6 +774,20 @@ def _fault_response(fault: Fault) -> Response:
     if fault.kind == 'huge':
         return Response(200, raw=b'{"pad": "' + b'x' * params.get('bytes', 20 * 1024 * 1024) + b'"}')
     return Response(params.get('status', 307), {'detail': 'moved'}, headers={'location': params.get('location', '/elsewhere')})
+
+
+async def _together(fault: Fault) -> bool:
+    """Wait until fault.params['parties'] requests matching `fault` are waiting; False after its `seconds`."""
+    # The event is made here, in the server's loop, by the first request that arrives.
+    arrived = fault.params.setdefault('_arrived', [0, asyncio.Event()])
+    arrived[0] += 1
+    if arrived[0] >= fault.params.get('parties', 2):
+        arrived[1].set()
+    try:
+        await asyncio.wait_for(arrived[1].wait(), fault.params.get('seconds', 20.0))
+    except asyncio.TimeoutError:
+        return False
+    return True
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:
