@@ -55,6 +55,8 @@ options:
   coordinator_url:
     description:
       - Base URL of an LMCache coordinator, or a list of them, for example V(http://lmcache-coordinator:9300).
+      - The coordinators of a list are read at once (up to 16 at a time); a node registered with several keeps the
+        first one's URL, in the order of the list.
     type: raw
     required: true
     env:

@@ -58,6 +58,7 @@ options:
       - Coordinator URLs whose registered instances are watched too. A registered address gets the API key only where
         O(networks) vouches for it; with O(networks) set, a registration outside it is not read at all, and a
         C(registration_outside) event names it.
+      - Each poll reads the coordinators at once (up to O(concurrency)), then their instances.
     type: list
     elements: str
   interval:
@@ -79,7 +80,7 @@ options:
     type: int
     default: 1
   concurrency:
-    description: Nodes read at once, from 1 to 1024.
+    description: Nodes, and coordinators, read at once, from 1 to 1024.
     type: int
     default: 32
   retries:
