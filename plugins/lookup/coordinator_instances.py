@@ -23,7 +23,7 @@ author:
   - LMCache maintainers (@LMCache)
 options:
   _terms:
-    description: URLs of LMCache coordinators.
+    description: URLs of LMCache coordinators, read at once (up to 16 at a time).
     type: list
     elements: str
     required: true

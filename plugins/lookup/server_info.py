@@ -21,7 +21,7 @@ author:
   - LMCache maintainers (@LMCache)
 options:
   _terms:
-    description: URLs of LMCache servers' HTTP APIs.
+    description: URLs of LMCache servers' HTTP APIs, read at once (up to 16 at a time).
     type: list
     elements: str
     required: true

@@ -7,6 +7,8 @@ masking, and the coordinator's registrations checked as the inventory checks the
 
 from __future__ import annotations
 
+import json
+
 KEY = 'lookup-s3cr3t-key'
 
 LOOKUPS = '''
@@ -75,3 +77,40 @@ def test_coordinator_info_lists_the_checked_registrations_and_names_the_rest(sim
                              % sim.coordinator_url)
     fanned = ansible.adhoc('lmcache_fanout', {'operation': 'coordinator_info', 'hosts': ['x']})
     assert fanned.outcome() == 'failed' and 'value of operation must be one of' in fanned.result()['msg']
+
+
+MANY = '''
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Read three nodes
+      ansible.builtin.set_fact:
+        infos: "{{ query('lmcache.kvcache.server_info', *urls, retries=0) }}"
+
+    - name: Refuse a term that is no URL before any request
+      ansible.builtin.set_fact:
+        bad: "{{ query('lmcache.kvcache.server_info', urls[0], 5) }}"
+      ignore_errors: true
+
+    - name: Name the first term that cannot be read
+      ansible.builtin.set_fact:
+        down: "{{ query('lmcache.kvcache.server_info', urls[0], 'http://127.0.0.1:9', keyed_url, retries=0) }}"
+      ignore_errors: true
+'''
+
+
+def test_a_lookup_reads_its_terms_at_once_and_names_the_first_failure_in_their_order(sim, ansible):
+    names = ['node-0001', 'node-0002', 'node-0003']
+    keyed = sim.add_node('keyed', api_key=KEY, objects=2)
+    # Each node's first request is answered only while the three wait at once: read one after another, none is.
+    sim.fault('together', method='GET', path='/version', parties=3, times=3)
+    run = ansible.run(MANY, {}, '-e', json.dumps(dict(urls=[sim.url(name) for name in names], keyed_url=sim.url(keyed))))
+    infos = run.result('Read three nodes')['ansible_facts']['infos']
+    assert [info['url'] for info in infos] == [sim.url(name) for name in names]
+    assert all(info['healthy'] for info in infos)
+    assert run.outcome('Refuse a term that is no URL before any request') == 'failed'
+    assert 'each term is a URL, got int' in run.result('Refuse a term that is no URL before any request')['msg']
+    down = run.result('Name the first term that cannot be read')
+    assert 'cannot connect to http://127.0.0.1:9' in down['msg'] and '401' not in down['msg']
+    # The term that is no URL stopped the lookup before any request: the first node was read twice, not three times.
+    assert sim.by_name['node-0001'].requests.count(('GET', '/status')) == 2
