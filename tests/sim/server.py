@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextvars
+import errno
 import hashlib
 import ipaddress
 import itertools
@@ -384,12 +385,24 @@ class SimFleet:
         return self
 
     async def _start_servers(self) -> None:
-        if not self.port:
-            import socket
-            with socket.socket() as probe:
-                probe.bind(('127.0.1.1', 0))
-                self.port = probe.getsockname()[1]
-        await self._listen(list(self.nodes), self.port)
+        chosen = not self.port
+        for attempt in range(20):
+            if chosen:
+                import socket
+                with socket.socket() as probe:
+                    probe.bind(('127.0.1.1', 0))
+                    self.port = probe.getsockname()[1]
+            try:
+                await self._listen(list(self.nodes), self.port)
+                break
+            except OSError as exc:
+                # A port free on 127.0.1.1 may be taken on another node address (another listener, or the local end of
+                # a connection of a test running beside this one): close what was opened and take another.
+                if not chosen or exc.errno != errno.EADDRINUSE or attempt == 19:
+                    raise
+                for server in self._servers:
+                    server.close()
+                self._servers = []
         if self.coordinator is not None:
             server = await asyncio.start_server(self._handle, host='127.0.0.1', port=self.coordinator_port, backlog=1024)
             self.coordinator_port = server.sockets[0].getsockname()[1]
