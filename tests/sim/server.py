@@ -435,6 +435,9 @@ class SimFleet:
         self.loop.call_soon_threadsafe(self.loop.stop)
         if self._thread:
             self._thread.join(10)
+        if not (self._thread and self._thread.is_alive()):
+            # Closed here, not left to the collector, which would close it at some later test's expense.
+            self.loop.close()
         self.loop = None
 
     def __enter__(self) -> 'SimFleet':
@@ -791,8 +794,10 @@ def _fault_response(fault: Fault) -> Response:
 
 async def _together(fault: Fault) -> bool:
     """Wait until fault.params['parties'] requests matching `fault` are waiting; False after its `seconds`."""
-    # The event is made here, in the server's loop, by the first request that arrives.
-    arrived = fault.params.setdefault('_arrived', [0, asyncio.Event()])
+    # The count and the event are made here, in the server's loop, by the first request that arrives.
+    if '_arrived' not in fault.params:
+        fault.params['_arrived'] = [0, asyncio.Event()]
+    arrived = fault.params['_arrived']
     arrived[0] += 1
     if arrived[0] >= fault.params.get('parties', 2):
         arrived[1].set()
